@@ -1,0 +1,298 @@
+"""Twilio: sending messages, checking webhook signatures, building TwiML.
+
+This is the only module in Puente that imports `twilio`. It uses the real
+twilio-python client; in development and tests that client is pointed at
+`bot.channels.fake_twilio` (or at Prism) through `Sender.api_url`.
+
+Phone numbers and message bodies are personal data: this module logs only
+masked addresses (`mask_phone`) and never a body.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import requests
+from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.request_validator import RequestValidator
+from twilio.rest import Client
+from twilio.twiml.messaging_response import Message, MessagingResponse
+from urllib3.exceptions import NewConnectionError
+
+from bot.channels.errors import Effect, classify_error
+
+log = logging.getLogger(__name__)
+
+WHATSAPP_PREFIX = "whatsapp:"
+MAX_MEDIA = 10
+
+
+@dataclass(frozen=True)
+class Sender:
+    """One Twilio account and the addresses Puente sends from.
+
+    `api_url` is None for the real Twilio; otherwise it replaces
+    https://api.twilio.com, e.g. "http://127.0.0.1:5001" for the fake.
+    When `messaging_service_sid` is set it takes precedence over the From numbers.
+    """
+
+    account_sid: str
+    auth_token: str
+    api_url: str | None = None
+    messaging_service_sid: str | None = None
+    sms_from: str | None = None
+    whatsapp_from: str | None = None  # e.g. "whatsapp:+14155238886"
+    status_callback_url: str | None = None
+    timeout_s: float = 15.0
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """The outcome of one `send`: Twilio's answer, or what went wrong and what to do."""
+
+    sid: str | None
+    status: str | None
+    error_code: int | None
+    error_message: str | None
+    effect: Effect
+    retryable: bool
+    http_status: int | None
+
+    @property
+    def ok(self) -> bool:
+        """True when Twilio accepted the message."""
+        return self.effect is Effect.NONE
+
+
+_clients: dict[tuple[int, str, str, str | None, float], Client] = {}
+_clients_lock = threading.Lock()
+
+
+def make_client(sender: Sender) -> Client:
+    """Return the twilio Client for `sender`, pointed at `sender.api_url` when set.
+
+    One client (and so one pooled HTTP session) is kept per sender and process;
+    a forked child (an RQ work horse) builds its own instead of sharing sockets.
+    """
+    key = (os.getpid(), sender.account_sid, sender.auth_token, sender.api_url, sender.timeout_s)
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            http_client = TwilioHttpClient(timeout=sender.timeout_s)
+            client = Client(sender.account_sid, sender.auth_token, http_client=http_client)
+            if sender.api_url:
+                # The "api" domain builds every 2010-04-01 URL from base_url, so this
+                # sends Messages to {api_url}/2010-04-01/Accounts/{sid}/Messages.json.
+                client.api.base_url = sender.api_url.rstrip("/")
+            _clients[key] = client
+        return client
+
+
+def close_clients() -> None:
+    """Close and forget every cached client (tests, and worker shutdown)."""
+    with _clients_lock:
+        for client in _clients.values():
+            session = getattr(client.http_client, "session", None)
+            if session is not None:
+                session.close()
+        _clients.clear()
+
+
+def is_whatsapp(address: str) -> bool:
+    """True for a WhatsApp address such as "whatsapp:+5215512345678"."""
+    return address.startswith(WHATSAPP_PREFIX)
+
+
+def mask_phone(address: str | None) -> str:
+    """Hide all but the country code and last 4 digits: "whatsapp:+52•••••••5678"."""
+    if not address:
+        return ""
+    channel, sep, number = address.rpartition(":")
+    prefix = channel + sep
+    if not number.startswith("+"):
+        return prefix + "•" * max(len(number) - 4, 0) + number[-4:]
+    digits = number[1:]
+    if len(digits) <= 6:
+        return prefix + "+" + "•" * max(len(digits) - 2, 0) + digits[-2:]
+    country = 1 if digits[0] in "17" else 2
+    masked = "•" * (len(digits) - country - 4)
+    return f"{prefix}+{digits[:country]}{masked}{digits[-4:]}"
+
+
+def message_params(
+    sender: Sender,
+    to: str,
+    body: str | None = None,
+    media_urls: Sequence[str] = (),
+    content_sid: str | None = None,
+    content_variables: Mapping[str, object] | None = None,
+) -> dict[str, object]:
+    """Build the keyword arguments for `client.messages.create`.
+
+    Enforces Twilio's conditional rules, which its OpenAPI spec cannot express:
+    From or MessagingServiceSid; Body, MediaUrl or ContentSid. Raises ValueError.
+    """
+    if not to:
+        raise ValueError("'to' is required")
+    if not (body or media_urls or content_sid):
+        raise ValueError("a message needs a body, media_urls or content_sid")
+    if content_variables and not content_sid:
+        raise ValueError("content_variables need a content_sid")
+    if len(media_urls) > MAX_MEDIA:
+        raise ValueError(f"Twilio accepts at most {MAX_MEDIA} media URLs per message")
+    if not sender.status_callback_url:
+        raise ValueError("Sender.status_callback_url is required (status callbacks track delivery)")
+
+    params: dict[str, object] = {"to": to, "status_callback": sender.status_callback_url}
+    params.update(_from_params(sender, to))
+    if body:
+        params["body"] = body
+    if media_urls:
+        params["media_url"] = list(media_urls)
+    if content_sid:
+        params["content_sid"] = content_sid
+    if content_variables:
+        params["content_variables"] = json.dumps(dict(content_variables), ensure_ascii=False)
+    return params
+
+
+def _from_params(sender: Sender, to: str) -> dict[str, str]:
+    """Choose MessagingServiceSid, or the From that matches the channel of `to`."""
+    if sender.messaging_service_sid:
+        return {"messaging_service_sid": sender.messaging_service_sid}
+    if is_whatsapp(to):
+        if not sender.whatsapp_from:
+            raise ValueError("WhatsApp send needs Sender.whatsapp_from or messaging_service_sid")
+        from_ = sender.whatsapp_from
+        if not is_whatsapp(from_):
+            from_ = WHATSAPP_PREFIX + from_
+        return {"from_": from_}
+    if not sender.sms_from:
+        raise ValueError("SMS send needs Sender.sms_from or messaging_service_sid")
+    return {"from_": sender.sms_from}
+
+
+def send(
+    sender: Sender,
+    to: str,
+    body: str | None = None,
+    media_urls: Sequence[str] = (),
+    content_sid: str | None = None,
+    content_variables: Mapping[str, object] | None = None,
+) -> SendResult:
+    """Send one SMS or WhatsApp message through Twilio and classify the outcome.
+
+    `to` is "+15551234567" (SMS) or "whatsapp:+5215512345678" (WhatsApp).
+    Raises ValueError when the arguments break Twilio's rules; every failure
+    after that is returned as a SendResult, never raised.
+    """
+    params = message_params(sender, to, body, media_urls, content_sid, content_variables)
+    client = make_client(sender)
+    try:
+        message = client.api.v2010.accounts(sender.account_sid).messages.create(**params)
+    except (TwilioRestException, TwilioServiceException) as exc:
+        result = _api_error_result(exc)
+    except requests.exceptions.RequestException as exc:
+        result = _connection_error_result(exc)
+    else:
+        result = SendResult(
+            sid=message.sid,
+            status=message.status,
+            error_code=None,
+            error_message=None,
+            effect=Effect.NONE,
+            retryable=False,
+            http_status=201,
+        )
+    _log_result(to, result)
+    return result
+
+
+def _api_error_result(exc: TwilioRestException | TwilioServiceException) -> SendResult:
+    """Turn an error answer from Twilio into a SendResult."""
+    status = int(exc.status)
+    code = exc.code
+    # twilio-python puts the HTTP status in `code` when the body had no Twilio code.
+    if code == status:
+        code = None
+    effect, retryable = classify_error(code, status)
+    return SendResult(None, None, code, _error_message(exc), effect, retryable, status)
+
+
+def _error_message(exc: TwilioRestException | TwilioServiceException) -> str:
+    """Twilio's own words for the error, without the client's prefix."""
+    if isinstance(exc, TwilioServiceException):
+        return exc.detail or exc.title
+    return str(exc.msg).removeprefix("Unable to create record: ")
+
+
+def _connection_error_result(exc: requests.exceptions.RequestException) -> SendResult:
+    """No answer from Twilio: retry if the request never left, else the fate is unknown."""
+    if _never_sent(exc):
+        effect, retryable = Effect.RETRY, True
+    else:
+        effect, retryable = Effect.UNKNOWN_FATE, False
+    message = f"{type(exc).__name__}: no answer from Twilio"
+    return SendResult(None, None, None, message, effect, retryable, None)
+
+
+def _never_sent(exc: requests.exceptions.RequestException) -> bool:
+    """True when the connection failed before any of the request could reach Twilio."""
+    if isinstance(exc, (requests.exceptions.ConnectTimeout, requests.exceptions.SSLError)):
+        return True
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        reason = exc.args[0] if exc.args else None
+        reason = getattr(reason, "reason", reason)  # urllib3 MaxRetryError wraps the cause
+        return isinstance(reason, NewConnectionError)
+    return False
+
+
+def _log_result(to: str, result: SendResult) -> None:
+    """Log one send without the full number or the body."""
+    if result.ok:
+        log.info("twilio send to=%s sid=%s status=%s", mask_phone(to), result.sid, result.status)
+    else:
+        log.warning(
+            "twilio send failed to=%s http=%s code=%s effect=%s retryable=%s",
+            mask_phone(to),
+            result.http_status,
+            result.error_code,
+            result.effect.value,
+            result.retryable,
+        )
+
+
+def validate_signature(
+    auth_token: str, url: str, params: Mapping[str, str], signature: str | None
+) -> bool:
+    """Check X-Twilio-Signature for a webhook request.
+
+    `url` must be the public URL Twilio called (scheme and host included), not
+    the one seen behind a TLS-terminating proxy. `params` are the POST form
+    fields (a dict or a werkzeug MultiDict).
+    """
+    if not signature or not auth_token:
+        return False
+    return RequestValidator(auth_token).validate(url, params, signature)
+
+
+def twiml_reply(messages: Sequence[tuple[str, Sequence[str]]]) -> str:
+    """Build TwiML that replies with one <Message> per (body, media URLs) pair.
+
+    An empty list gives an empty <Response/>: Twilio then sends nothing.
+    """
+    response = MessagingResponse()
+    for body, media_urls in messages:
+        message = Message()
+        if body:
+            message.body(body)
+        for url in media_urls:
+            message.media(url)
+        response.append(message)
+    return str(response)
