@@ -282,6 +282,11 @@ def validate_signature(
     return RequestValidator(auth_token).validate(url, params, signature)
 
 
+def compute_signature(auth_token: str, url: str, params: Mapping[str, str]) -> str:
+    """Sign a webhook request as Twilio does (for the simulator and tests)."""
+    return RequestValidator(auth_token).compute_signature(url, params)
+
+
 def twiml_reply(messages: Sequence[tuple[str, Sequence[str]]]) -> str:
     """Build TwiML that replies with one <Message> per (body, media URLs) pair.
 
