@@ -25,6 +25,11 @@ BASE_LANGUAGE = "en"  # msgids are English; the en catalog may leave msgstr empt
 MESSAGES_DIR = Path(__file__).resolve().parent.parent / "messages"
 
 
+def N_(msgid: str) -> str:  # noqa: N802 - the name pybabel looks for
+    """Mark a string for extraction into the catalog; translate it later."""
+    return msgid
+
+
 @cache
 def _catalog(lang: str, domain: str) -> Catalog:
     path = MESSAGES_DIR / lang / "LC_MESSAGES" / f"{domain}.po"

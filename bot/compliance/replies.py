@@ -1,0 +1,49 @@
+"""The compliance texts (CTIA), in the contact's language, from the catalogs.
+
+Every text names the program; the organization's name and support contact
+come from configuration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from bot.i18n import N_, gettext
+
+OPT_OUT_CONFIRMATION = N_(
+    "{org_name}: You are unsubscribed and will receive no more messages. "
+    "Reply START to subscribe again."
+)
+HELP = N_(
+    "{org_name}: for help contact {support_contact}. Msg frequency varies. "
+    "Msg & data rates may apply. Reply STOP to unsubscribe."
+)
+OPT_IN_CONFIRMATION = N_(
+    "{org_name}: You are subscribed to alerts and calls to action. {frequency} "
+    "Msg & data rates may apply. Reply HELP for help, STOP to unsubscribe."
+)
+FREQUENCY = N_("Msg frequency varies.")
+LANGUAGE_SET = N_("OK, we will write to you in English. Para español, responde ESPAÑOL.")
+LANGUAGE_ASK = N_(
+    "{org_name}: Reply ESPAÑOL para recibir mensajes en español, "
+    "or ENGLISH to receive messages in English."
+)
+WELCOME = N_(
+    "Welcome to {org_name}! Reply JOIN to receive calls to action, RIGHTS for "
+    "know-your-rights information, HELP for help. Reply STOP to opt out."
+)
+
+ALL = (OPT_OUT_CONFIRMATION, HELP, OPT_IN_CONFIRMATION, FREQUENCY, LANGUAGE_SET, WELCOME)
+
+
+def text(msgid: str, lang: str, settings: Mapping[str, Any]) -> str:
+    """``msgid`` in ``lang`` with the organization's details filled in."""
+    frequency = settings.get("MESSAGE_FREQUENCY") or gettext(lang, FREQUENCY)
+    return gettext(
+        lang,
+        msgid,
+        org_name=settings["ORG_NAME"],
+        support_contact=settings["ORG_SUPPORT_CONTACT"],
+        frequency=frequency,
+    )

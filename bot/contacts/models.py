@@ -1,0 +1,119 @@
+"""Contacts: one person, their addresses, their consent log, tags and flow session."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from bot.db import Base, UTCDateTime, utcnow
+
+# Contact.status
+STATUS_ACTIVE = "active"  # may receive replies; broadcasts only with an opt-in
+STATUS_OPTED_OUT = "opted_out"  # said STOP: receives nothing until they opt back in
+STATUS_INVALID = "invalid"  # the number cannot receive messages (21211/21614/30006)
+STATUSES = (STATUS_ACTIVE, STATUS_OPTED_OUT, STATUS_INVALID)
+
+# Address.channel
+CHANNEL_SMS = "sms"
+CHANNEL_WHATSAPP = "whatsapp"
+CHANNELS = (CHANNEL_SMS, CHANNEL_WHATSAPP)
+
+# ConsentEvent.kind
+CONSENT_OPT_IN = "opt_in"  # first agreement to receive messages
+CONSENT_OPT_OUT = "opt_out"  # STOP, a sentence asking to stop, or a carrier 21610
+CONSENT_RE_OPT_IN = "re_opt_in"  # START / ALTA / joining again after an opt-out
+CONSENT_HELP = "help"  # asked for HELP (kept as part of the compliance record)
+
+
+class Contact(Base):
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str] = mapped_column(String(20), unique=True)  # E.164
+    language: Mapped[str] = mapped_column(String(8))
+    language_chosen: Mapped[bool] = mapped_column(default=False)  # asked or said
+    status: Mapped[str] = mapped_column(String(16), default=STATUS_ACTIVE, index=True)
+    opted_in_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    opted_out_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    country: Mapped[str | None] = mapped_column(String(2), index=True)  # "US", "MX"
+    region: Mapped[str | None] = mapped_column(String(64), index=True)  # state
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    profile_name: Mapped[str | None] = mapped_column(String(128))
+    fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    last_seen_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+
+    addresses: Mapped[list[Address]] = relationship(
+        back_populates="contact", cascade="all, delete-orphan", lazy="selectin"
+    )
+    tags: Mapped[list[ContactTag]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    @property
+    def tag_names(self) -> frozenset[str]:
+        return frozenset(t.tag for t in self.tags)
+
+    def address_for(self, channel: str) -> Address | None:
+        return next((a for a in self.addresses if a.channel == channel), None)
+
+
+class Address(Base):
+    """How to reach a contact on one channel ("+1555…" or "whatsapp:+521…")."""
+
+    __tablename__ = "addresses"
+    __table_args__ = (UniqueConstraint("contact_id", "channel"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(String(40), unique=True)  # as Twilio sends it
+    last_inbound_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    contact: Mapped[Contact] = relationship(back_populates="addresses")
+
+
+class ConsentEvent(Base):
+    """One line of a contact's consent log; never edited, never deleted."""
+
+    __tablename__ = "consent_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str | None] = mapped_column(String(16))
+    words: Mapped[str | None] = mapped_column(Text)  # what they wrote, or the source
+    message_sid: Mapped[str | None] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(64))  # "keyword", "flow:join", "import"…
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ContactTag(Base):
+    __tablename__ = "contact_tags"
+
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+    __table_args__ = (Index("ix_contact_tags_tag", "tag"),)
+
+
+class FlowSession(Base):
+    """Where a contact is in a conversation flow (at most one per contact)."""
+
+    __tablename__ = "flow_sessions"
+
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True
+    )
+    flow_id: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,9 @@
+"""The project's exceptions, in one place."""
+
+
+class PuenteError(Exception):
+    """Base class for Puente's own errors."""
+
+
+class ConfigError(PuenteError):
+    """A required setting is missing or malformed; start-up stops."""

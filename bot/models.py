@@ -1,0 +1,17 @@
+"""Every model, imported in one place so Alembic sees the whole schema."""
+
+from bot.contacts.models import Address, ConsentEvent, Contact, ContactTag, FlowSession
+from bot.db import Base
+from bot.msgs.models import Message
+from bot.reports import Report
+
+__all__ = [
+    "Address",
+    "Base",
+    "ConsentEvent",
+    "Contact",
+    "ContactTag",
+    "FlowSession",
+    "Message",
+    "Report",
+]

@@ -1,0 +1,68 @@
+"""Twilio's webhooks: inbound messages and status callbacks.
+
+Both check X-Twilio-Signature against the URL Twilio called, rebuilt from
+PUBLIC_URL (behind a TLS-terminating proxy, request.url is not that URL).
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, request
+
+from bot.channels.twilio import twiml_reply, validate_signature
+from bot.db import get_db, utcnow
+from bot.inbound import Inbound, receive
+from bot.msgs.sending import apply_status_callback
+
+log = logging.getLogger(__name__)
+bp = Blueprint("twilio", __name__, url_prefix="/twilio")
+
+
+def public_url_of_request() -> str:
+    """The URL Twilio signed: PUBLIC_URL plus the path and query it called."""
+    query = request.query_string.decode()
+    return current_app.config["PUBLIC_URL"] + request.path + (f"?{query}" if query else "")
+
+
+def signed(view: Any) -> Any:
+    """Refuse (403) any request without a valid Twilio signature."""
+
+    @wraps(view)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        params = request.form.to_dict()  # reading the form enforces MAX_CONTENT_LENGTH (413)
+        if current_app.config["TWILIO_VALIDATE_SIGNATURE"]:
+            signature = request.headers.get("X-Twilio-Signature", "")
+            token = current_app.config["TWILIO_AUTH_TOKEN"]
+            if not validate_signature(token, public_url_of_request(), params, signature):
+                log.warning("refused a request with a bad Twilio signature on %s", request.path)
+                abort(403)
+        return view(params, *args, **kwargs)
+
+    return checked
+
+
+@bp.post("/messages")
+@signed
+def messages(params: dict[str, str]) -> Response:
+    """An inbound SMS or WhatsApp message; replies go back as TwiML."""
+    if not params.get("From") or not (params.get("MessageSid") or params.get("SmsSid")):
+        abort(400)
+    replies = receive(get_db(), Inbound.from_params(params), current_app.config, utcnow())
+    xml = twiml_reply([(r.body, list(r.media_urls)) for r in replies])
+    return Response(xml, mimetype="application/xml")
+
+
+@bp.post("/status")
+@signed
+def status(params: dict[str, str]) -> Response:
+    """A status callback for a message we sent."""
+    sid = params.get("MessageSid") or params.get("SmsSid")
+    new_status = params.get("MessageStatus") or params.get("SmsStatus")
+    if not sid or not new_status:
+        abort(400)
+    error = params.get("ErrorCode")
+    apply_status_callback(get_db(), sid, new_status, int(error) if error else None, utcnow())
+    return Response("", status=204)

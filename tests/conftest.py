@@ -1,0 +1,139 @@
+"""Shared fixtures: app, client, databases (SQLite and PostgreSQL), Redis, fake Twilio."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from bot import create_app
+from bot.channels.fake_twilio import FakeTwilio, fake_state, run_fake_twilio, stop_fake_twilio
+from bot.db import Database, upgrade
+from tests.services import PostgresServer, RedisServer, unavailable
+
+PUBLIC_URL = "https://puente.example.org"
+AUTH_TOKEN = "test-auth-token"
+ACCOUNT_SID = "AC" + "1" * 32
+SMS_FROM = "+12135550100"
+WHATSAPP_FROM = "whatsapp:+12135550100"
+DATABASES = os.environ.get("PUENTE_TEST_DATABASES", "sqlite,postgresql").split(",")
+_db_names = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """A real, flushed Redis database."""
+    import redis
+
+    redis.Redis.from_url(redis_server.url).flushall()
+    return redis_server.url
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[tuple[PostgresServer, str]]:
+    """A PostgreSQL cluster with a migrated template database."""
+    try:
+        server = PostgresServer()
+    except Exception as exc:  # noqa: BLE001 - any failure to start is "unavailable"
+        unavailable(f"could not start PostgreSQL: {exc}")
+    _create_database(server, "puente_template")
+    upgrade(server.url("puente_template"))
+    yield server, "puente_template"
+    server.stop()
+
+
+def _create_database(server: PostgresServer, name: str, template: str | None = None) -> None:
+    engine = sa.create_engine(server.url(), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        suffix = f" TEMPLATE {template}" if template else ""
+        conn.exec_driver_sql(f"CREATE DATABASE {name}{suffix}")
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite") / "template.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(params=DATABASES)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, migrated database: each test runs on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        template = request.getfixturevalue("sqlite_template")
+        path = tmp_path / "puente.db"
+        path.write_bytes(template.read_bytes())
+        return f"sqlite:///{path}"
+    server, template_name = request.getfixturevalue("postgres_template")
+    name = f"puente_test_{os.getpid()}_{next(_db_names)}"
+    _create_database(server, name, template=template_name)
+    return server.url(name)
+
+
+@pytest.fixture(scope="session")
+def fake_twilio_server() -> Iterator[tuple[FakeTwilio, str]]:
+    server, thread, base_url = run_fake_twilio("127.0.0.1", 0, auth_token=AUTH_TOKEN)
+    yield fake_state(server.app), base_url
+    stop_fake_twilio(server, thread)
+
+
+@pytest.fixture
+def fake_twilio(fake_twilio_server: tuple[FakeTwilio, str]) -> FakeTwilio:
+    """The fake Twilio API, emptied for this test."""
+    fake, _ = fake_twilio_server
+    fake.clear_outbox()
+    fake.clear_rules()
+    return fake
+
+
+def test_settings(database_url: str, fake_url: str, **overrides: Any) -> dict[str, Any]:
+    settings = {
+        "TESTING": True,
+        "DATABASE_URL": database_url,
+        "PUBLIC_URL": PUBLIC_URL,
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "TWILIO_SMS_FROM": SMS_FROM,
+        "TWILIO_WHATSAPP_FROM": WHATSAPP_FROM,
+        "TWILIO_MESSAGING_SERVICE_SID": "",
+        "TWILIO_API_URL": fake_url,
+        "TWILIO_VALIDATE_SIGNATURE": True,
+        "ORG_NAME": "Puente Test",
+        "ORG_SUPPORT_CONTACT": "help@puente.example.org",
+        "DEFAULT_LANGUAGE": "en",
+        "SECRET_KEY": "test-secret-key-0123456789",
+    }
+    settings.update(overrides)
+    return settings
+
+
+@pytest.fixture
+def app(database_url: str, fake_twilio_server: tuple[FakeTwilio, str], fake_twilio: FakeTwilio) -> Iterator[Flask]:
+    app = create_app(test_settings(database_url, fake_twilio_server[1]))
+    yield app
+    app.extensions["puente.db"].engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def db(app: Flask) -> Database:
+    return app.extensions["puente.db"]

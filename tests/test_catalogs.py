@@ -1,0 +1,37 @@
+"""Both languages, always: every catalog string has a Spanish and an English text."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot import i18n
+from bot.compliance import replies
+
+
+@pytest.mark.parametrize("domain", i18n.domains())
+def test_every_string_is_translated(domain):
+    assert i18n.missing_translations(domain) == []
+
+
+@pytest.mark.parametrize("msgid", replies.ALL + (replies.LANGUAGE_ASK,))
+@pytest.mark.parametrize("lang", i18n.LANGUAGES)
+def test_compliance_texts_are_in_the_catalog(msgid, lang):
+    settings = {"ORG_NAME": "Org", "ORG_SUPPORT_CONTACT": "help@example.org"}
+    text = replies.text(msgid, lang, settings)
+    assert "Org" in text or msgid == replies.FREQUENCY or msgid == replies.LANGUAGE_SET
+    if lang == "es":
+        assert text != msgid.format(org_name="Org", support_contact="help@example.org", frequency="")
+
+
+def test_missing_translation_is_detected(tmp_path, monkeypatch):
+    for lang, body in (("en", ""), ("es", "")):
+        folder = tmp_path / lang / "LC_MESSAGES"
+        folder.mkdir(parents=True)
+        (folder / "puente.po").write_text(f'msgid "Hello"\nmsgstr "{body}"\n')
+    monkeypatch.setattr(i18n, "MESSAGES_DIR", tmp_path)
+    i18n.reload()
+    try:
+        assert i18n.missing_translations("puente") == [("es", "Hello")]
+    finally:
+        monkeypatch.undo()
+        i18n.reload()
