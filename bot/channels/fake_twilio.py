@@ -51,6 +51,8 @@ from flask import Flask, Response, jsonify, request
 from twilio.request_validator import RequestValidator
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from bot.text import sms_segments
+
 API_VERSION = "2010-04-01"
 ACCOUNT_PATH = f"/{API_VERSION}/Accounts/<account_sid>"
 
@@ -85,25 +87,10 @@ ERROR_MESSAGES: dict[int, str] = {
     63038: "Account exceeded the daily messages limit",
 }
 
-# GSM-7 basic alphabet (one septet each); the extension table costs two.
-_GSM7 = set(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-_GSM7_EXT = set("^{}\\[~]|€\f")
-
 
 def count_segments(body: str) -> int:
-    """Estimate SMS segments: GSM-7 160/153 per segment, otherwise UCS-2 70/67."""
-    if not body:
-        return 1
-    if all(c in _GSM7 or c in _GSM7_EXT for c in body):
-        units = sum(2 if c in _GSM7_EXT else 1 for c in body)
-        single, multi = 160, 153
-    else:
-        units = len(body.encode("utf-16-le")) // 2
-        single, multi = 70, 67
-    return 1 if units <= single else -(-units // multi)
+    """SMS segments Twilio would report for `body` (at least 1, as for media only)."""
+    return max(sms_segments(body).segments, 1)
 
 
 @dataclass
@@ -651,7 +638,12 @@ def run_fake_twilio(
     app = create_fake_twilio(**kwargs)
     handler = _QuietHandler if quiet else None
     server = make_server(host, port, app, threaded=True, request_handler=handler)
-    thread = threading.Thread(target=server.serve_forever, name="fake-twilio", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever,
+        kwargs={"poll_interval": 0.05},  # quick shutdown in tests
+        name="fake-twilio",
+        daemon=True,
+    )
     thread.start()
     return server, thread, f"http://{host}:{server.server_port}"
 
