@@ -37,7 +37,8 @@ _RULE_KEYS = ("keywords", "sentence_keywords", "patterns", "exceptions")
 _SHARED_KEYS = ("filler", "terms")
 _TERM = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 _SENTENCE_END = re.compile(r"[.!?¡¿;:,\n]+")
-_MAX_KEYWORD_WORDS = 12  # a keyword message is short; bounds the regex work
+
+Phrase = tuple[str, ...]  # a normalized keyword or filler, word by word
 
 
 class Intent(StrEnum):
@@ -71,18 +72,55 @@ class KeywordDataError(ValueError):
 class IntentRules:
     """The compiled rules for one intent."""
 
-    whole: re.Pattern[str] | None
-    sentence: re.Pattern[str] | None
+    keywords: frozenset[Phrase]  # includes the sentence keywords
+    sentence_keywords: frozenset[Phrase]
     patterns: tuple[re.Pattern[str], ...]
     exceptions: tuple[re.Pattern[str], ...]
 
 
 @dataclass(frozen=True)
 class Rules:
-    """All compiled rules: filler stripping and each intent's rules."""
+    """All compiled rules: the filler and each intent's rules, in order."""
 
-    strip: re.Pattern[str]
+    filler: frozenset[Phrase]
+    longest: int  # words in the longest keyword or filler phrase
     intents: tuple[tuple[Intent, IntentRules], ...]
+
+    def strip_filler(self, words: list[str]) -> list[str]:
+        """``words`` without filler phrases at either end."""
+        start, end = 0, len(words)
+        while (size := self._filler_at(words, start, end, from_start=True)) > 0:
+            start += size
+        while (size := self._filler_at(words, start, end, from_start=False)) > 0:
+            end -= size
+        return words[start:end]
+
+    def _filler_at(self, words: list[str], start: int, end: int, from_start: bool) -> int:
+        """Length of the longest filler phrase at one end of words[start:end], or 0."""
+        for size in range(min(self.longest, end - start), 0, -1):
+            phrase = words[start : start + size] if from_start else words[end - size : end]
+            if tuple(phrase) in self.filler:
+                return size
+        return 0
+
+    def only_keywords(self, words: list[str], keys: frozenset[Phrase]) -> bool:
+        """True when ``words`` are keywords and filler only, with one keyword at least.
+
+        Walks the words once: ``state[i]`` is None when no parse reaches word
+        ``i``, else whether a parse that reaches it has used a keyword.
+        """
+        state: list[bool | None] = [None] * (len(words) + 1)
+        state[0] = False
+        for i in range(len(words)):
+            if state[i] is None:
+                continue
+            for j in range(i + 1, min(len(words), i + self.longest) + 1):
+                phrase = tuple(words[i:j])
+                if phrase in keys:
+                    state[j] = True
+                elif phrase in self.filler:
+                    state[j] = bool(state[j]) or bool(state[i])
+        return bool(words) and state[-1] is True
 
 
 def classify(text: str, extra_dir: str | os.PathLike[str] | None = None) -> Intent:
@@ -91,13 +129,13 @@ def classify(text: str, extra_dir: str | os.PathLike[str] | None = None) -> Inte
     ``extra_dir`` (default: ``$PUENTE_KEYWORDS_DIR``) holds more keyword files.
     """
     rules = load_rules(extra_dir)
-    norm = normalize(text)
-    if not norm:
+    words = normalize(text).split()
+    if not words:
         return Intent.NONE
-    core = _strip_filler(rules.strip, norm)
-    sentences = [normalize(s) for s in _SENTENCE_END.split(text or "")]
+    core = " ".join(rules.strip_filler(words))
+    sentences = [normalize(s).split() for s in _SENTENCE_END.split(text or "")]
     for intent, intent_rules in rules.intents:
-        if _matches(intent_rules, norm, core, sentences):
+        if _matches(rules, intent_rules, words, core, sentences):
             return intent
     return Intent.NONE
 
@@ -125,10 +163,10 @@ def _load(extra_dir: str | None) -> Rules:
     raw: dict[Intent, dict[str, list[str]]] = {i: {k: [] for k in _RULE_KEYS} for i in ORDER}
     for path, data in _read(files):
         _merge(path, data, filler, terms, raw)
-    return Rules(
-        strip=_strip_pattern(filler),
-        intents=tuple((i, _compile(i, raw[i], filler, terms)) for i in ORDER),
-    )
+    intents = tuple((i, _compile(i, raw[i], terms)) for i in ORDER)
+    fill = _phrases(filler)
+    every = fill.union(*(r.keywords for _, r in intents))
+    return Rules(filler=fill, longest=max(map(len, every), default=1), intents=intents)
 
 
 def _yaml_files(directory: Path) -> list[Path]:
@@ -191,45 +229,19 @@ def _strings(path: Path, where: str, value: Any) -> list[str]:
     return value
 
 
-def _compile(
-    intent: Intent, lists: dict[str, list[str]], filler: list[str], terms: dict[str, str]
-) -> IntentRules:
-    sentence_words = lists["sentence_keywords"]
+def _compile(intent: Intent, lists: dict[str, list[str]], terms: dict[str, str]) -> IntentRules:
+    sentence_keywords = _phrases(lists["sentence_keywords"])
     return IntentRules(
-        whole=_keyword_pattern([*lists["keywords"], *sentence_words], filler),
-        sentence=_keyword_pattern(sentence_words, filler),
+        keywords=_phrases(lists["keywords"]) | sentence_keywords,
+        sentence_keywords=sentence_keywords,
         patterns=tuple(_regex(intent, p, terms) for p in lists["patterns"]),
         exceptions=tuple(_regex(intent, p, terms) for p in lists["exceptions"]),
     )
 
 
-def _phrases(words: Iterable[str]) -> str:
-    """An alternation of normalized phrases, longest first."""
-    normalized = {normalize(w) for w in words} - {""}
-    ordered = sorted(normalized, key=lambda w: (-len(w), w))
-    return "|".join(re.escape(w) for w in ordered)
-
-
-def _keyword_pattern(words: list[str], filler: list[str]) -> re.Pattern[str] | None:
-    """Keywords, repeated or not, with filler anywhere: at least one keyword."""
-    keys = _phrases(words)
-    if not keys:
-        return None
-    fill = _phrases(filler)
-    item = f"(?:{keys}|{fill})" if fill else f"(?:{keys})"
-    return re.compile(f"(?:{item} )*(?:{keys})(?: {item})*")
-
-
-def _strip_pattern(filler: list[str]) -> re.Pattern[str]:
-    fill = _phrases(filler)
-    if not fill:
-        return re.compile(r"(.*)")
-    return re.compile(f"(?:(?:{fill}) )*(.*?)(?: (?:{fill}))*")
-
-
-def _strip_filler(strip: re.Pattern[str], norm: str) -> str:
-    match = strip.fullmatch(norm)
-    return match.group(1) if match else norm
+def _phrases(entries: Iterable[str]) -> frozenset[Phrase]:
+    """Entries as written in the data ("NO MÁS") to normalized phrases (("no", "mas"))."""
+    return frozenset(p for p in (tuple(normalize(e).split()) for e in entries) if p)
 
 
 def _regex(intent: Intent, pattern: str, terms: dict[str, str]) -> re.Pattern[str]:
@@ -247,17 +259,13 @@ def _regex(intent: Intent, pattern: str, terms: dict[str, str]) -> re.Pattern[st
         raise KeywordDataError(f"{intent.value}: bad pattern {pattern!r}: {exc}") from exc
 
 
-def _matches(rules: IntentRules, norm: str, core: str, sentences: list[str]) -> bool:
+def _matches(
+    rules: Rules, intent: IntentRules, words: list[str], core: str, sentences: list[list[str]]
+) -> bool:
     """Whether a message matches one intent's rules."""
-    if rules.whole is not None and _is_keyword(rules.whole, norm):
+    if rules.only_keywords(words, intent.keywords):
         return True
-    found = any(p.search(core) for p in rules.patterns) or (
-        rules.sentence is not None and any(_is_keyword(rules.sentence, s) for s in sentences)
+    found = any(p.search(core) for p in intent.patterns) or any(
+        rules.only_keywords(s, intent.sentence_keywords) for s in sentences
     )
-    return found and not any(e.search(core) for e in rules.exceptions)
-
-
-def _is_keyword(pattern: re.Pattern[str], norm: str) -> bool:
-    if not norm or norm.count(" ") >= _MAX_KEYWORD_WORDS:
-        return False
-    return pattern.fullmatch(norm) is not None
+    return found and not any(e.search(core) for e in intent.exceptions)
