@@ -6,12 +6,14 @@ import dataclasses
 import json
 import logging
 import socket
+import threading
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from werkzeug.datastructures import MultiDict
+from werkzeug.serving import make_server
 
 from bot.channels import twilio
 from bot.channels.errors import Effect, classify_error, retry_limit
@@ -206,6 +208,25 @@ def test_timeout_after_sending_is_unknown_fate(sender: twilio.Sender) -> None:
         stop_fake_twilio(srv, thread)
     assert (result.effect, result.retryable) == (Effect.UNKNOWN_FATE, False)
     assert result.sid is None and result.http_status is None
+
+
+def test_unreadable_success_is_unknown_fate(sender: twilio.Sender) -> None:
+    def app(environ: dict, start_response: Callable) -> list[bytes]:
+        start_response("201 Created", [("Content-Type", "text/html")])
+        return [b"<html>proxy page</html>"]
+
+    srv = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{srv.server_port}"
+        result = twilio.send(dataclasses.replace(sender, api_url=url), US, "Hola")
+    finally:
+        twilio.close_clients()
+        srv.shutdown()
+        thread.join()
+        srv.server_close()
+    assert (result.effect, result.retryable, result.sid) == (Effect.UNKNOWN_FATE, False, None)
 
 
 def test_wrong_token_is_a_permanent_failure(fake: FakeTwilio, sender: twilio.Sender) -> None:

@@ -200,6 +200,10 @@ def send(
         result = _api_error_result(exc)
     except requests.exceptions.RequestException as exc:
         result = _connection_error_result(exc)
+    except ValueError:  # a 2xx answer that is not JSON: the message may exist
+        result = SendResult(
+            None, None, None, "unreadable answer from Twilio", Effect.UNKNOWN_FATE, False, None
+        )
     else:
         result = SendResult(
             sid=message.sid,
