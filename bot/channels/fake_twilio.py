@@ -668,7 +668,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     app = create_fake_twilio(args.auth_token, args.latency, args.rate, args.callbacks)
     server = make_server(args.host, args.port, app, threaded=True)
-    print(f"fake Twilio on http://{args.host}:{server.server_port} (outbox: /_fake/outbox)")
+    print(
+        f"fake Twilio on http://{args.host}:{server.server_port} (outbox: /_fake/outbox)",
+        flush=True,
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:
