@@ -83,6 +83,7 @@ class Rules:
     """All compiled rules: the filler and each intent's rules, in order."""
 
     filler: frozenset[Phrase]
+    keywords: frozenset[Phrase]  # every intent's keywords
     longest: int  # words in the longest keyword or filler phrase
     intents: tuple[tuple[Intent, IntentRules], ...]
 
@@ -103,11 +104,14 @@ class Rules:
                 return size
         return 0
 
-    def only_keywords(self, words: list[str], keys: frozenset[Phrase]) -> bool:
-        """True when ``words`` are keywords and filler only, with one keyword at least.
+    def only_keywords(
+        self, words: list[str], keys: frozenset[Phrase], also: frozenset[Phrase] = frozenset()
+    ) -> bool:
+        """True when ``words`` are ``keys`` and filler only, with one of ``keys`` at least.
 
-        Walks the words once: ``state[i]`` is None when no parse reaches word
-        ``i``, else whether a parse that reaches it has used a keyword.
+        Phrases in ``also`` count as filler. Walks the words once: ``state[i]``
+        is None when no parse reaches word ``i``, else whether a parse that
+        reaches it has used one of ``keys``.
         """
         state: list[bool | None] = [None] * (len(words) + 1)
         state[0] = False
@@ -118,7 +122,7 @@ class Rules:
                 phrase = tuple(words[i:j])
                 if phrase in keys:
                     state[j] = True
-                elif phrase in self.filler:
+                elif phrase in self.filler or phrase in also:
                     state[j] = bool(state[j]) or bool(state[i])
         return bool(words) and state[-1] is True
 
@@ -166,7 +170,12 @@ def _load(extra_dir: str | None) -> Rules:
     intents = tuple((i, _compile(i, raw[i], terms)) for i in ORDER)
     fill = _phrases(filler)
     every = fill.union(*(r.keywords for _, r in intents))
-    return Rules(filler=fill, longest=max(map(len, every), default=1), intents=intents)
+    return Rules(
+        filler=fill,
+        keywords=frozenset().union(*(r.keywords for _, r in intents)),
+        longest=max(map(len, every), default=1),
+        intents=intents,
+    )
 
 
 def _yaml_files(directory: Path) -> list[Path]:
@@ -262,10 +271,15 @@ def _regex(intent: Intent, pattern: str, terms: dict[str, str]) -> re.Pattern[st
 def _matches(
     rules: Rules, intent: IntentRules, words: list[str], core: str, sentences: list[list[str]]
 ) -> bool:
-    """Whether a message matches one intent's rules."""
+    """Whether a message matches one intent's rules.
+
+    Sentence keywords win over other intents' keywords in the same message or
+    sentence: "STOP HELP" and "START. STOP." are opt-outs.
+    """
     if rules.only_keywords(words, intent.keywords):
         return True
+    strong = intent.sentence_keywords
     found = any(p.search(core) for p in intent.patterns) or any(
-        rules.only_keywords(s, intent.sentence_keywords) for s in sentences
+        rules.only_keywords(s, strong, also=rules.keywords) for s in [words, *sentences]
     )
     return found and not any(e.search(core) for e in intent.exceptions)
