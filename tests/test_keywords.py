@@ -412,6 +412,7 @@ def test_extra_dir_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         ("opt_out:\n  patterns: ['{nope}']\n", "unknown term"),
         ("terms:\n  me: 'mim'\n", "already defined"),
         ("- sair\n", "mapping"),
+        ("opt_out:\n  keywords: ['🛑']\n", "never match"),
     ],
 )
 def test_bad_extra_file_is_an_error(tmp_path: Path, text: str, message: str) -> None:

@@ -169,11 +169,11 @@ def _load(extra_dir: str | None) -> Rules:
         _merge(path, data, filler, terms, raw)
     intents = tuple((i, _compile(i, raw[i], terms)) for i in ORDER)
     fill = _phrases(filler)
-    every = fill.union(*(r.keywords for _, r in intents))
+    keywords = frozenset[Phrase]().union(*(r.keywords for _, r in intents))
     return Rules(
         filler=fill,
-        keywords=frozenset().union(*(r.keywords for _, r in intents)),
-        longest=max(map(len, every), default=1),
+        keywords=keywords,
+        longest=max(map(len, fill | keywords), default=1),
         intents=intents,
     )
 
@@ -250,7 +250,11 @@ def _compile(intent: Intent, lists: dict[str, list[str]], terms: dict[str, str])
 
 def _phrases(entries: Iterable[str]) -> frozenset[Phrase]:
     """Entries as written in the data ("NO MÁS") to normalized phrases (("no", "mas"))."""
-    return frozenset(p for p in (tuple(normalize(e).split()) for e in entries) if p)
+    phrases = {e: tuple(normalize(e).split()) for e in entries}
+    empty = [e for e, p in phrases.items() if not p]
+    if empty:
+        raise KeywordDataError(f"keywords without letters or digits never match: {empty}")
+    return frozenset(phrases.values())
 
 
 def _regex(intent: Intent, pattern: str, terms: dict[str, str]) -> re.Pattern[str]:
