@@ -1,0 +1,330 @@
+"""``ask``: send a question and wait for the answer, re-asking when it does not fit.
+
+    - id: ask_causes
+      type: ask
+      text: Which causes matter most to you?
+      expect: choice          # choice | yes_no | number | postal_code | date | text
+      multiple: true          # choice only: "1 3", "1 y 3", "todos"
+      choices:
+        - value: human_rights
+          label: Human rights
+          synonyms: {en: [rights], es: [derechos humanos]}
+        - value: menu
+          hidden: true        # accepted, not listed
+          synonyms: {en: [menu], es: [menú]}
+      save_as: causes         # the answer's name in this session (branches, {causes})
+      field: causes           # optional: also store it on the contact
+      optional: true          # "skip"/"saltar" moves on without an answer
+      reask: Please reply with the numbers from the list.
+      max_reasks: 2           # then on_fail, or the flow ends (reasks_exhausted)
+      on_fail: some_step
+      timeout: 2h             # optional; default the flow's expire_after
+      on_timeout: nudge       # optional; default the flow ends (expired)
+      list_choices: true      # append "1. Human rights" lines to the question
+      buttons: [Menu, Done]   # optional WhatsApp buttons (else: the choices when 3 or fewer)
+      min: 1                  # number only
+      max: 20
+      direction: future       # date only: future | past | any
+
+A postal_code answer stores the code in ``field`` (default ``zip``) and also the
+derived ``state`` ("US-TX", "MX-JAL") and ``country`` ("US", "MX") fields.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.flows import answers
+from bot.flows.model import Step, parse_duration
+from bot.flows.steps.base import (
+    Again,
+    Go,
+    StepType,
+    Stop,
+    Text,
+    Transition,
+    Wait,
+    as_list,
+    is_identifier,
+    register,
+)
+from bot.flows.steps.send import MAX_BUTTONS, button_texts, validate_buttons
+from bot.flows.turn import SetField, Turn, display
+from bot.i18n import LANGUAGES
+from bot.text import normalize
+
+
+def N_(msgid: str) -> str:
+    """Mark a built-in text for extraction into the flows catalog (gettext_noop)."""
+    return msgid
+
+
+SORRY = N_("Sorry, I didn't understand that.")
+GIVE_UP = N_("Sorry, I still didn't understand. Let's stop here for now.")
+YES = N_("Yes")
+NO = N_("No")
+BUILTIN_TEXTS = (SORRY, GIVE_UP, YES, NO)
+
+EXPECTS = ("choice", "yes_no", "number", "postal_code", "date", "text")
+DIRECTIONS = ("future", "past", "any")
+DEFAULT_MAX_REASKS = 2
+
+
+def _choices(step: Step) -> list[dict[str, Any]]:
+    return [c for c in as_list(step.config.get("choices")) if isinstance(c, dict)]
+
+
+def _listed(step: Step) -> list[dict[str, Any]]:
+    return [c for c in _choices(step) if not c.get("hidden")]
+
+
+def _validate_choice(choice: Any) -> list[str]:
+    if not isinstance(choice, dict):
+        return ["each choice needs a 'value' and a 'label'"]
+    problems = []
+    unknown = set(choice) - {"value", "label", "synonyms", "hidden"}
+    if unknown:
+        problems.append(f"unknown choice key(s): {', '.join(sorted(unknown))}")
+    if not is_identifier(choice.get("value")):
+        problems.append(f"choice value {choice.get('value')!r} must be lower_snake_case")
+    if not choice.get("hidden") and not isinstance(choice.get("label"), str):
+        problems.append(f"choice {choice.get('value')!r} needs a 'label' (or hidden: true)")
+    synonyms = choice.get("synonyms", {})
+    if not isinstance(synonyms, dict) or not all(
+        lang in LANGUAGES and isinstance(words, list) for lang, words in synonyms.items()
+    ):
+        problems.append(
+            f"choice {choice.get('value')!r}: 'synonyms' must map a language "
+            f"({', '.join(LANGUAGES)}) to a list of words"
+        )
+    return problems
+
+
+def _validate_expect(step: Step) -> list[str]:
+    config = step.config
+    expect = config.get("expect")
+    if expect not in EXPECTS:
+        return [f"unknown expect {expect!r} (one of: {', '.join(EXPECTS)})"]
+    problems = []
+    if expect == "choice":
+        if not _listed(step) and not _choices(step):
+            problems.append("expect: choice needs 'choices'")
+        for choice in as_list(config.get("choices")):
+            problems += _validate_choice(choice)
+        values = [c.get("value") for c in _choices(step)]
+        if len(values) != len(set(map(str, values))):
+            problems.append("two choices have the same value")
+    elif "choices" in config or "multiple" in config:
+        problems.append(f"'choices' and 'multiple' only apply to expect: choice, not {expect}")
+    if expect == "date" and config.get("direction", "any") not in DIRECTIONS:
+        problems.append(f"'direction' must be one of: {', '.join(DIRECTIONS)}")
+    for key in ("min", "max"):
+        if key in config and (expect != "number" or not isinstance(config[key], int)):
+            problems.append(f"'{key}' must be a whole number, for expect: number")
+    return problems
+
+
+def validate(step: Step) -> list[str]:
+    config = step.config
+    problems = []
+    if not isinstance(config.get("text"), str) or not config["text"].strip():
+        problems.append("'text' must be a non-empty text")
+    problems += _validate_expect(step)
+    for key in ("save_as", "field"):
+        if key in config and not is_identifier(config[key]):
+            problems.append(f"'{key}' must be a lower_snake_case name")
+    if "reask" in config and not isinstance(config["reask"], str):
+        problems.append("'reask' must be a text")
+    max_reasks = config.get("max_reasks", DEFAULT_MAX_REASKS)
+    if not isinstance(max_reasks, int) or max_reasks < 0:
+        problems.append("'max_reasks' must be a whole number, 0 or more")
+    if "timeout" in config and parse_duration(config["timeout"]) is None:
+        problems.append(f"'timeout' {config['timeout']!r} is not a duration like 2h or 90m")
+    return problems + validate_buttons(step)
+
+
+def texts(step: Step) -> list[Text]:
+    found = [Text(step.config["text"], step.line_of("text"), "question")]
+    if isinstance(step.config.get("reask"), str):
+        found.append(Text(step.config["reask"], step.line_of("reask"), "re-ask"))
+    found += [Text(c["label"], step.line_of("choices"), "choice") for c in _listed(step)]
+    return found + button_texts(step)
+
+
+def targets(step: Step) -> list[str]:
+    return [step.config[k] for k in ("on_fail", "on_timeout") if k in step.config]
+
+
+def answer_name(step: Step) -> str | None:
+    """Where the answer is kept: ``save_as``, else ``field``."""
+    if step.config.get("expect") == "postal_code":
+        return step.config.get("save_as") or step.config.get("field", "zip")
+    return step.config.get("save_as") or step.config.get("field")
+
+
+def provides(step: Step) -> list[str]:
+    names = [answer_name(step), step.config.get("field")]
+    if step.config.get("expect") == "postal_code":
+        names += [step.config.get("field", "zip"), "state", "country"]
+    return [n for n in dict.fromkeys(names) if n]
+
+
+# --- what the contact reads --------------------------------------------------
+
+
+def _choice_lines(step: Step, turn: Turn) -> str:
+    if step.config.get("expect") != "choice" or not step.config.get("list_choices", True):
+        return ""
+    listed = _listed(step)
+    return "\n".join(f"{n}. {turn.text(c['label'])}" for n, c in enumerate(listed, 1))
+
+
+def _buttons(step: Step, turn: Turn) -> tuple[str, ...]:
+    if "buttons" in step.config:
+        return tuple(turn.text(b) for b in as_list(step.config["buttons"]))
+    expect = step.config.get("expect")
+    if expect == "yes_no":
+        return (turn.text(YES), turn.text(NO))
+    listed = _listed(step)
+    if expect == "choice" and 0 < len(listed) <= MAX_BUTTONS:
+        return tuple(turn.text(c["label"]) for c in listed)
+    return ()
+
+
+def question(step: Step, turn: Turn) -> str:
+    """The question as sent: the text, then the numbered choices."""
+    return "\n".join(p for p in (turn.text(step.config["text"]), _choice_lines(step, turn)) if p)
+
+
+def reask_text(step: Step, turn: Turn) -> str:
+    if isinstance(step.config.get("reask"), str):
+        lines = (turn.text(step.config["reask"]), _choice_lines(step, turn))
+        return "\n".join(p for p in lines if p)
+    return f"{turn.text(SORRY)}\n{question(step, turn)}"
+
+
+def run(step: Step, turn: Turn) -> Transition:
+    turn.say(question(step, turn), buttons=_buttons(step, turn))
+    return Wait()
+
+
+def previews(step: Step, turn: Turn) -> list[tuple[str, str]]:
+    return [("question", question(step, turn)), ("re-ask", reask_text(step, turn))]
+
+
+# --- understanding the answer -------------------------------------------------
+
+
+def matcher_choices(step: Step, turn: Turn) -> list[answers.Choice]:
+    """Each choice with every way of saying it: labels in all languages, synonyms, value."""
+    found = []
+    number = 0
+    for choice in _choices(step):
+        phrases = [str(choice["value"]).replace("_", " ")]
+        if "label" in choice:
+            phrases += [turn.translate(lang, choice["label"]) for lang in LANGUAGES]
+        for words in (choice.get("synonyms") or {}).values():
+            phrases += [str(w) for w in words]
+        if not choice.get("hidden"):
+            number += 1
+        position = None if choice.get("hidden") else number
+        normalized = tuple(dict.fromkeys(p for p in map(normalize, phrases) if p))
+        found.append(answers.Choice(str(choice["value"]), position, normalized))
+    return found
+
+
+def parse(step: Step, turn: Turn, text: str) -> Any:
+    """The answer as stored, or None when it does not fit the question."""
+    config = step.config
+    expect = config["expect"]
+    if expect == "choice":
+        chosen = answers.match_choices(text, matcher_choices(step, turn), config.get("multiple"))
+        if chosen is None:
+            return None
+        return chosen if config.get("multiple") else chosen[0]
+    if expect == "yes_no":
+        value = answers.parse_yes_no(text)
+        return None if value is None else ("yes" if value else "no")
+    if expect == "number":
+        number = answers.parse_number(text)
+        low, high = config.get("min"), config.get("max")
+        if number is None or (low is not None and number < low):
+            return None
+        return None if high is not None and number > high else number
+    if expect == "postal_code":
+        return answers.parse_postal_code(text, turn.contact.country)
+    if expect == "date":
+        direction = config.get("direction", "any")
+        day = answers.parse_date(text, turn.now.date(), turn.lang, direction)
+        return day.isoformat() if day else None
+    return text.strip() or None
+
+
+def store(step: Step, turn: Turn, value: Any) -> None:
+    """Keep the answer in the session and, when asked, on the contact."""
+    config = step.config
+    if config["expect"] == "postal_code":
+        turn.answers[answer_name(step)] = value.code
+        turn.answers["state"] = value.state
+        turn.emit(SetField(config.get("field", "zip"), value.code))
+        turn.emit(SetField("state", value.state))
+        turn.emit(SetField("country", value.country))
+        return
+    name = answer_name(step)
+    if name:
+        turn.answers[name] = value
+    if config.get("field"):
+        turn.emit(SetField(config["field"], display(value)))
+
+
+def answer(step: Step, turn: Turn, text: str, reasks: int) -> Transition:
+    """Handle the contact's reply to this question."""
+    if step.config.get("optional") and answers.is_skip(text):
+        return Go()
+    value = parse(step, turn, text)
+    if value is not None:
+        store(step, turn, value)
+        return Go()
+    if reasks >= step.config.get("max_reasks", DEFAULT_MAX_REASKS):
+        if "on_fail" in step.config:
+            return Go(step.config["on_fail"])
+        turn.say(turn.text(GIVE_UP))
+        return Stop("reasks_exhausted")
+    turn.say(reask_text(step, turn), buttons=_buttons(step, turn))
+    return Again()
+
+
+ASK = register(
+    StepType(
+        name="ask",
+        keys=frozenset(
+            {
+                "text",
+                "expect",
+                "choices",
+                "multiple",
+                "save_as",
+                "field",
+                "optional",
+                "reask",
+                "max_reasks",
+                "on_fail",
+                "timeout",
+                "on_timeout",
+                "list_choices",
+                "buttons",
+                "min",
+                "max",
+                "direction",
+            }
+        ),  # fmt: skip
+        required=frozenset({"text", "expect"}),
+        run=run,
+        validate=validate,
+        texts=texts,
+        targets=targets,
+        provides=provides,
+        previews=previews,
+        answer=answer,
+    )
+)

@@ -1,0 +1,81 @@
+"""``send``: a message, with an optional media URL and WhatsApp quick-reply buttons.
+
+- id: welcome
+  type: send
+  text: "Welcome to {org_name}!"
+  media: "{kyr_media_url}"      # optional; skipped when the variable is not configured
+  buttons: [Menu, Done]         # optional; WhatsApp only, at most 3
+"""
+
+from __future__ import annotations
+
+from bot.flows.model import Step
+from bot.flows.steps.base import Go, StepType, Text, Transition, as_list, register
+from bot.flows.turn import Turn, fill
+
+MAX_BUTTONS = 3  # WhatsApp quick-reply messages carry at most three buttons
+
+
+def media_url(step: Step, turn: Turn) -> str | None:
+    """The media URL with placeholders filled; None when it comes out empty."""
+    template = step.config.get("media")
+    if not template:
+        return None
+    url = fill(str(template), turn.lang, [turn.variables, turn.answers, turn.contact.fields])
+    return url.strip() or None
+
+
+def validate_buttons(step: Step) -> list[str]:
+    buttons = step.config.get("buttons")
+    if buttons is None:
+        return []
+    if not isinstance(buttons, list) or not all(isinstance(b, str) and b.strip() for b in buttons):
+        return ["'buttons' must be a list of texts"]
+    if len(buttons) > MAX_BUTTONS:
+        return [f"WhatsApp allows at most {MAX_BUTTONS} buttons, not {len(buttons)}"]
+    return []
+
+
+def validate(step: Step) -> list[str]:
+    problems = []
+    if not isinstance(step.config.get("text"), str) or not step.config["text"].strip():
+        problems.append("'text' must be a non-empty text")
+    media = step.config.get("media")
+    if media is not None and not isinstance(media, str):
+        problems.append("'media' must be a URL or a {variable}")
+    return problems + validate_buttons(step)
+
+
+def button_texts(step: Step) -> list[Text]:
+    line = step.line_of("buttons")
+    return [Text(b, line, "button") for b in as_list(step.config.get("buttons"))]
+
+
+def texts(step: Step) -> list[Text]:
+    return [Text(step.config["text"], step.line_of("text"), "message"), *button_texts(step)]
+
+
+def buttons(step: Step, turn: Turn) -> tuple[str, ...]:
+    return tuple(turn.text(b) for b in as_list(step.config.get("buttons")))
+
+
+def run(step: Step, turn: Turn) -> Transition:
+    turn.say(turn.text(step.config["text"]), media_url(step, turn), buttons(step, turn))
+    return Go()
+
+
+def previews(step: Step, turn: Turn) -> list[tuple[str, str]]:
+    return [("message", turn.text(step.config["text"]))]
+
+
+SEND = register(
+    StepType(
+        name="send",
+        keys=frozenset({"text", "media", "buttons"}),
+        required=frozenset({"text"}),
+        run=run,
+        validate=validate,
+        texts=texts,
+        previews=previews,
+    )
+)

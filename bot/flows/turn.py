@@ -1,0 +1,156 @@
+"""One turn of a conversation: who the contact is, what the bot says, what should change.
+
+Steps read the contact through a ``ContactView`` and report changes as effects; the
+integrator applies the effects to the database.  Nothing here touches the outside world.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Literal
+
+from bot.flows.model import Flow, FlowSet
+
+Translate = Callable[[str, str], str]  # (lang, msgid) -> text in that language
+Channel = Literal["sms", "whatsapp"]
+EndReason = Literal["completed", "expired", "interrupted", "reasks_exhausted"]
+
+PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+@dataclass(frozen=True)
+class ContactView:
+    """What a flow may know about the contact; the integrator builds it from the database."""
+
+    language: str = "es"  # "es" or "en"
+    channel: Channel = "sms"
+    fields: Mapping[str, str] = field(default_factory=dict)
+    tags: frozenset[str] = frozenset()
+    country: str | None = None  # "US", "MX" or None when unknown
+
+
+@dataclass(frozen=True)
+class Output:
+    """One message to send, already translated and filled in."""
+
+    text: str
+    media_url: str | None = None
+    buttons: tuple[str, ...] = ()  # WhatsApp quick replies; always empty on SMS
+
+
+@dataclass(frozen=True)
+class SetField:
+    name: str
+    value: str
+
+
+@dataclass(frozen=True)
+class AddTag:
+    tag: str
+
+
+@dataclass(frozen=True)
+class RemoveTag:
+    tag: str
+
+
+@dataclass(frozen=True)
+class SetLanguage:
+    lang: str
+
+
+@dataclass(frozen=True)
+class OptIn:
+    """The contact started an opt-in flow: record it as consent (when, how, to what)."""
+
+    flow_id: str
+
+
+@dataclass(frozen=True)
+class RecordReport:
+    """A report for organizers (an incident, an RSVP note...): store ``data`` as JSON."""
+
+    flow_id: str
+    data: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class FlowEnded:
+    flow_id: str
+    reason: EndReason
+
+
+Effect = SetField | AddTag | RemoveTag | SetLanguage | OptIn | RecordReport | FlowEnded
+
+
+def display(value: Any) -> str:
+    """An answer as text: lists of choices become "a, b"."""
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def fill(text: str, lang: str, sources: list[Mapping[str, Any]]) -> str:
+    """Replace ``{name}`` from the first source that has it; unknown names become ''.
+
+    A source key ``name_<lang>`` wins over ``name`` so configuration can give
+    per-language values (``event_date_es``, ``legal_help_en``).
+    """
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        for source in sources:
+            for key in (f"{name}_{lang}", name):
+                found = source.get(key)
+                if found not in (None, "", [], ()):
+                    return display(found)
+        return ""
+
+    return PLACEHOLDER.sub(value, text)
+
+
+@dataclass
+class Turn:
+    """Mutable state while the engine runs steps for one inbound message."""
+
+    flowset: FlowSet
+    flow: Flow
+    contact: ContactView
+    now: datetime
+    variables: Mapping[str, str]
+    translate: Translate
+    answers: dict[str, Any] = field(default_factory=dict)
+    outputs: list[Output] = field(default_factory=list)
+    effects: list[Effect] = field(default_factory=list)
+
+    @property
+    def lang(self) -> str:
+        return self.contact.language
+
+    def text(self, msgid: str, lang: str | None = None) -> str:
+        """``msgid`` translated into the contact's language, placeholders filled."""
+        lang = lang or self.lang
+        return fill(
+            self.translate(lang, msgid), lang, [self.variables, self.answers, self.contact.fields]
+        )
+
+    def say(self, text: str, media_url: str | None = None, buttons: tuple[str, ...] = ()) -> None:
+        """Queue an already translated message; buttons only exist on WhatsApp."""
+        on_whatsapp = self.contact.channel == "whatsapp"
+        self.outputs.append(Output(text, media_url or None, buttons if on_whatsapp else ()))
+
+    def emit(self, effect: Effect) -> None:
+        """Record an effect and apply it to the contact view for the rest of the turn."""
+        self.effects.append(effect)
+        contact = self.contact
+        if isinstance(effect, SetField):
+            self.contact = replace(contact, fields={**contact.fields, effect.name: effect.value})
+        elif isinstance(effect, AddTag):
+            self.contact = replace(contact, tags=contact.tags | {effect.tag})
+        elif isinstance(effect, RemoveTag):
+            self.contact = replace(contact, tags=contact.tags - {effect.tag})
+        elif isinstance(effect, SetLanguage):
+            self.contact = replace(contact, language=effect.lang)
