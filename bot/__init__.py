@@ -10,6 +10,7 @@ from flask import Flask
 
 from bot import config as settings
 from bot import db
+from bot.compliance.keywords import load_rules
 from bot.defaults import DEFAULT_DEV_TWILIO_API_PATH
 
 
@@ -22,9 +23,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     logging.basicConfig(
         level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # twilio-python logs request URLs at INFO; a filtered list URL carries a number.
+    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
     if not app.config["TWILIO_API_URL"] and not app.config["PRODUCTION"]:
         _mount_local_outbox(app)
     db.init_app(app)
+    load_rules()  # a broken deployer keyword file stops start-up, not a webhook
 
     from bot import cli
     from bot.web import simulator, webhooks
@@ -42,9 +46,7 @@ def _mount_local_outbox(app: Flask) -> None:
 
     from bot.channels.fake_twilio import create_fake_twilio
 
-    fake = create_fake_twilio(
-        auth_token=app.config["TWILIO_AUTH_TOKEN"], callbacks=True
-    )
+    fake = create_fake_twilio(auth_token=app.config["TWILIO_AUTH_TOKEN"], callbacks=True)
     app.extensions["fake_twilio"] = fake
     app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {DEFAULT_DEV_TWILIO_API_PATH: fake})  # type: ignore[method-assign]
     app.config["TWILIO_API_URL"] = app.config["PUBLIC_URL"] + DEFAULT_DEV_TWILIO_API_PATH

@@ -50,9 +50,7 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "TWILIO_AUTH_TOKEN": env.get("TWILIO_AUTH_TOKEN", defaults.DEFAULT_DEV_AUTH_TOKEN),
         "TWILIO_MESSAGING_SERVICE_SID": env.get("TWILIO_MESSAGING_SERVICE_SID", ""),
         "TWILIO_SMS_FROM": env.get("TWILIO_SMS_FROM", defaults.DEFAULT_DEV_SMS_FROM),
-        "TWILIO_WHATSAPP_FROM": env.get(
-            "TWILIO_WHATSAPP_FROM", defaults.DEFAULT_DEV_WHATSAPP_FROM
-        ),
+        "TWILIO_WHATSAPP_FROM": env.get("TWILIO_WHATSAPP_FROM", defaults.DEFAULT_DEV_WHATSAPP_FROM),
         # Empty = real Twilio in production, the mounted fake in development.
         "TWILIO_API_URL": env.get("TWILIO_API_URL", ""),
         # Only for local development behind no tunnel; refused in production.
@@ -62,9 +60,7 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "LEGAL_HELP": env.get("LEGAL_HELP", ""),
         "DEFAULT_LANGUAGE": env.get("DEFAULT_LANGUAGE", defaults.DEFAULT_LANGUAGE),
         "FLOWS_DIR": env.get("FLOWS_DIR", ""),
-        "MAX_CONTENT_LENGTH": int(
-            env.get("MAX_WEBHOOK_BYTES", defaults.DEFAULT_MAX_WEBHOOK_BYTES)
-        ),
+        "MAX_CONTENT_LENGTH": int(env.get("MAX_WEBHOOK_BYTES", defaults.DEFAULT_MAX_WEBHOOK_BYTES)),
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
     }
     for name in ("EVENT_NAME", "EVENT_PLACE", "EVENT_DATE", "KYR_MEDIA_URL"):

@@ -117,7 +117,7 @@ def _close_session(_exc: BaseException | None) -> None:
         session.close()
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "heads") -> None:
     """Run Alembic migrations up to ``revision`` on ``url``."""
     from alembic import command
     from alembic.config import Config

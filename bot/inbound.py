@@ -43,6 +43,11 @@ _EXTRA_KEYS = (
 )  # fmt: skip
 
 
+# When Twilio's own opt-out handling matched (including keywords configured in
+# the Twilio console, and YES), its verdict stands.
+_TWILIO_OPT_OUT_TYPES = {"STOP": Intent.OPT_OUT, "START": Intent.OPT_IN, "HELP": Intent.HELP}
+
+
 @dataclass(frozen=True)
 class Inbound:
     """The parts of Twilio's webhook that Puente uses (unknown keys are ignored)."""
@@ -86,7 +91,9 @@ class Reply:
     media_urls: tuple[str, ...] = ()
 
 
-def receive(db: Database, inbound: Inbound, settings: Mapping[str, Any], now: dt.datetime) -> list[Reply]:
+def receive(
+    db: Database, inbound: Inbound, settings: Mapping[str, Any], now: dt.datetime
+) -> list[Reply]:
     """Handle one inbound message and return the replies for the TwiML response."""
     try:
         with db.session() as session:
@@ -110,7 +117,9 @@ def stored_replies(session: Session, sid: str) -> list[Reply]:
     return [Reply(m.body, tuple(x["url"] for x in m.media)) for m in rows]
 
 
-def _receive(session: Session, inbound: Inbound, settings: Mapping[str, Any], now: dt.datetime) -> list[Reply]:
+def _receive(
+    session: Session, inbound: Inbound, settings: Mapping[str, Any], now: dt.datetime
+) -> list[Reply]:
     parsed = phones.parse_address(inbound.sender)
     message = Message(
         direction=DIRECTION_IN,
@@ -127,13 +136,20 @@ def _receive(session: Session, inbound: Inbound, settings: Mapping[str, Any], no
     session.add(message)
     session.flush()  # the unique MessageSid: a duplicate stops here
     first_language = _first_language(inbound.text, parsed.phone, settings)
-    contact, created = find_or_create(session, parsed, first_language or settings["DEFAULT_LANGUAGE"], now)
+    contact, created = find_or_create(
+        session, parsed, first_language or settings["DEFAULT_LANGUAGE"], now
+    )
     message.contact_id = contact.id
     _touch(contact, parsed.channel, inbound, now)
     if created:
         contact.language_chosen = first_language is not None
     texts = _respond(session, contact, message, inbound, settings, now, created)
-    log.info("inbound %s from %s handled by %s", inbound.sid, phones.mask(parsed.address), message.handled_by)
+    log.info(
+        "inbound %s from %s handled by %s",
+        inbound.sid,
+        phones.mask(parsed.address),
+        message.handled_by,
+    )
     return _record_replies(session, contact, message, texts, now)
 
 
@@ -164,7 +180,7 @@ def _respond(
     now: dt.datetime,
     created: bool,
 ) -> list[Reply]:
-    intent = classify(inbound.text)
+    intent = _TWILIO_OPT_OUT_TYPES.get(inbound.opt_out_type or "") or classify(inbound.text)
     how = {"channel": message.channel, "words": inbound.text[:500], "message_sid": inbound.sid}
     message.handled_by = intent.value if intent is not Intent.NONE else None
     if intent is Intent.OPT_OUT:
@@ -219,7 +235,11 @@ def _say(msgid: str, contact: Contact, settings: Mapping[str, Any]) -> Reply:
 
 
 def _record_replies(
-    session: Session, contact: Contact, inbound_message: Message, texts: list[Reply], now: dt.datetime
+    session: Session,
+    contact: Contact,
+    inbound_message: Message,
+    texts: list[Reply],
+    now: dt.datetime,
 ) -> list[Reply]:
     """Record every reply; only a contact who may receive gets them."""
     allowed = consent.can_receive(contact) or inbound_message.handled_by == Intent.OPT_OUT.value

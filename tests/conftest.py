@@ -123,7 +123,9 @@ def test_settings(database_url: str, fake_url: str, **overrides: Any) -> dict[st
 
 
 @pytest.fixture
-def app(database_url: str, fake_twilio_server: tuple[FakeTwilio, str], fake_twilio: FakeTwilio) -> Iterator[Flask]:
+def app(
+    database_url: str, fake_twilio_server: tuple[FakeTwilio, str], fake_twilio: FakeTwilio
+) -> Iterator[Flask]:
     app = create_app(test_settings(database_url, fake_twilio_server[1]))
     yield app
     app.extensions["puente.db"].engine.dispose()

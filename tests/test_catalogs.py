@@ -20,7 +20,9 @@ def test_compliance_texts_are_in_the_catalog(msgid, lang):
     text = replies.text(msgid, lang, settings)
     assert "Org" in text or msgid == replies.FREQUENCY or msgid == replies.LANGUAGE_SET
     if lang == "es":
-        assert text != msgid.format(org_name="Org", support_contact="help@example.org", frequency="")
+        assert text != msgid.format(
+            org_name="Org", support_contact="help@example.org", frequency=""
+        )
 
 
 def test_missing_translation_is_detected(tmp_path, monkeypatch):

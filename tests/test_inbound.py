@@ -106,7 +106,9 @@ def test_opt_out_in_both_languages(client, db, body, language, expected, channel
     for later in ("Hola", "HELP", "AYUDA", "ENGLISH", "STOP"):
         assert text(client, sender, later) == []
     with db.session() as session:
-        inbound = session.scalar(select(func.count()).select_from(Message).where(Message.direction == "in"))
+        inbound = session.scalar(
+            select(func.count()).select_from(Message).where(Message.direction == "in")
+        )
     assert inbound == 7
 
 
@@ -158,7 +160,10 @@ def test_consent_log_keeps_words_channel_and_sid(client, db):
     with db.session() as session:
         event = session.scalar(select(ConsentEvent))
         assert (event.kind, event.channel, event.words, event.message_sid) == (
-            "opt_out", "whatsapp", "please stop texting me", params["MessageSid"],
+            "opt_out",
+            "whatsapp",
+            "please stop texting me",
+            params["MessageSid"],
         )
 
 
@@ -175,7 +180,8 @@ def test_mexican_whatsapp_521_and_sms_52_are_one_contact(client, db):
         assert c.phone == MX and c.country == "MX" and c.timezone == "America/Mexico_City"
         assert c.profile_name == "Lupita"
         assert sorted((a.channel, a.address) for a in c.addresses) == [
-            ("sms", MX), ("whatsapp", MX_WHATSAPP),
+            ("sms", MX),
+            ("whatsapp", MX_WHATSAPP),
         ]
         assert all(a.last_inbound_at is not None for a in c.addresses)
 

@@ -52,7 +52,9 @@ def test_whatsapp_outside_the_window_is_not_sent_free_form(app, client, db, fake
     text(client, "whatsapp:" + US, "Hello")
     later = utcnow() + dt.timedelta(hours=25)
     assert send(app, db, "whatsapp", now=later).status == "skipped_window"
-    template = send(app, db, "whatsapp", content_sid="HX" + "a" * 32, content_variables={"1": "x"}, now=later)
+    template = send(
+        app, db, "whatsapp", content_sid="HX" + "a" * 32, content_variables={"1": "x"}, now=later
+    )
     assert template.status == "queued"
     assert [m["to"] for m in fake_twilio.outbox()] == ["whatsapp:" + US]
 
@@ -68,7 +70,9 @@ ERRORS = [
 
 
 @pytest.mark.parametrize(("code", "http", "contact_status", "status", "retryable"), ERRORS)
-def test_provider_errors_are_recorded_and_applied(app, client, db, fake_twilio, code, http, contact_status, status, retryable):
+def test_provider_errors_are_recorded_and_applied(
+    app, client, db, fake_twilio, code, http, contact_status, status, retryable
+):
     text(client, US, "Hello")
     fake_twilio.add_rule(Rule(to=US, code=code, http_status=http, times=1))
     outcome = send(app, db)

@@ -55,7 +55,9 @@ def test_tampered_body_gets_403(client):
 
     signature = compute_signature("test-auth-token", PUBLIC_URL + "/twilio/messages", params)
     params["Body"] = "STOP"
-    response = client.post("/twilio/messages", data=params, headers={"X-Twilio-Signature": signature})
+    response = client.post(
+        "/twilio/messages", data=params, headers={"X-Twilio-Signature": signature}
+    )
     assert response.status_code == 403
 
 
@@ -73,7 +75,9 @@ def test_unknown_parameters_are_accepted_and_signed(client):
 
 
 def test_status_callback_needs_a_signature_too(client):
-    response = client.post("/twilio/status", data={"MessageSid": "SM1", "MessageStatus": "delivered"})
+    response = client.post(
+        "/twilio/status", data={"MessageSid": "SM1", "MessageStatus": "delivered"}
+    )
     assert response.status_code == 403
 
 

@@ -37,9 +37,7 @@ def find_or_create(
     return contact, created
 
 
-def _create(
-    session: Session, phone: str, language: str, now: dt.datetime
-) -> tuple[Contact, bool]:
+def _create(session: Session, phone: str, language: str, now: dt.datetime) -> tuple[Contact, bool]:
     facts = phones.facts(phone)
     contact = Contact(
         phone=phone,

@@ -49,9 +49,7 @@ class Contact(Base):
     addresses: Mapped[list[Address]] = relationship(
         back_populates="contact", cascade="all, delete-orphan", lazy="selectin"
     )
-    tags: Mapped[list[ContactTag]] = relationship(
-        cascade="all, delete-orphan", lazy="selectin"
-    )
+    tags: Mapped[list[ContactTag]] = relationship(cascade="all, delete-orphan", lazy="selectin")
 
     @property
     def tag_names(self) -> frozenset[str]:

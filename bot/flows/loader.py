@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from bot.compliance.keywords import Intent, classify
 from bot.flows import steps
 from bot.flows.model import Flow, FlowSet, Step, parse_duration
 from bot.flows.problems import FlowError, Problem, display_path
@@ -33,15 +34,6 @@ FLOW_KEYS = {
     "flow", "name", "version", "base_language", "expire_after", "triggers", "variables",
     "opt_in", "steps",
 }  # fmt: skip
-# Answered by bot.compliance before any flow runs: a flow must never claim them.
-_COMPLIANCE_WORDS = (
-    "STOP STOPALL UNSUBSCRIBE CANCEL END QUIT REVOKE OPTOUT START YES UNSTOP HELP INFO "
-    "BAJA ALTO PARAR PARA CANCELAR DETENER AYUDA"
-)
-RESERVED_KEYWORDS = {
-    normalize(k)
-    for k in _COMPLIANCE_WORDS.split()  # noqa: SIM905
-} | {"no mas"}
 # Contact fields the integrator may fill outside flows; usable as {placeholders}.
 CONTACT_FIELDS = {"name", "zip", "state", "country"}
 
@@ -130,8 +122,11 @@ def _triggers(raw: Any, report: _Report, line: int) -> dict[str, tuple[str, ...]
             keyword = normalize(str(word))
             if not keyword:
                 report.error(where, f"triggers: keyword {word!r} is empty once normalized")
-            elif keyword in RESERVED_KEYWORDS:
-                report.error(where, f"keyword {word!r} is reserved for opt-out/help handling")
+            elif (intent := classify(keyword)) != Intent.NONE:
+                # compliance answers it before any flow runs: the flow would never start
+                report.error(
+                    where, f"keyword {word!r} is taken by the compliance keywords ({intent})"
+                )
             else:
                 normalized.append(keyword)
         triggers[lang] = tuple(dict.fromkeys(normalized))

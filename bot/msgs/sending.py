@@ -146,7 +146,10 @@ def record_result(
         apply_effect(session, message.contact_id, result.effect, result.error_code, now)
     if result.error_code:
         log.warning(
-            "send to %s failed: %s %s", phones.mask(message.address), result.error_code, result.effect
+            "send to %s failed: %s %s",
+            phones.mask(message.address),
+            result.error_code,
+            result.effect,
         )
     return Outcome(
         message.id, message.status, result.sid, result.error_code, result.effect, result.retryable
