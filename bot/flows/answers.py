@@ -60,6 +60,10 @@ SKIP = {
     "skip", "saltar", "omitir", "paso", "pass", "prefiero no decir", "prefiero no decirlo",
     "prefer not to say", "prefiero no contestar", "prefiero no responder",
 }  # fmt: skip
+ZERO = {
+    "nadie", "ninguno", "ninguna", "solo yo", "nomas yo", "just me", "only me", "nobody",
+    "none", "no one",
+}  # fmt: skip
 ALL = {"todos", "todas", "todo", "all", "all of them", "todas las anteriores", "everything"}
 # words between the numbers of a multiple answer: "1 y 3", "1, 3", "uno and three"
 CONNECTORS = {"y", "e", "and", "o", "or", "con", "with", "tambien", "also", "mas", "plus"}
@@ -164,6 +168,8 @@ def parse_number(text: str) -> int | None:
 
     Digits win over words, so "somos un grupo de 5" is 5.
     """
+    if normalize(text) in ZERO:  # "how many come with you?" "solo yo"
+        return 0
     words = normalize(text).split()
     digits = [int(w) for w in words if w.isdigit()]
     if digits:

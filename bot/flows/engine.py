@@ -229,8 +229,6 @@ def _restart(
 def _start(turn: Turn, flow_id: str, now: datetime, budget: int = MAX_STEPS_PER_TURN) -> Result:
     flow = turn.flowset.flows[flow_id]
     turn.flow, turn.answers = flow, {}
-    if flow.opt_in:
-        turn.emit(OptIn(flow.id))
     session = Session(flow.id, flow.first_step.id, False, 0, now, now, {}, last_inbound_at=now)
     return _run(turn, session, flow.first_step.id, budget)
 

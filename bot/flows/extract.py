@@ -25,12 +25,15 @@ from babel.messages.pofile import read_po, write_po
 
 from bot.flows.loader import parse_flow
 from bot.flows.model import Flow, Step
+from bot.flows.problems import display_path
 from bot.flows.steps import REGISTRY, Text
 from bot.i18n import LANGUAGES, MESSAGES_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
 DOMAIN = "flows"
 MAPPING = ROOT / "babel.cfg"
+HEADER = {"project": "Puente", "version": "0.1", "copyright_holder": "Puente contributors"}
+TEAMS = {"es": "Spanish", "en": "English"}
 
 
 def flow_texts(flow: Flow) -> Iterator[tuple[Step, Text]]:
@@ -78,7 +81,7 @@ def build_template(root: Path = ROOT, mapping: Path = MAPPING) -> Catalog:
     """Extract every flow text (and the built-in texts of the step types) into a POT."""
     with mapping.open(encoding="utf-8") as fh:
         method_map, options_map = parse_mapping_cfg(fh, str(mapping))
-    template = Catalog(project="puente", domain=DOMAIN, charset="utf-8", fuzzy=False)
+    template = Catalog(**HEADER, domain=DOMAIN, charset="utf-8", fuzzy=False)
     for filename, lineno, message, comments, context in extract_from_dir(
         str(root), method_map, options_map, comment_tags=("TRANSLATORS:",)
     ):
@@ -101,6 +104,9 @@ def update_catalogs(messages_dir: Path = MESSAGES_DIR, root: Path = ROOT) -> dic
     for lang in LANGUAGES:
         catalog = read_catalog(lang, messages_dir) or Catalog(locale=lang, domain=DOMAIN)
         catalog.update(template, no_fuzzy_matching=False)
+        catalog.project, catalog.version = HEADER["project"], HEADER["version"]
+        catalog.language_team = TEAMS.get(lang, lang)
+        catalog.fuzzy = False  # the header; a new file starts "fuzzy" for no reason here
         _write(catalog, po_path(lang, messages_dir))
         untranslated[lang] = sum(1 for m in catalog if m.id and (not m.string or m.fuzzy))
     return untranslated
@@ -111,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.parse_args(argv)
     for lang, count in update_catalogs().items():
         note = "" if lang != "en" else " (English may stay empty: the msgid is the text)"
-        print(f"{po_path(lang)}: {count} untranslated or fuzzy{note}")
+        print(f"{display_path(po_path(lang))}: {count} untranslated or fuzzy{note}")
     return 0
 
 

@@ -32,7 +32,7 @@ WHATSAPP_WINDOW_LIMIT = timedelta(hours=23, minutes=50)  # end before the 24 h w
 DEFAULT_EXPIRE_AFTER = timedelta(hours=23)
 FLOW_KEYS = {
     "flow", "name", "version", "base_language", "expire_after", "triggers", "variables",
-    "opt_in", "steps",
+    "steps",
 }  # fmt: skip
 # Contact fields the integrator may fill outside flows; usable as {placeholders}.
 CONTACT_FIELDS = {"name", "zip", "state", "country"}
@@ -219,8 +219,6 @@ def _flow_settings(doc: LineDict, path: Path, report: _Report) -> dict[str, Any]
             line_of(doc, "expire_after"),
             "on WhatsApp a wait ends after 23h50m, before the 24-hour window closes",
         )
-    if not isinstance(doc.get("opt_in", False), bool):
-        report.error(line_of(doc, "opt_in"), "'opt_in' must be true or false")
     return {
         "id": flow_id,
         "name": str(doc.get("name") or flow_id),
@@ -228,7 +226,6 @@ def _flow_settings(doc: LineDict, path: Path, report: _Report) -> dict[str, Any]
         "expire_after": expire_after or DEFAULT_EXPIRE_AFTER,
         "triggers": _triggers(doc.get("triggers", {}), report, line_of(doc, "triggers")),
         "variables": _variables(doc.get("variables"), report, line_of(doc, "variables")),
-        "opt_in": doc.get("opt_in") is True,
         "line": doc.line,
         "key_lines": dict(doc.key_lines),
     }

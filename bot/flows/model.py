@@ -43,7 +43,6 @@ class Flow:
     expire_after: timedelta = timedelta(hours=23)
     triggers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # lang -> normalized
     variables: Mapping[str, bool] = field(default_factory=dict)  # name -> required
-    opt_in: bool = False  # starting this flow is the contact's consent to messages
     name: str = ""
     line: int = 1
     key_lines: Mapping[str, int] = field(default_factory=dict)

@@ -9,6 +9,7 @@ from bot.flows.steps import (  # noqa: F401  (each module registers its type)
     branch,
     end,
     goto,
+    opt_in,
     report,
     send,
     set_field,

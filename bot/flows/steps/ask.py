@@ -49,7 +49,7 @@ from bot.flows.steps.base import (
     register,
 )
 from bot.flows.steps.send import MAX_BUTTONS, button_texts, validate_buttons
-from bot.flows.turn import SetField, Turn, display
+from bot.flows.turn import Output, SetField, Turn, display
 from bot.i18n import LANGUAGES
 from bot.text import normalize
 
@@ -208,8 +208,12 @@ def run(step: Step, turn: Turn) -> Transition:
     return Wait()
 
 
-def previews(step: Step, turn: Turn) -> list[tuple[str, str]]:
-    return [("question", question(step, turn)), ("re-ask", reask_text(step, turn))]
+def previews(step: Step, turn: Turn) -> list[tuple[str, Output]]:
+    buttons = _buttons(step, turn)
+    return [
+        ("question", Output(question(step, turn), None, buttons)),
+        ("re-ask", Output(reask_text(step, turn), None, buttons)),
+    ]
 
 
 # --- understanding the answer -------------------------------------------------

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.flows.model import Step
-from bot.flows.turn import EndReason, Turn
+from bot.flows.turn import EndReason, Output, Turn
 
 
 @dataclass(frozen=True)
@@ -75,9 +75,9 @@ class StepType:
     targets: Callable[[Step], list[str]] = _nothing  # step ids it may jump to (besides next)
     flows_called: Callable[[Step], list[str]] = _nothing  # other flows it may start
     provides: Callable[[Step], list[str]] = _nothing  # answer and field names it sets
-    previews: Callable[[Step, Turn], list[tuple[str, str]]] = field(
+    previews: Callable[[Step, Turn], list[tuple[str, Output]]] = field(
         default=lambda step, turn: []
-    )  # (what, text) as a contact would read it, for segment counts
+    )  # (what, message) as a contact would read it, for segment counts and button checks
     answer: Callable[[Step, Turn, str, int], Transition] | None = None  # waiting types only
     falls_through: bool = True  # without ``next`` it continues to the following step
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from bot.flows.model import Step
 from bot.flows.steps.base import Go, StepType, Text, Transition, as_list, register
-from bot.flows.turn import Turn, fill
+from bot.flows.turn import Output, Turn, fill
 
 MAX_BUTTONS = 3  # WhatsApp quick-reply messages carry at most three buttons
 
@@ -64,8 +64,9 @@ def run(step: Step, turn: Turn) -> Transition:
     return Go()
 
 
-def previews(step: Step, turn: Turn) -> list[tuple[str, str]]:
-    return [("message", turn.text(step.config["text"]))]
+def previews(step: Step, turn: Turn) -> list[tuple[str, Output]]:
+    message = Output(turn.text(step.config["text"]), media_url(step, turn), buttons(step, turn))
+    return [("message", message)]
 
 
 SEND = register(
