@@ -62,12 +62,52 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "FLOWS_DIR": env.get("FLOWS_DIR", ""),
         "MAX_CONTENT_LENGTH": int(env.get("MAX_WEBHOOK_BYTES", defaults.DEFAULT_MAX_WEBHOOK_BYTES)),
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
+        **_broadcast_settings(env),
     }
     for name in ("EVENT_NAME", "EVENT_PLACE", "EVENT_DATE", "KYR_MEDIA_URL"):
         config[name] = env.get(name, "")
     if production:
         validate_production(env, config)
     return config
+
+
+def _broadcast_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """Quiet hours, sender rates and queue timing for bot.broadcasts."""
+    sms_type = env.get("SMS_SENDER_TYPE", defaults.DEFAULT_SMS_SENDER_TYPE)
+    return {
+        "QUIET_HOURS_START": int(env.get("QUIET_HOURS_START", defaults.DEFAULT_QUIET_HOURS_START)),
+        "QUIET_HOURS_END": int(env.get("QUIET_HOURS_END", defaults.DEFAULT_QUIET_HOURS_END)),
+        "QUIET_HOURS_START_MX": int(
+            env.get("QUIET_HOURS_START_MX", defaults.DEFAULT_QUIET_HOURS_START_MX)
+        ),
+        "SMS_SENDER_TYPE": sms_type,
+        "SMS_RATE_PER_S": float(
+            env.get("SMS_RATE_PER_S") or defaults.SENDER_RATES_PER_S.get(sms_type, 1)
+        ),
+        "WHATSAPP_RATE_PER_S": float(
+            env.get("WHATSAPP_RATE_PER_S", defaults.DEFAULT_WHATSAPP_RATE_PER_S)
+        ),
+        "THROTTLE_MARGIN_MS": int(
+            env.get("THROTTLE_MARGIN_MS", defaults.DEFAULT_THROTTLE_MARGIN_MS)
+        ),
+        "BROADCAST_BATCH_SIZE": int(
+            env.get("BROADCAST_BATCH_SIZE", defaults.DEFAULT_BROADCAST_BATCH_SIZE)
+        ),
+        "SEND_THREADS": int(env.get("SEND_THREADS", defaults.DEFAULT_SEND_THREADS)),
+        "RECONCILE_INTERVAL_S": int(
+            env.get("RECONCILE_INTERVAL_S", defaults.DEFAULT_RECONCILE_INTERVAL_S)
+        ),
+        "WHATSAPP_PAUSE_S": int(env.get("WHATSAPP_PAUSE_S", defaults.DEFAULT_WHATSAPP_PAUSE_S)),
+        "SMS_SEGMENT_COST_US": float(
+            env.get("SMS_SEGMENT_COST_US", defaults.DEFAULT_SMS_SEGMENT_COST_US)
+        ),
+        "SMS_SEGMENT_COST_MX": float(
+            env.get("SMS_SEGMENT_COST_MX", defaults.DEFAULT_SMS_SEGMENT_COST_MX)
+        ),
+        "WHATSAPP_MESSAGE_COST": float(
+            env.get("WHATSAPP_MESSAGE_COST", defaults.DEFAULT_WHATSAPP_MESSAGE_COST)
+        ),
+    }
 
 
 def validate_production(env: Mapping[str, str], config: Mapping[str, Any]) -> None:

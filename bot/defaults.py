@@ -16,3 +16,24 @@ DEFAULT_ORG_NAME = "Puente"
 DEFAULT_MAX_WEBHOOK_BYTES = 64 * 1024
 # WhatsApp's customer-service window, from the contact's last inbound message.
 WHATSAPP_WINDOW_HOURS = 24
+
+# Broadcasts (bot/broadcasts): quiet hours in the contact's own time zone, as
+# hours of the day [start, end); Twilio advises 9:00 for Mexico.
+DEFAULT_QUIET_HOURS_START = 8
+DEFAULT_QUIET_HOURS_END = 21
+DEFAULT_QUIET_HOURS_START_MX = 9
+# Messages per second per sender, by the kind of SMS number (DOMAIN.md rates).
+SENDER_RATES_PER_S = {"long_code": 1, "toll_free": 3, "short_code": 100}
+DEFAULT_SMS_SENDER_TYPE = "long_code"
+DEFAULT_WHATSAPP_RATE_PER_S = 80
+# The throttle's window is one second plus this margin, so the jitter between
+# taking a slot and the request reaching Twilio never puts N+1 in one second.
+DEFAULT_THROTTLE_MARGIN_MS = 25
+DEFAULT_BROADCAST_BATCH_SIZE = 500  # deliveries per send job
+DEFAULT_SEND_THREADS = 128  # most API calls in flight in one send job
+DEFAULT_RECONCILE_INTERVAL_S = 15  # how often a worker re-queues what the database says is due
+DEFAULT_WHATSAPP_PAUSE_S = 600  # bulk pause on a sender after 63018/63038
+# Estimated prices (USD) shown before sending; set yours from Twilio's pricing page.
+DEFAULT_SMS_SEGMENT_COST_US = 0.0083
+DEFAULT_SMS_SEGMENT_COST_MX = 0.0957
+DEFAULT_WHATSAPP_MESSAGE_COST = 0.0050

@@ -1,11 +1,18 @@
 """Every model, imported in one place so Alembic sees the whole schema."""
 
+from bot.broadcasts.models import Audience, Broadcast, Delivery, Event, Reminder, Rsvp
 from bot.contacts.models import Address, ConsentEvent, Contact, ContactTag, FlowSession
 from bot.db import Base
 from bot.msgs.models import Message
 from bot.reports import Report
 
 __all__ = [
+    "Audience",
+    "Broadcast",
+    "Delivery",
+    "Event",
+    "Reminder",
+    "Rsvp",
     "Address",
     "Base",
     "ConsentEvent",
