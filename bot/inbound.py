@@ -135,15 +135,17 @@ def _receive(
     )
     session.add(message)
     session.flush()  # the unique MessageSid: a duplicate stops here
-    first_language = _first_language(inbound.text, parsed.phone, settings)
+    guessed = guess_language(inbound.text)
+    first_language = guessed or ("es" if parsed.phone.startswith("+52") else None)
     contact, created = find_or_create(
         session, parsed, first_language or settings["DEFAULT_LANGUAGE"], now
     )
     message.contact_id = contact.id
     _touch(contact, parsed.channel, inbound, now)
-    if created:
-        contact.language_chosen = first_language is not None
-    texts = _respond(session, contact, message, inbound, settings, now, created)
+    if guessed and not contact.language_chosen:
+        contact.language = guessed  # they write in it, until they choose one explicitly
+    turn = Turn(session, contact, message, inbound, settings, now, created, first_language)
+    texts = _respond(turn)
     log.info(
         "inbound %s from %s handled by %s",
         inbound.sid,
@@ -153,13 +155,21 @@ def _receive(
     return _record_replies(session, contact, message, texts, now)
 
 
-def _first_language(text: str, phone: str, settings: Mapping[str, Any]) -> str | None:
-    guessed = guess_language(text)
-    if guessed:
-        return guessed
-    if phone.startswith("+52"):
-        return "es"
-    return None
+@dataclass
+class Turn:
+    """Everything about the message being handled."""
+
+    session: Session
+    contact: Contact
+    message: Message
+    inbound: Inbound
+    settings: Mapping[str, Any]
+    now: dt.datetime
+    created: bool  # this is the contact's first message
+    first_language: str | None  # what the first message told us, if anything
+
+    def say(self, msgid: str) -> Reply:
+        return _say(msgid, self.contact, self.settings)
 
 
 def _touch(contact: Contact, channel: str, inbound: Inbound, now: dt.datetime) -> None:
@@ -171,15 +181,11 @@ def _touch(contact: Contact, channel: str, inbound: Inbound, now: dt.datetime) -
         address.last_inbound_at = now  # opens the WhatsApp 24-hour window
 
 
-def _respond(
-    session: Session,
-    contact: Contact,
-    message: Message,
-    inbound: Inbound,
-    settings: Mapping[str, Any],
-    now: dt.datetime,
-    created: bool,
-) -> list[Reply]:
+def _respond(turn: Turn) -> list[Reply]:
+    """Compliance keywords first, whatever else is going on; then the conversation."""
+    session, contact, message, inbound, now = (
+        turn.session, turn.contact, turn.message, turn.inbound, turn.now,
+    )  # fmt: skip
     intent = _TWILIO_OPT_OUT_TYPES.get(inbound.opt_out_type or "") or classify(inbound.text)
     how = {"channel": message.channel, "words": inbound.text[:500], "message_sid": inbound.sid}
     message.handled_by = intent.value if intent is not Intent.NONE else None
@@ -188,45 +194,35 @@ def _respond(
         consent.opt_out(session, contact, now, source="keyword", **how)
         if inbound.opt_out_type == "STOP" or was_out:
             return []  # Twilio already confirmed (or we did before): say nothing more
-        return [_say(replies.OPT_OUT_CONFIRMATION, contact, settings)]
+        return [turn.say(replies.OPT_OUT_CONFIRMATION)]
     if intent is Intent.OPT_IN:
         consent.opt_in(session, contact, now, source="keyword", **how)
         if inbound.opt_out_type == "START":
             return []
-        return [_say(replies.OPT_IN_CONFIRMATION, contact, settings)]
+        return [turn.say(replies.OPT_IN_CONFIRMATION)]
     if contact.status == STATUS_OPTED_OUT:
         message.handled_by = "opted_out"
         return []  # recorded, never answered, until they opt back in
     if intent is Intent.HELP:
         consent.help_requested(session, contact, now, source="keyword", **how)
-        if inbound.opt_out_type == "HELP":
-            return []
-        return [_say(replies.HELP, contact, settings)]
+        return [] if inbound.opt_out_type == "HELP" else [turn.say(replies.HELP)]
     if intent in (Intent.LANGUAGE_ES, Intent.LANGUAGE_EN):
         contact.language = "es" if intent is Intent.LANGUAGE_ES else "en"
         contact.language_chosen = True
-        return [_say(replies.LANGUAGE_SET, contact, settings)]
+        return [turn.say(replies.LANGUAGE_SET)]
     if intent is Intent.LANGUAGE_ASK:
-        return [_say(replies.LANGUAGE_ASK, contact, settings)]
-    return _converse(session, contact, message, inbound, settings, now, created)
+        return [turn.say(replies.LANGUAGE_ASK)]
+    return _converse(turn)
 
 
-def _converse(
-    session: Session,
-    contact: Contact,
-    message: Message,
-    inbound: Inbound,
-    settings: Mapping[str, Any],
-    now: dt.datetime,
-    created: bool,
-) -> list[Reply]:
+def _converse(turn: Turn) -> list[Reply]:
     """Anything that is not a compliance keyword: conversation flows, or a welcome."""
-    if created and not contact.language_chosen:
-        message.handled_by = "language_ask"
-        return [_say(replies.LANGUAGE_ASK, contact, settings)]
-    if created:
-        message.handled_by = "welcome"
-        return [_say(replies.WELCOME, contact, settings)]
+    if turn.created and turn.first_language is None:
+        turn.message.handled_by = "language_ask"
+        return [turn.say(replies.LANGUAGE_ASK)]
+    if turn.created:
+        turn.message.handled_by = "welcome"
+        return [turn.say(replies.WELCOME)]
     return []  # unhandled: it waits in the organizers' inbox
 
 

@@ -101,7 +101,7 @@ def fake_twilio(fake_twilio_server: tuple[FakeTwilio, str]) -> FakeTwilio:
     return fake
 
 
-def test_settings(database_url: str, fake_url: str, **overrides: Any) -> dict[str, Any]:
+def settings_for(database_url: str, fake_url: str, **overrides: Any) -> dict[str, Any]:
     settings = {
         "TESTING": True,
         "DATABASE_URL": database_url,
@@ -126,7 +126,7 @@ def test_settings(database_url: str, fake_url: str, **overrides: Any) -> dict[st
 def app(
     database_url: str, fake_twilio_server: tuple[FakeTwilio, str], fake_twilio: FakeTwilio
 ) -> Iterator[Flask]:
-    app = create_app(test_settings(database_url, fake_twilio_server[1]))
+    app = create_app(settings_for(database_url, fake_twilio_server[1]))
     yield app
     app.extensions["puente.db"].engine.dispose()
 

@@ -18,7 +18,7 @@ from bot.contacts.models import Contact
 from bot.db import get_session
 from bot.msgs.models import Message
 
-bp = Blueprint("simulator", __name__)
+bp = Blueprint("simulator", __name__, template_folder="templates")
 
 
 @bp.get("/")

@@ -1,0 +1,89 @@
+"""The phone simulator in a real browser (Debian's chromium through Playwright).
+
+A newcomer's first experience: pick a number, text the bot, see what a phone
+would get. The page signs and posts to the real webhook.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+
+import pytest
+from werkzeug.serving import make_server
+
+from tests.conftest import settings_for
+from tests.services import free_port, unavailable
+
+CHROMIUM = os.environ.get("PUENTE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def simulator_url(database_url, fake_twilio_server, fake_twilio) -> Iterator[str]:
+    from bot import create_app
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    app = create_app(settings_for(database_url, fake_twilio_server[1], PUBLIC_URL=url))
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield url
+    server.shutdown()
+    thread.join()
+    app.extensions["puente.db"].engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
+        unavailable("Debian's chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def say(page, text: str) -> None:
+    count = page.locator("#thread .msg").count()
+    page.fill("#text", text)
+    page.press("#text", "Enter")
+    # wait for our bubble and the answer (or the "(no reply)" note)
+    page.wait_for_function(f"document.querySelectorAll('#thread .msg').length >= {count + 2}")
+
+
+CONVERSATION = [
+    # (channel, number, they text, last bubble contains)
+    ("sms", "+525512345678", "Hola", "Bienvenida/o"),
+    ("sms", "+525512345678", "AYUDA", "para ayuda escribe a help@puente.example.org"),
+    ("sms", "+525512345678", "ENGLISH", "we will write to you in English"),
+    ("sms", "+525512345678", "STOP", "You are unsubscribed"),
+    ("sms", "+525512345678", "Hola", "(no reply)"),
+    ("sms", "+525512345678", "START", "You are subscribed"),
+    ("whatsapp", "+12135550123", "Hello", "Welcome to Puente Test"),
+    ("whatsapp", "+12135550123", "BAJA", "Te diste de baja") ,
+]
+
+
+def test_a_newcomer_texts_the_bot_from_the_simulator(browser, simulator_url, tmp_path):
+    page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone screen
+    page.goto(simulator_url + "/")
+    for channel, number, said, expected in CONVERSATION:
+        page.select_option("#channel", channel)
+        page.select_option("#phone", number)
+        say(page, said)
+        last = page.locator("#thread .msg").last.inner_text()
+        assert expected in last, (said, last)
+    os.makedirs("tests/artifacts/screenshots", exist_ok=True)
+    page.screenshot(path="tests/artifacts/screenshots/simulator.png", full_page=True)
+    page.close()
