@@ -58,6 +58,7 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "ORG_NAME": env.get("ORG_NAME", defaults.DEFAULT_ORG_NAME),
         "ORG_SUPPORT_CONTACT": env.get("ORG_SUPPORT_CONTACT", "support@example.org"),
         "LEGAL_HELP": env.get("LEGAL_HELP", ""),
+        "MESSAGE_FREQUENCY": env.get("MESSAGE_FREQUENCY", ""),
         "DEFAULT_LANGUAGE": env.get("DEFAULT_LANGUAGE", defaults.DEFAULT_LANGUAGE),
         "FLOWS_DIR": env.get("FLOWS_DIR", ""),
         "MAX_CONTENT_LENGTH": int(env.get("MAX_WEBHOOK_BYTES", defaults.DEFAULT_MAX_WEBHOOK_BYTES)),
