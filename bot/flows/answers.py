@@ -147,20 +147,22 @@ def similar(word: str, target: str) -> bool:
     return distance(word, target, limit) <= limit
 
 
-def _in_set(text: str, words: set[str]) -> bool:
+def _in_set(text: str, words: set[str], typos: bool = True) -> bool:
     if text in words:
         return True
-    return any(" " not in w and len(w) >= 4 and similar(text, w) for w in words)
+    return typos and any(" " not in w and len(w) >= 4 and similar(text, w) for w in words)
 
 
-def number_of(word: str) -> int | None:
-    """A single token as a number: "3", "tres", "three", "tercero", "3rd"."""
+def number_of(word: str, typos: bool = True) -> int | None:
+    """A single token as a number: "3", "tres", "three", "tercero", "3rd" (or "cautro")."""
     if word.isdigit():
         return int(word)
     if word in NUMBER_WORDS:
         return NUMBER_WORDS[word]
-    close = [n for w, n in NUMBER_WORDS.items() if similar(word, w)]
-    return close[0] if len(set(close)) == 1 else None
+    if not typos:
+        return None
+    close = {n for w, n in NUMBER_WORDS.items() if similar(word, w)}
+    return close.pop() if len(close) == 1 else None
 
 
 def parse_number(text: str) -> int | None:
@@ -179,22 +181,33 @@ def parse_number(text: str) -> int | None:
 
 
 def parse_yes_no(text: str) -> bool | None:
-    """True for "sí", "si", "yes", "claro"...; False for "no", "nop"...; None otherwise."""
+    """True for "sí", "si", "yes", "claro"...; False for "no", "nop"...; None otherwise.
+
+    "no sé" (don't know) is neither. Exact words win over typo matches, so "nope"
+    is no and not a misspelled "nose".
+    """
     words = normalize(text)
-    if not words or _in_set(words, UNSURE):
+    if not words:
         return None
-    if _in_set(words, YES):
-        return True
-    if _in_set(words, NO):
-        return False
-    first = words.split()[0]  # "si, pueden llamarme" / "no, gracias"
-    if any(words.startswith(u) for u in UNSURE if " " in u):
-        return None
-    if _in_set(first, YES):
-        return True
-    if _in_set(first, NO):
-        return False
+    first = words.split()[0]  # "si, pueden llamarme"
+    for typos in (False, True):
+        for candidate in (words, first, _squeeze(words), _squeeze(first)):
+            if _in_set(words, UNSURE, typos) or _starts_unsure(words):
+                return None
+            if _in_set(candidate, YES, typos):
+                return True
+            if _in_set(candidate, NO, typos):
+                return False
     return None
+
+
+def _squeeze(word: str) -> str:
+    """ "siii" -> "si", "yesss" -> "yes", "noooo" -> "no"."""
+    return re.sub(r"(.)\1+", r"\1", word)
+
+
+def _starts_unsure(words: str) -> bool:
+    return any(words == u or words.startswith(u + " ") for u in UNSURE if " " in u)
 
 
 def is_skip(text: str) -> bool:
@@ -213,10 +226,10 @@ def _phrase_spans(words: list[str], phrase: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _by_numbers(words: list[str], choices: Sequence[Choice]) -> list[Choice] | None:
+def _by_numbers(words: list[str], choices: Sequence[Choice], typos: bool) -> list[Choice] | None:
     """ "1 3", "1 y 3", "uno y tres", "la 2": every meaningful word is a listed number."""
     tokens = [w for w in words if w not in CONNECTORS and w not in FILLER]
-    numbers = [number_of(w) for w in tokens]
+    numbers = [number_of(w, typos) for w in tokens]
     if not tokens or any(n is None for n in numbers):
         return None
     numbered = {c.number: c for c in choices if c.number is not None}
@@ -254,13 +267,13 @@ def match_choices(text: str, choices: Sequence[Choice], multiple: bool = False) 
     words = normalize(text).split()
     if not words:
         return None
-    if multiple and _in_set(" ".join(words), ALL):
+    whole = " ".join(words)
+    if multiple and _in_set(whole, ALL):
         return [c.value for c in choices if c.number is not None]
-    picked = _by_numbers(words, choices)
+    # exact words first, so "done" is a choice and not "doce" misspelled
+    picked = [c for c in choices if whole in c.phrases][:1] or _by_numbers(words, choices, False)
     if picked is None:
-        whole = " ".join(words)
-        exact = [c for c in choices if whole in c.phrases]
-        picked = exact[:1] or _by_phrases(words, choices)
+        picked = _by_phrases(words, choices) or _by_numbers(words, choices, True)
     if not picked or (not multiple and len(picked) > 1):
         return None
     return [c.value for c in picked]

@@ -26,7 +26,7 @@ from bot.flows.steps import REGISTRY
 from bot.flows.steps.ask import BUILTIN_TEXTS
 from bot.flows.turn import PLACEHOLDER, ContactView, Translate, Turn
 from bot.i18n import LANGUAGES, MESSAGES_DIR
-from bot.text import UCS2, sms_segments, strip_accents
+from bot.text import UCS2, normalize, sms_segments, strip_accents
 
 __all__ = ["SegmentCount", "check_flows", "load_checked_flows", "main", "segment_counts"]
 
@@ -231,19 +231,30 @@ def _button_warnings(flowset: FlowSet, languages, variables, catalogs) -> list[P
 
 def _choice_words(step: Step) -> Iterable[str]:
     for choice in step.config.get("choices") or []:
-        synonyms = choice.get("synonyms") if isinstance(choice, dict) else None
-        for words in (synonyms or {}).values():
+        if not isinstance(choice, dict):
+            continue
+        if isinstance(choice.get("label"), str):
+            yield choice["label"]
+        for words in (choice.get("synonyms") or {}).values():
             yield from (str(w) for w in words if isinstance(words, list))
 
 
+def _choice_word_problem(flowset: FlowSet, word: str) -> str | None:
+    """Why a contact typing ``word`` would not reach the question, or None."""
+    if (intent := classify(word)) != Intent.NONE:
+        return f"choice word {word!r} never arrives: compliance takes it ({intent})"
+    if (other := flowset.flow_for_keyword(normalize(word))) is not None:
+        return f"choice word {word!r} starts flow {other.id!r} instead (a trigger keyword)"
+    return None
+
+
 def _synonym_warnings(flowset: FlowSet) -> list[Problem]:
-    """A choice word the compliance keywords take ("salir" = opt-out) never reaches a flow."""
+    """Choice words that compliance ("salir" = opt-out) or another flow's keyword take."""
     problems = []
     for flow in flowset:
         for step in flow.steps:
-            for word in _choice_words(step):
-                if (intent := classify(word)) != Intent.NONE:
-                    message = f"choice word {word!r} never arrives: compliance takes it ({intent})"
+            for word in dict.fromkeys(_choice_words(step)):
+                if message := _choice_word_problem(flowset, word):
                     line = step.line_of("choices")
                     problems.append(Problem("warning", flow.file, line, step.id, message))
     return problems
