@@ -1,0 +1,247 @@
+"""Audiences: which contacts a broadcast goes to, and on which channel.
+
+Filters narrow the contacts (language, tags, channel, country, state/region,
+join date, last activity, an event's RSVPs). Whatever the filters say, only
+subscribed contacts are in an audience: active and opted in
+(``consent.is_subscribed``); the opted-out, the invalid and those with no
+opt-in on record are counted in the preview and never receive a broadcast.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, case, exists, false, func, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from bot.broadcasts.models import RSVP_YES, Audience, Rsvp
+from bot.contacts.models import CHANNELS, STATUS_ACTIVE, Address, Contact, ContactTag
+
+STREAM_PAGE = 2000  # contacts read per query when streaming an audience
+
+
+@dataclass(frozen=True)
+class Filters:
+    """An audience definition; every list means "any of these" and empty means "all"."""
+
+    languages: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    exclude_tags: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()  # has an address on one of them
+    countries: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+    joined_after: dt.datetime | None = None  # opted in at or after
+    joined_before: dt.datetime | None = None
+    active_after: dt.datetime | None = None  # last wrote to us at or after
+    active_before: dt.datetime | None = None
+    event_id: int | None = None  # RSVP'd yes to this event
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON for the database (datetimes as ISO 8601, empty values left out)."""
+        data = {}
+        for key, value in asdict(self).items():
+            if isinstance(value, dt.datetime):
+                value = value.isoformat()
+            elif isinstance(value, tuple):
+                value = list(value)
+            if value not in (None, [], {}):
+                data[key] = value
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Filters:
+        values: dict[str, Any] = {}
+        for key, value in data.items():
+            if key.endswith(("_after", "_before")) and value is not None:
+                value = _aware(dt.datetime.fromisoformat(value))
+            elif isinstance(value, list):
+                value = tuple(value)
+            values[key] = value
+        return cls(**values)
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def subscribed() -> ColumnElement[bool]:
+    """SQL for consent.is_subscribed: active and opted in."""
+    return and_(Contact.status == STATUS_ACTIVE, Contact.opted_in_at.is_not(None))
+
+
+def _has_tag(tags: Sequence[str]) -> ColumnElement[bool]:
+    return exists().where(ContactTag.contact_id == Contact.id, ContactTag.tag.in_(tags))
+
+
+def matching(filters: Filters) -> list[ColumnElement[bool]]:
+    """WHERE clauses for the filters (consent is added separately)."""
+    clauses: list[ColumnElement[bool]] = []
+    if filters.languages:
+        clauses.append(Contact.language.in_(filters.languages))
+    if filters.tags:
+        clauses.append(_has_tag(filters.tags))
+    if filters.exclude_tags:
+        clauses.append(~_has_tag(filters.exclude_tags))
+    if filters.countries:
+        clauses.append(Contact.country.in_(filters.countries))
+    if filters.regions:
+        clauses.append(Contact.region.in_(filters.regions))
+    clauses += _dates(filters)
+    if filters.event_id is not None:
+        clauses.append(
+            exists().where(
+                Rsvp.contact_id == Contact.id,
+                Rsvp.event_id == filters.event_id,
+                Rsvp.answer == RSVP_YES,
+            )
+        )
+    return clauses
+
+
+def _dates(filters: Filters) -> list[ColumnElement[bool]]:
+    clauses = []
+    if filters.joined_after is not None:
+        clauses.append(Contact.opted_in_at >= filters.joined_after)
+    if filters.joined_before is not None:
+        clauses.append(Contact.opted_in_at < filters.joined_before)
+    if filters.active_after is not None:
+        clauses.append(Contact.last_seen_at >= filters.active_after)
+    if filters.active_before is not None:
+        clauses.append(Contact.last_seen_at < filters.active_before)
+    return clauses
+
+
+def channel_order(filters: Filters, channels: Sequence[str]) -> tuple[str, ...]:
+    """The channels to use, in order of preference, narrowed by the filters."""
+    wanted = tuple(c for c in (channels or CHANNELS) if c in CHANNELS)
+    if filters.channels:
+        wanted = tuple(c for c in wanted if c in filters.channels)
+    return wanted
+
+
+def targets(
+    filters: Filters, channels: Sequence[str], now: dt.datetime
+) -> tuple[Select[Any], ColumnElement[str], ColumnElement[bool]]:
+    """(query over contacts with an address on a wanted channel, chosen channel, in window).
+
+    The chosen channel is the first of ``channels`` the contact has an address
+    on; "in window" tells whether that is WhatsApp inside its 24-hour window.
+    """
+    order = channel_order(filters, channels)
+    joined = {name: aliased(Address, name=f"address_{name}") for name in order}
+    query = select(Contact)
+    for name, address in joined.items():
+        query = query.outerjoin(
+            address, and_(address.contact_id == Contact.id, address.channel == name)
+        )
+    if not order:
+        return query.where(false()), func.coalesce(None, ""), false()
+    chosen = case(*[(a.id.is_not(None), name) for name, a in joined.items()], else_="")
+    window_start = now - dt.timedelta(hours=24)
+    wa = joined.get("whatsapp")
+    in_window = (
+        and_(wa.id.is_not(None), wa.last_inbound_at >= window_start) if wa is not None else false()
+    )
+    query = query.where(or_(*[a.id.is_not(None) for a in joined.values()]), *matching(filters))
+    return query, chosen, in_window
+
+
+def stream(
+    session: Session, filters: Filters, channels: Sequence[str], now: dt.datetime
+) -> Iterator[list[tuple[int, str]]]:
+    """(contact id, channel) of every subscribed contact in the audience, page by page.
+
+    Keyset pages (id > last id) keep memory flat and hold no cursor open
+    between pages, so the caller may write between them on any database.
+    """
+    query, chosen, _ = targets(filters, channels, now)
+    query = query.with_only_columns(Contact.id, chosen).where(subscribed())
+    last_id = 0
+    while True:
+        page = session.execute(
+            query.where(Contact.id > last_id).order_by(Contact.id).limit(STREAM_PAGE)
+        ).all()
+        if not page:
+            return
+        yield [(row[0], row[1]) for row in page]
+        last_id = page[-1][0]
+
+
+@dataclass
+class Breakdown:
+    """How many contacts an audience has, by language, channel and country."""
+
+    total: int = 0
+    by_language: dict[str, int] = field(default_factory=dict)
+    by_channel: dict[str, int] = field(default_factory=dict)
+    by_country: dict[str, int] = field(default_factory=dict)
+    whatsapp_outside_window: int = 0
+    groups: list[tuple[str, str, str | None, bool, int]] = field(default_factory=list)
+    excluded: dict[str, int] = field(default_factory=dict)  # opted_out, invalid, no_consent
+
+
+def breakdown(
+    session: Session, filters: Filters, channels: Sequence[str], now: dt.datetime
+) -> Breakdown:
+    """Count the audience without reading it contact by contact."""
+    query, chosen, in_window = targets(filters, channels, now)
+    rows = session.execute(
+        query.with_only_columns(
+            Contact.language, chosen, Contact.country, in_window, func.count(Contact.id)
+        )
+        .where(subscribed())
+        .group_by(Contact.language, chosen, Contact.country, in_window)
+    ).all()
+    result = Breakdown()
+    for language, channel, country, window, count in rows:
+        result.groups.append((language, channel, country, bool(window), count))
+        result.total += count
+        _add(result.by_language, language, count)
+        _add(result.by_channel, channel, count)
+        _add(result.by_country, country or "?", count)
+        if channel == "whatsapp" and not window:
+            result.whatsapp_outside_window += count
+    result.excluded = _excluded(session, query)
+    return result
+
+
+def _excluded(session: Session, query: Select[Any]) -> dict[str, int]:
+    """Contacts the filters match who will not receive it, and why."""
+    reason = case(
+        (Contact.status != STATUS_ACTIVE, Contact.status),
+        else_="no_consent",
+    )
+    rows = session.execute(
+        query.with_only_columns(reason, func.count(Contact.id))
+        .where(~subscribed())
+        .group_by(reason)
+    ).all()
+    return {str(why): count for why, count in rows}
+
+
+def _add(counter: dict[str, int], key: str, count: int) -> None:
+    counter[key] = counter.get(key, 0) + count
+
+
+def save(session: Session, name: str, filters: Filters) -> Audience:
+    """Save (or replace) a named audience."""
+    audience = session.scalar(select(Audience).where(Audience.name == name))
+    if audience is None:
+        audience = Audience(name=name, filters=filters.to_dict())
+        session.add(audience)
+    else:
+        audience.filters = filters.to_dict()
+    session.flush()
+    return audience
+
+
+def load(session: Session, name: str) -> Filters:
+    """The filters of a saved audience; LookupError when there is none by that name."""
+    audience = session.scalar(select(Audience).where(Audience.name == name))
+    if audience is None:
+        raise LookupError(f"no audience named {name!r}")
+    return Filters.from_dict(audience.filters)
