@@ -10,7 +10,7 @@ opt-in on record are counted in the preview and never receive a broadcast.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -150,25 +150,30 @@ def targets(
     return query, chosen, in_window
 
 
-def stream(
-    session: Session, filters: Filters, channels: Sequence[str], now: dt.datetime
-) -> Iterator[list[tuple[int, str]]]:
-    """(contact id, channel) of every subscribed contact in the audience, page by page.
+def page(
+    session: Session,
+    filters: Filters,
+    channels: Sequence[str],
+    now: dt.datetime,
+    after_id: int = 0,
+    limit: int = STREAM_PAGE,
+) -> list[tuple[int, str]]:
+    """(contact id, channel) of up to ``limit`` subscribed contacts with ids above ``after_id``.
 
-    Keyset pages (id > last id) keep memory flat and hold no cursor open
-    between pages, so the caller may write between them on any database.
+    Keyset pages (id > last id) keep memory flat however large the audience,
+    and hold no cursor open between pages, so the caller may write and commit
+    between them on any database.
     """
     query, chosen, _ = targets(filters, channels, now)
-    query = query.with_only_columns(Contact.id, chosen).where(subscribed())
-    last_id = 0
-    while True:
-        page = session.execute(
-            query.where(Contact.id > last_id).order_by(Contact.id).limit(STREAM_PAGE)
-        ).all()
-        if not page:
-            return
-        yield [(row[0], row[1]) for row in page]
-        last_id = page[-1][0]
+    query = query.with_only_columns(Contact.id, chosen).where(subscribed(), Contact.id > after_id)
+    rows = session.execute(query.order_by(Contact.id).limit(limit)).all()
+    return [(row[0], row[1]) for row in rows]
+
+
+def size(session: Session, filters: Filters, channels: Sequence[str], now: dt.datetime) -> int:
+    """How many contacts the audience has now."""
+    query, _, _ = targets(filters, channels, now)
+    return session.scalar(query.with_only_columns(func.count(Contact.id)).where(subscribed())) or 0
 
 
 @dataclass

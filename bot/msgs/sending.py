@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,8 +75,13 @@ def send_to_contact(
     content_variables: Mapping[str, str] | None = None,
     extra: Mapping[str, Any] | None = None,
     now: dt.datetime | None = None,
+    before_api_call: Callable[[], None] | None = None,
 ) -> Outcome:
-    """Send one message to a contact on ``channel``, if the rules allow it."""
+    """Send one message to a contact on ``channel``, if the rules allow it.
+
+    ``before_api_call`` runs just before Twilio is called (the broadcast
+    throttle waits for its slot there, after the database work).
+    """
     now = now or utcnow()
     with db.session() as session:
         message, address = _prepare(
@@ -84,6 +89,8 @@ def send_to_contact(
         )
         if message.status != STATUS_PENDING:
             return Outcome(message.id, message.status)
+    if before_api_call is not None:
+        before_api_call()
     result = twilio.send(
         sender,
         address,

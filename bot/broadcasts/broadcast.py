@@ -1,0 +1,312 @@
+"""A broadcast's life: create, preview, test, send or schedule, pause, resume, cancel, status.
+
+These functions only change the database; the worker's reconcile picks up
+what is due within seconds, and ``jobs.kick`` starts it at once when the
+queue is reachable. This is the API for the CLI and the dashboard:
+
+    with db.session() as session:
+        b = broadcast.create(session, "Marcha", {"es": "…", "en": "…"}, filters, now=now)
+        p = broadcast.preview(session, b.id, config, now)
+        broadcast.send(session, b.id, now)
+    jobs.kick(connection, b.id)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from bot.broadcasts import audiences
+from bot.broadcasts.audiences import Breakdown, Filters
+from bot.broadcasts.models import (
+    BROADCAST_CANCELED,
+    BROADCAST_DONE,
+    BROADCAST_DRAFT,
+    BROADCAST_PAUSED,
+    BROADCAST_SCHEDULED,
+    BROADCAST_SENDING,
+    DELIVERY_SKIPPED_CANCELED,
+    OPEN_DELIVERY_STATUSES,
+    Broadcast,
+    Delivery,
+)
+from bot.channels.twilio import MAX_MEDIA
+from bot.contacts.models import CHANNEL_SMS, CHANNEL_WHATSAPP, CHANNELS
+from bot.i18n import LANGUAGES
+from bot.msgs.models import Message
+from bot.text import SegmentInfo, sms_segments
+
+
+class BroadcastError(ValueError):
+    """A broadcast that cannot be created or changed as asked (the message says why)."""
+
+
+@dataclass
+class Preview:
+    """What the organizer sees before sending."""
+
+    audience: Breakdown
+    segments: dict[str, SegmentInfo]  # language -> encoding and segments of its text
+    whatsapp_template: int = 0  # outside the 24 h window: they get the template
+    whatsapp_skipped: int = 0  # outside the window and no template: skipped, counted
+    estimated_cost: float = 0.0  # USD, from the SMS_* / WHATSAPP_* cost settings
+    warnings: list[str] = field(default_factory=list)
+
+
+def text_for(broadcast: Broadcast, language: str) -> str:
+    """The text in the contact's language, else in the broadcast's default language."""
+    return broadcast.texts.get(language) or broadcast.texts[broadcast.default_language]
+
+
+def create(
+    session: Session,
+    name: str,
+    texts: Mapping[str, str],
+    filters: Filters,
+    *,
+    default_language: str = "en",
+    channels: Sequence[str] = (CHANNEL_WHATSAPP, CHANNEL_SMS),
+    media_urls: Sequence[str] = (),
+    content_sid: str | None = None,
+    content_variables: Mapping[str, str] | None = None,
+    flow_id: str | None = None,
+    audience_id: int | None = None,
+    expires_at: dt.datetime | None = None,
+    reminder_id: int | None = None,
+    now: dt.datetime,
+) -> Broadcast:
+    """A draft broadcast; raises BroadcastError when something is missing or wrong."""
+    texts = {lang: text.strip() for lang, text in texts.items() if text and text.strip()}
+    _check(texts, default_language, channels, media_urls, content_sid, content_variables)
+    broadcast = Broadcast(
+        name=name,
+        status=BROADCAST_DRAFT,
+        filters=filters.to_dict(),
+        audience_id=audience_id,
+        texts=texts,
+        default_language=default_language,
+        channels=list(channels),
+        media_urls=list(media_urls),
+        content_sid=content_sid or None,
+        content_variables=dict(content_variables or {}),
+        flow_id=flow_id or None,
+        expires_at=expires_at,
+        reminder_id=reminder_id,
+        created_at=now,
+    )
+    session.add(broadcast)
+    session.flush()
+    return broadcast
+
+
+def _check(
+    texts: Mapping[str, str],
+    default_language: str,
+    channels: Sequence[str],
+    media_urls: Sequence[str],
+    content_sid: str | None,
+    content_variables: Mapping[str, str] | None,
+) -> None:
+    if default_language not in texts:
+        raise BroadcastError(f"a text in the default language ({default_language}) is required")
+    unknown = sorted(set(texts) - set(LANGUAGES))
+    if unknown:
+        raise BroadcastError(f"unknown language(s): {', '.join(unknown)}")
+    if not channels or set(channels) - set(CHANNELS):
+        raise BroadcastError(f"channels must be some of {', '.join(CHANNELS)}")
+    if len(media_urls) > MAX_MEDIA:
+        raise BroadcastError(f"at most {MAX_MEDIA} media URLs")
+    if content_variables and not content_sid:
+        raise BroadcastError("template variables need a template (ContentSid)")
+
+
+def get(session: Session, broadcast_id: int) -> Broadcast:
+    """The broadcast, or BroadcastError."""
+    broadcast = session.get(Broadcast, broadcast_id)
+    if broadcast is None:
+        raise BroadcastError(f"no broadcast {broadcast_id}")
+    return broadcast
+
+
+def filters_of(broadcast: Broadcast) -> Filters:
+    return Filters.from_dict(broadcast.filters)
+
+
+def preview(
+    session: Session, broadcast_id: int, config: Mapping[str, Any], now: dt.datetime
+) -> Preview:
+    """Audience size and make-up, segments per language and the estimated cost."""
+    broadcast = get(session, broadcast_id)
+    counts = audiences.breakdown(session, filters_of(broadcast), broadcast.channels, now)
+    languages = sorted(set(broadcast.texts) | set(counts.by_language))
+    segments = {lang: sms_segments(text_for(broadcast, lang)) for lang in languages}
+    result = Preview(counts, segments)
+    for language, channel, country, in_window, count in counts.groups:
+        result.estimated_cost += count * _cost(
+            broadcast, channel, country, in_window, segments[language], config
+        )
+        if channel == CHANNEL_WHATSAPP and not in_window:
+            if broadcast.content_sid:
+                result.whatsapp_template += count
+            else:
+                result.whatsapp_skipped += count
+    result.warnings = _warnings(broadcast, result)
+    return result
+
+
+def _cost(
+    broadcast: Broadcast,
+    channel: str,
+    country: str | None,
+    in_window: bool,
+    segments: SegmentInfo,
+    config: Mapping[str, Any],
+) -> float:
+    if channel == CHANNEL_WHATSAPP:
+        sendable = in_window or broadcast.content_sid
+        return float(config.get("WHATSAPP_MESSAGE_COST", 0.005)) if sendable else 0.0
+    key = "SMS_SEGMENT_COST_US" if country == "US" else "SMS_SEGMENT_COST_MX"
+    return segments.segments * float(config.get(key, 0.01))
+
+
+def _warnings(broadcast: Broadcast, result: Preview) -> list[str]:
+    warnings = []
+    for lang, info in result.segments.items():
+        if info.encoding == "UCS-2" and info.ucs2_chars:
+            chars = " ".join(info.ucs2_chars)
+            warnings.append(
+                f"{lang}: {chars} make the SMS UCS-2 ({info.segments} segments); "
+                "replacing them may lower the cost"
+            )
+        if lang not in broadcast.texts:
+            warnings.append(f"{lang}: no text, these contacts get {broadcast.default_language}")
+    if result.whatsapp_skipped:
+        warnings.append(
+            f"{result.whatsapp_skipped} WhatsApp contacts are outside the 24-hour window "
+            "and will be skipped: add an approved template to reach them"
+        )
+    return warnings
+
+
+def send(session: Session, broadcast_id: int, now: dt.datetime) -> Broadcast:
+    """Start sending now (the worker fans it out and sends)."""
+    broadcast = get(session, broadcast_id)
+    _require(broadcast, BROADCAST_DRAFT, BROADCAST_SCHEDULED)
+    broadcast.status = BROADCAST_SENDING
+    broadcast.send_at = broadcast.send_at or now
+    broadcast.started_at = now
+    return broadcast
+
+
+def schedule(session: Session, broadcast_id: int, at: dt.datetime) -> Broadcast:
+    """Send at ``at`` (an aware datetime); the worker starts it then."""
+    if at.tzinfo is None:
+        raise BroadcastError("the send time needs a time zone")
+    broadcast = get(session, broadcast_id)
+    _require(broadcast, BROADCAST_DRAFT, BROADCAST_SCHEDULED)
+    broadcast.status = BROADCAST_SCHEDULED
+    broadcast.send_at = at
+    return broadcast
+
+
+def pause(session: Session, broadcast_id: int) -> Broadcast:
+    """Stop sending; messages already handed to Twilio are not recalled."""
+    broadcast = get(session, broadcast_id)
+    _require(broadcast, BROADCAST_SENDING)
+    broadcast.status = BROADCAST_PAUSED
+    return broadcast
+
+
+def resume(session: Session, broadcast_id: int) -> Broadcast:
+    broadcast = get(session, broadcast_id)
+    _require(broadcast, BROADCAST_PAUSED)
+    broadcast.status = BROADCAST_SENDING
+    return broadcast
+
+
+def cancel(session: Session, broadcast_id: int, now: dt.datetime) -> Broadcast:
+    """Never send what was not sent yet."""
+    broadcast = get(session, broadcast_id)
+    _require(broadcast, BROADCAST_DRAFT, BROADCAST_SCHEDULED, BROADCAST_SENDING, BROADCAST_PAUSED)
+    broadcast.status = BROADCAST_CANCELED
+    broadcast.finished_at = now
+    session.execute(
+        update(Delivery)
+        .where(Delivery.broadcast_id == broadcast.id, Delivery.status.in_(OPEN_DELIVERY_STATUSES))
+        .values(status=DELIVERY_SKIPPED_CANCELED, updated_at=now)
+    )
+    return broadcast
+
+
+def _require(broadcast: Broadcast, *statuses: str) -> None:
+    if broadcast.status not in statuses:
+        raise BroadcastError(
+            f"broadcast {broadcast.id} is {broadcast.status} (needs {' or '.join(statuses)})"
+        )
+
+
+@dataclass
+class Status:
+    """Where a broadcast is: deliveries by state, and Twilio's statuses of what was sent."""
+
+    broadcast_id: int
+    status: str
+    deliveries: dict[str, int]
+    messages: dict[str, int]  # queued, sent, delivered, read, failed, undelivered…
+    fanned_out: bool
+
+    @property
+    def total(self) -> int:
+        return sum(self.deliveries.values())
+
+    @property
+    def settled(self) -> int:
+        open_states = ("pending", "queued", "sending", "unknown")
+        return sum(n for s, n in self.deliveries.items() if s not in open_states)
+
+
+def status(session: Session, broadcast_id: int) -> Status:
+    """Counts by delivery state; what Twilio reported comes from the messages."""
+    broadcast = get(session, broadcast_id)
+    by_state = session.execute(
+        select(Delivery.status, func.count())
+        .where(Delivery.broadcast_id == broadcast_id)
+        .group_by(Delivery.status)
+    ).all()
+    by_message = session.execute(
+        select(Message.status, func.count())
+        .join(Delivery, Delivery.message_id == Message.id)
+        .where(Delivery.broadcast_id == broadcast_id)
+        .group_by(Message.status)
+    ).all()
+    return Status(
+        broadcast.id,
+        broadcast.status,
+        {s: n for s, n in by_state},
+        {s: n for s, n in by_message},
+        broadcast.fanout_done_at is not None,
+    )
+
+
+def finish_if_settled(session: Session, broadcast: Broadcast, now: dt.datetime) -> bool:
+    """Mark a fanned-out broadcast done when no delivery is left to send or settle."""
+    if broadcast.status != BROADCAST_SENDING or broadcast.fanout_done_at is None:
+        return False
+    left = session.scalar(
+        select(func.count())
+        .select_from(Delivery)
+        .where(
+            Delivery.broadcast_id == broadcast.id,
+            Delivery.status.in_(("pending", "queued", "sending", "unknown")),
+        )
+    )
+    if left:
+        return False
+    broadcast.status = BROADCAST_DONE
+    broadcast.finished_at = now
+    return True

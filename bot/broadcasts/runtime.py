@@ -1,0 +1,90 @@
+"""What broadcast jobs run with outside a Flask request: settings, database, Twilio, Redis.
+
+Built from the environment once per process (an RQ work horse is a fork: it
+builds its own, so no database connection or socket crosses a fork).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from bot import queue
+from bot.broadcasts.quiet_hours import Window, window_from_config
+from bot.broadcasts.throttle import Limit, Throttle
+from bot.channels import twilio
+from bot.config import from_environ
+from bot.contacts.models import CHANNEL_WHATSAPP
+from bot.db import Database
+from bot.defaults import DEFAULT_DEV_TWILIO_API_PATH
+from bot.msgs.sending import sender_from_config
+
+INSTANCE_DIR = Path("instance")
+
+
+@dataclass
+class Runtime:
+    """Everything a broadcast job needs, for one process."""
+
+    config: Mapping[str, Any]
+    db: Database
+    sender: twilio.Sender
+    redis: redis.Redis | None
+
+    @property
+    def throttle(self) -> Throttle:
+        if self.redis is None:
+            raise RuntimeError("the throttle needs Redis (REDIS_URL)")
+        return Throttle(self.redis)
+
+    @property
+    def window(self) -> Window:
+        return window_from_config(self.config)
+
+    def limit(self, channel: str) -> Limit:
+        """The throttle limit of the sender used for ``channel``."""
+        margin = int(self.config.get("THROTTLE_MARGIN_MS", 25))
+        if channel == CHANNEL_WHATSAPP:
+            name = self.sender.messaging_service_sid or self.sender.whatsapp_from or "whatsapp"
+            return Limit(name, float(self.config.get("WHATSAPP_RATE_PER_S", 80)), margin)
+        name = self.sender.messaging_service_sid or self.sender.sms_from or "sms"
+        return Limit(name, float(self.config.get("SMS_RATE_PER_S", 1)), margin)
+
+
+def redis_url(config: Mapping[str, Any], instance_path: str | Path = INSTANCE_DIR) -> str | None:
+    """REDIS_URL, or the embedded redis-server of `make run` when it is up."""
+    return config.get("REDIS_URL") or queue.embedded_url(instance_path)
+
+
+def build(config: Mapping[str, Any], connection: redis.Redis | None = None) -> Runtime:
+    """A runtime for these settings (and this Redis connection, if given)."""
+    if not config.get("TWILIO_API_URL") and not config.get("PRODUCTION"):
+        # Development sends to the outbox mounted on the web app, as create_app does.
+        config = {**config, "TWILIO_API_URL": config["PUBLIC_URL"] + DEFAULT_DEV_TWILIO_API_PATH}
+    if connection is None:
+        url = redis_url(config)
+        connection = queue.connect(url) if url else None
+    return Runtime(config, Database(config["DATABASE_URL"]), sender_from_config(config), connection)
+
+
+_current: dict[int, Runtime] = {}
+
+
+def current() -> Runtime:
+    """This process's runtime, from the environment."""
+    pid = os.getpid()
+    if pid not in _current:
+        _current.clear()  # a fork: never reuse the parent's connections
+        _current[pid] = build(from_environ())
+    return _current[pid]
+
+
+def use(runtime: Runtime) -> None:
+    """Make ``runtime`` this process's (the in-process worker, tests)."""
+    _current.clear()
+    _current[os.getpid()] = runtime
