@@ -31,6 +31,7 @@ from bot.text import UCS2, normalize, sms_segments, strip_accents
 __all__ = ["SegmentCount", "check_flows", "load_checked_flows", "main", "segment_counts"]
 
 BUTTON_TITLE_LIMIT = 20  # characters WhatsApp shows on a quick-reply button
+_TEXT_KEYS = {"re-ask": "reask"}  # where a preview's text is written (default: text)
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,8 @@ def check_flows(
     """
     languages = tuple(languages)
     flowset, problems = read_flows(directory)
+    broken = {p.file for p in problems if p.severity == "error"}
+    flowset = FlowSet({f.id: f for f in flowset if f.file not in broken})  # the rest: as written
     catalogs = _catalogs(languages, Path(messages_dir))
     problems += _catalog_problems(flowset, catalogs, Path(messages_dir))
     problems += _segment_warnings(segment_counts(flowset, languages, variables, catalogs))
@@ -185,7 +188,7 @@ def _count(flow: Flow, step: Step, lang: str, what: str, text: str) -> SegmentCo
     plain = "".join(strip_accents(c) if c in info.ucs2_chars else c for c in text)
     return SegmentCount(
         flow.id, step.id, what, lang, info.encoding, info.segments, info.ucs2_chars,
-        sms_segments(plain).segments, flow.file, step.line,
+        sms_segments(plain).segments, flow.file, step.line_of(_TEXT_KEYS.get(what, "text")),
     )  # fmt: skip
 
 
@@ -225,7 +228,8 @@ def _button_warnings(flowset: FlowSet, languages, variables, catalogs) -> list[P
         for title in output.buttons:
             if len(title) > BUTTON_TITLE_LIMIT:
                 message = f"{lang} button {title!r} is over {BUTTON_TITLE_LIMIT} characters"
-                problems.add(Problem("warning", flow.file, step.line, step.id, message))
+                line = step.line_of("buttons")
+                problems.add(Problem("warning", flow.file, line, step.id, message))
     return sorted(problems, key=lambda p: (p.file, p.line, p.message))
 
 

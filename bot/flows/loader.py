@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from collections.abc import Iterable
@@ -165,7 +166,8 @@ def _step(raw: Any, position: int, report: _Report, default_line: int) -> Step |
     step_type = steps.get(raw.get("type"))
     if step_type is None:
         known = ", ".join(sorted(steps.REGISTRY))
-        message = f"unknown step type {raw.get('type')!r} (one of: {known})"
+        hint = _did_you_mean(raw.get("type"), steps.REGISTRY)
+        message = f"unknown step type {raw.get('type')!r}{hint} (one of: {known})"
         report.error(line_of(raw, "type", line), message, step_id)
         return None
     config = {k: v for k, v in raw.items() if k not in ("id", "type", "next")}
@@ -173,9 +175,8 @@ def _step(raw: Any, position: int, report: _Report, default_line: int) -> Step |
     step = Step(step_id, step_type.name, config, next_id, line, dict(raw.key_lines))
     for key in sorted(set(config) - step_type.keys):
         allowed = ", ".join(sorted(step_type.keys | {"next"}))
-        report.error(
-            step.line_of(key), f"unknown key {key!r} for {step.type} (allowed: {allowed})", step_id
-        )
+        allowed = f"{_did_you_mean(key, step_type.keys | {'next'})} (allowed: {allowed})"
+        report.error(step.line_of(key), f"unknown key {key!r} for {step.type}{allowed}", step_id)
     for key in sorted(step_type.required - set(config)):
         report.error(line, f"{step.type} needs {key!r}", step_id)
     if next_id is not None and not isinstance(next_id, str):
@@ -184,6 +185,12 @@ def _step(raw: Any, position: int, report: _Report, default_line: int) -> Step |
         for message in step_type.validate(step):
             report.error(line, message, step_id)
     return step
+
+
+def _did_you_mean(word: Any, known: Iterable[str]) -> str:
+    """ ", did you mean 'ask'?" for a near miss, else ''."""
+    close = difflib.get_close_matches(str(word), sorted(known), n=1, cutoff=0.6)
+    return f", did you mean {close[0]!r}?" if close else ""
 
 
 def _flow_settings(doc: LineDict, path: Path, report: _Report) -> dict[str, Any]:
@@ -256,10 +263,7 @@ def parse_flow(
     try:
         doc = load_yaml(path.read_text(encoding="utf-8") if text is None else text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        report.error(
-            mark.line + 1 if mark else 1, f"not valid YAML: {getattr(exc, 'problem', exc)}"
-        )
+        report.error(*_yaml_problem(exc))
         return None, report.problems
     if not isinstance(doc, dict):
         report.error(1, "a flow file must be a mapping with 'flow', 'triggers' and 'steps'")
@@ -269,6 +273,16 @@ def parse_flow(
     flow = Flow(file=report.file, steps=flow_steps, **settings)
     _check_graph(flow, report)
     return flow, report.problems
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> tuple[int, str]:
+    """Line and message for a YAML syntax error, naming where the broken part began."""
+    mark = getattr(exc, "problem_mark", None)
+    message = f"not valid YAML: {getattr(exc, 'problem', None) or exc}"
+    context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    if context and context_mark:
+        message += f" ({context} at line {context_mark.line + 1})"
+    return (mark.line + 1 if mark else 1), message
 
 
 # --- where steps lead -------------------------------------------------------------
@@ -284,7 +298,7 @@ def successors(flow: Flow, step: Step) -> list[str]:
         following = flow.following(step.id)
         if following:
             found.append(following.id)
-    return found
+    return list(dict.fromkeys(found))
 
 
 def _always_jumps(step: Step) -> bool:

@@ -144,10 +144,14 @@ def validate(step: Step) -> list[str]:
 
 
 def texts(step: Step) -> list[Text]:
-    found = [Text(step.config["text"], step.line_of("text"), "question")]
-    if isinstance(step.config.get("reask"), str):
-        found.append(Text(step.config["reask"], step.line_of("reask"), "re-ask"))
-    found += [Text(c["label"], step.line_of("choices"), "choice") for c in _listed(step)]
+    found = []
+    for key, role in (("text", "question"), ("reask", "re-ask")):
+        if isinstance(step.config.get(key), str):
+            found.append(Text(step.config[key], step.line_of(key), role))
+    for choice in _listed(step):
+        if isinstance(choice.get("label"), str):
+            line = getattr(choice, "key_lines", {}).get("label", step.line_of("choices"))
+            found.append(Text(choice["label"], line, "choice"))
     return found + button_texts(step)
 
 

@@ -48,11 +48,15 @@ def validate(step: Step) -> list[str]:
 
 def button_texts(step: Step) -> list[Text]:
     line = step.line_of("buttons")
-    return [Text(b, line, "button") for b in as_list(step.config.get("buttons"))]
+    return [
+        Text(b, line, "button") for b in as_list(step.config.get("buttons")) if isinstance(b, str)
+    ]
 
 
 def texts(step: Step) -> list[Text]:
-    return [Text(step.config["text"], step.line_of("text"), "message"), *button_texts(step)]
+    text = step.config.get("text")
+    found = [Text(text, step.line_of("text"), "message")] if isinstance(text, str) else []
+    return found + button_texts(step)
 
 
 def buttons(step: Step, turn: Turn) -> tuple[str, ...]:
