@@ -270,9 +270,8 @@ def _missing_variables(flowset: FlowSet, variables: Mapping[str, str]) -> list[P
         for name, required in flow.variables.items():
             if required and not variables.get(name):
                 message = f"variable {name!r} is required but not configured"
-                problems.append(
-                    Problem("error", flow.file, flow.line_of("variables"), None, message)
-                )
+                line = flow.key_lines.get(f"variables.{name}", flow.line_of("variables"))
+                problems.append(Problem("error", flow.file, line, None, message))
     return problems
 
 

@@ -234,8 +234,14 @@ def _flow_settings(doc: LineDict, path: Path, report: _Report) -> dict[str, Any]
         "triggers": _triggers(doc.get("triggers", {}), report, line_of(doc, "triggers")),
         "variables": _variables(doc.get("variables"), report, line_of(doc, "variables")),
         "line": doc.line,
-        "key_lines": dict(doc.key_lines),
+        "key_lines": {**doc.key_lines, **_variable_lines(doc.get("variables"))},
     }
+
+
+def _variable_lines(raw: Any) -> dict[str, int]:
+    """ "variables.<name>" -> line, so a missing variable is reported where it is declared."""
+    lines = getattr(raw, "key_lines", {})
+    return {f"variables.{name}": line for name, line in lines.items()}
 
 
 def _steps(raw: Any, report: _Report, line: int) -> tuple[Step, ...]:

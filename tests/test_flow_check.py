@@ -1,0 +1,192 @@
+"""`puente flows check`: each kind of broken flow is reported with its file, line and step.
+
+Broken flows live in tests/flows_broken/<kind>/; the shipped flows in flows/ must be
+clean, translated in every language, and their catalogs up to date.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from bot import i18n
+from bot.flows.check import check_flows, load_checked_flows, segment_counts
+from bot.flows.extract import build_template, extract_flows, read_catalog
+from bot.flows.loader import FlowError, load_flows, read_flows
+from bot.flows.steps.ask import BUILTIN_TEXTS
+
+TESTS = Path(__file__).resolve().parent
+BROKEN = TESTS / "flows_broken"
+FLOWS = TESTS.parent / "flows"
+CONFIGURED = {
+    "org_name": "Puente",
+    "legal_help": "LEGAL-HELP-CONTACT",
+    "event_name": "Cumbre",
+    "event_place": "Ciudad Juárez",
+    "event_date": "June 6",
+}
+
+
+@pytest.mark.parametrize(
+    ("kind", "severity", "expected"),
+    [
+        ("unknown_type", "error",
+         "unknown_type.yaml:8: step 'ask_zip': unknown step type 'aks', did you mean 'ask'?"),
+        ("dangling", "error", "dangling.yaml:7: step 'hello': goes to unknown step 'goodbye'"),
+        ("dangling", "error", "dangling.yaml:12: step 'route': goes to unknown step 'nowhere'"),
+        ("unreachable", "error",
+         "unreachable.yaml:9: step 'orphan': unreachable: no step leads here"),
+        ("duplicate_keyword", "error",
+         "second.yaml:2: keyword 'JOIN' is also a trigger of 'first'"),
+        ("duplicate_step", "error",
+         "duplicate_step.yaml:7: step 'hello': duplicate step id 'hello'"),
+        ("schema", "error", "schema.yaml:3: 'expire_after' 'soon' is not a duration like 23h"),
+        ("schema", "error", "schema.yaml:4: unknown key 'colour'"),
+        ("schema", "error", "schema.yaml:6: step 'hello': send needs 'text'"),
+        ("schema", "error",
+         "schema.yaml:8: step 'hello': unknown key 'txt' for send, did you mean 'text'?"),
+        ("schema", "error", "schema.yaml:9: step 'ask': expect: choice needs 'choices'"),
+        ("schema", "error", "schema.yaml:9: step 'ask': 'max_reasks' must be a whole number"),
+        ("schema", "error", "schema.yaml:14: step #3 needs an 'id'"),
+        ("bad_expect", "error", "bad_expect.yaml:4: step 'ask_zip': unknown expect 'zipcode'"),
+        ("bad_yaml", "error",
+         "bad_yaml.yaml:8: not valid YAML: found unexpected end of stream "
+         "(while scanning a quoted scalar at line 6)"),
+        ("loop", "error",
+         "loop.yaml:4: step 'hello': loops without asking anything: hello -> again -> hello"),
+        ("placeholder", "error", "placeholder.yaml:8: step 'hello': unknown placeholder {orgname}"),
+        ("reserved_keyword", "error",
+         "reserved_keyword.yaml:3: keyword 'HELP' is taken by the compliance keywords (help)"),
+        ("reserved_keyword", "error",
+         "reserved_keyword.yaml:4: keyword 'BAJA' is taken by the compliance keywords (opt_out)"),
+        ("unknown_flow", "error",
+         "unknown_flow.yaml:9: step 'jump': goes to unknown flow 'nowhere'"),
+        ("missing_translation", "error",
+         "missing_translation.yaml:6: step 'hello': es: 'This sentence is in no catalog.' "
+         "is missing from the catalog"),
+        ("ucs2", "warning",
+         "ucs2.yaml:6: step 'invite': warning: en message is UCS-2 because of á: "
+         "3 SMS segments instead of 1"),
+        ("choice_words", "warning",
+         "choice_words.yaml:3: warning: on WhatsApp a wait ends after 23h50m"),
+        ("choice_words", "warning",
+         "choice_words.yaml:9: step 'ask_more': warning: choice word 'salir' never arrives: "
+         "compliance takes it (opt_out)"),
+        ("choice_words", "warning",
+         "choice_words.yaml:9: step 'ask_more': warning: choice word 'words' starts flow "
+         "'choice_words' instead"),
+        ("long_button", "warning",
+         "long_button.yaml:7: step 'hello': warning: es button 'Absolutely, count me in!' "
+         "is over 20 characters"),
+    ],
+)  # fmt: skip
+def test_broken_flow_is_reported_where_it_is(kind, severity, expected):
+    problems = check_flows(BROKEN / kind)
+    found = [p for p in problems if expected in str(p)]
+    assert found, f"{expected!r} not in:\n" + "\n".join(map(str, problems))
+    assert found[0].severity == severity
+    assert (
+        str(found[0]).startswith(str(Path("tests/flows_broken") / kind))
+        or Path(found[0].file).is_absolute()
+    )
+
+
+@pytest.mark.parametrize(
+    ("expected"),
+    [
+        "bad_translation.yaml:7: step 'hello': es: the translation of 'Welcome to {org_name}!' "
+        "must keep the same {placeholders}",
+        "bad_translation.yaml:10: step 'fuzzy': es: 'See you soon.' is fuzzy",
+        "flows.po:1: built-in text: es: 'Yes' is missing from the catalog",
+    ],
+)
+def test_catalog_problems(expected):
+    folder = BROKEN / "bad_translation"
+    problems = check_flows(folder, messages_dir=folder / "messages")
+    assert any(expected in str(p) and p.severity == "error" for p in problems), "\n".join(
+        map(str, problems)
+    )
+
+
+def test_a_missing_catalog_is_an_error(tmp_path):
+    problems = check_flows(BROKEN / "unreachable", messages_dir=tmp_path)
+    assert any("no es catalog: run python -m bot.flows.extract" in str(p) for p in problems)
+
+
+def test_the_app_refuses_a_broken_flow_saying_why():
+    with pytest.raises(FlowError) as raised:
+        load_flows(BROKEN / "unknown_type")
+    assert str(raised.value).endswith(
+        "unknown_type.yaml:8: step 'ask_zip': unknown step type 'aks', did you mean 'ask'? "
+        "(one of: ask, branch, end, goto, opt_in, report, send, set_field, set_language, tag)"
+    )
+    assert (raised.value.line, raised.value.step_id) == (8, "ask_zip")
+    with pytest.raises(FlowError, match="is missing from the catalog"):
+        load_checked_flows(BROKEN / "missing_translation")
+
+
+def test_the_shipped_flows_are_clean():
+    errors = [p for p in check_flows(FLOWS, variables=CONFIGURED) if p.severity == "error"]
+    assert errors == []
+    assert sorted(load_checked_flows(FLOWS, variables=CONFIGURED).flows) == [
+        "join",
+        "know_your_rights",
+        "report",
+        "summit_rsvp",
+    ]
+
+
+def test_required_variables_must_be_configured():
+    problems = check_flows(FLOWS, variables={"org_name": "Puente"})
+    messages = {str(p) for p in problems if p.severity == "error"}
+    assert any("know_your_rights.yaml:13: variable 'legal_help' is required" in m for m in messages)
+    assert any("summit_rsvp.yaml:13: variable 'event_name' is required" in m for m in messages)
+    assert not any("kyr_media_url" in m for m in messages)  # optional
+
+
+def test_every_flow_text_is_in_every_catalog():
+    flowset, _ = read_flows(FLOWS)
+    template_ids = {m.id for m in build_template() if m.id}
+    for lang in i18n.LANGUAGES:
+        catalog = read_catalog(lang)
+        ids = {m.id for m in catalog if m.id}
+        assert template_ids == ids, f"{lang}: run python -m bot.flows.extract"
+    assert set(BUILTIN_TEXTS) <= template_ids
+    assert i18n.missing_translations("flows") == []
+
+
+@pytest.mark.parametrize("lang", ["es"])
+def test_spanish_is_really_spanish(lang):
+    catalog = read_catalog(lang)
+    for message in catalog:
+        if message.id and message.id not in ("No",):
+            assert message.string and message.string != message.id, message.id
+            assert not message.fuzzy, message.id
+
+
+def test_segments_per_language():
+    flowset, _ = read_flows(FLOWS)
+    counts = {(c.flow_id, c.step_id, c.what, c.lang): c for c in segment_counts(flowset)}
+    english = counts[("join", "confirm", "message", "en")]
+    spanish = counts[("join", "confirm", "message", "es")]
+    assert (english.encoding, english.segments) == ("GSM-7", 1)
+    assert spanish.encoding == "UCS-2" and spanish.segments > spanish.gsm7_segments
+    assert set(spanish.ucs2_chars) == {"ó", "í"}
+    goodbye = counts[("know_your_rights", "goodbye", "message", "es")]
+    assert goodbye.encoding == "GSM-7"  # "Que estés bien": é is in GSM-7
+
+
+def test_the_extractor_gives_babel_every_text_with_its_line():
+    path = FLOWS / "join.yaml"
+    found = list(extract_flows(io.BytesIO(path.read_bytes()), ["_"], [], {}))
+    by_text = {message: (line, comments) for line, _, message, comments in found}
+    assert by_text["Welcome back, {name}!"] == (
+        34,
+        ["flow join, step welcome_back: message"],
+    )
+    assert by_text["Human rights"][1] == ["flow join, step ask_causes: choice"]
+    assert "Please reply with numbers from the list, like 1 3, or ALL." in by_text
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert lines[by_text["Human rights"][0] - 1].strip() == "label: Human rights"
