@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ class Runtime:
     sender: twilio.Sender
     redis: redis.Redis | None
 
-    @property
+    @cached_property
     def throttle(self) -> Throttle:
         if self.redis is None:
             raise RuntimeError("the throttle needs Redis (REDIS_URL)")

@@ -1,0 +1,246 @@
+"""Reconcile: make the queue match the database, on worker start and every tick.
+
+The database says what is left; Redis may have lost it (a restart with no
+data, a worker killed mid-job). Reconcile, one run at a time across workers:
+
+1. starts scheduled broadcasts that are due, fires due event reminders and
+   adds newly due contacts to reminder series;
+2. settles deliveries left "sending" or "unknown" by a process that died
+   during the API call: it looks for the message at Twilio (by To, since the
+   claim) and never sends again what Twilio already has;
+3. queues a fan-out or send job wherever there is work and no job's lease;
+4. marks broadcasts done when nothing is left.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+import redis
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from bot import phones
+from bot.broadcasts import broadcast, events, jobs
+from bot.broadcasts.models import (
+    ACTIVE_BROADCAST_STATUSES,
+    BROADCAST_OPEN,
+    BROADCAST_SCHEDULED,
+    BROADCAST_SENDING,
+    DELIVERY_QUEUED,
+    DELIVERY_SENDING,
+    DELIVERY_SENT,
+    DELIVERY_UNKNOWN,
+    OPEN_DELIVERY_STATUSES,
+    Broadcast,
+    Delivery,
+)
+from bot.broadcasts.runtime import Runtime
+from bot.channels import twilio
+from bot.contacts.models import Contact
+from bot.msgs.models import DIRECTION_OUT, STATUS_PENDING, Message
+
+log = logging.getLogger(__name__)
+
+LOCK_KEY = "puente:reconcile:lock"
+LOCK_S = 120
+DEFAULT_SETTLE_AFTER_S = 30  # > 2x the API timeout: a dead process's request is over
+
+
+def run(rt: Runtime, connection: redis.Redis, now: dt.datetime) -> dict[str, int]:
+    """One reconcile pass; returns what it did (for logs and tests)."""
+    token = str(now.timestamp())
+    if not connection.set(LOCK_KEY, token, nx=True, ex=LOCK_S):
+        return {"skipped": 1}
+    try:
+        done = {"started": start_due(rt, connection, now)}
+        done["reminders"] = events.fire_due(rt.db, now)
+        done["settled"] = settle_unknown(rt, now)
+        done["fanouts"] = queue_fan_outs(rt, connection, now)
+        done["batches"] = queue_batches(rt, connection, now)
+        done["finished"] = finish(rt, now)
+    finally:
+        if connection.get(LOCK_KEY) == token.encode():
+            connection.delete(LOCK_KEY)
+    if any(done.values()):
+        log.info("reconcile: %s", done)
+    return done
+
+
+def start_due(rt: Runtime, connection: redis.Redis, now: dt.datetime) -> int:
+    """Scheduled broadcasts whose time has come start sending."""
+    with rt.db.session() as session:
+        due = session.scalars(
+            select(Broadcast.id).where(
+                Broadcast.status == BROADCAST_SCHEDULED, Broadcast.send_at <= now
+            )
+        ).all()
+        for broadcast_id in due:
+            broadcast.send(session, broadcast_id, now)
+    return len(due)
+
+
+def queue_fan_outs(rt: Runtime, connection: redis.Redis, now: dt.datetime) -> int:
+    """Fan-outs not finished (or a series to top up) with no job working on them."""
+    with rt.db.session() as session:
+        rows = session.execute(
+            select(Broadcast.id, Broadcast.status, Broadcast.reminder_id).where(
+                or_(
+                    (Broadcast.status == BROADCAST_SENDING) & Broadcast.fanout_done_at.is_(None),
+                    Broadcast.status == BROADCAST_OPEN,
+                )
+            )
+        ).all()
+        series = {r.id: events.series_filters(session, r.reminder_id, now) for r in rows}
+    queued = 0
+    for row in rows:
+        if jobs.has_lease(connection, "fanout", row.id):
+            continue
+        if row.status == BROADCAST_OPEN:
+            filters = series[row.id]
+            if filters is None:
+                continue
+            jobs.queue_series(connection, row.id, filters)
+        else:
+            jobs.queue_fan_out(connection, row.id)
+        queued += 1
+    return queued
+
+
+def queue_batches(rt: Runtime, connection: redis.Redis, now: dt.datetime) -> int:
+    """Every batch with deliveries left and no job's lease gets a job (at its due time)."""
+    with rt.db.session() as session:
+        rows = session.execute(
+            select(Delivery.broadcast_id, Delivery.batch, func.min(Delivery.send_after))
+            .join(Broadcast, Broadcast.id == Delivery.broadcast_id)
+            .where(
+                Broadcast.status.in_(ACTIVE_BROADCAST_STATUSES),
+                Delivery.status.in_(OPEN_DELIVERY_STATUSES),
+            )
+            .group_by(Delivery.broadcast_id, Delivery.batch)
+        ).all()
+    queued = 0
+    for broadcast_id, batch, send_after in rows:
+        if jobs.has_lease(connection, "send", broadcast_id, batch):
+            continue
+        at = send_after if send_after is not None and send_after > now else None
+        jobs.queue_batch(connection, broadcast_id, batch, at=at)
+        queued += 1
+    return queued
+
+
+def finish(rt: Runtime, now: dt.datetime) -> int:
+    """Broadcasts with nothing left to send or settle are done."""
+    with rt.db.session() as session:
+        sending = session.scalars(
+            select(Broadcast).where(
+                Broadcast.status == BROADCAST_SENDING, Broadcast.fanout_done_at.is_not(None)
+            )
+        ).all()
+        return sum(broadcast.finish_if_settled(session, b, now) for b in sending)
+
+
+# --- deliveries whose fate is unknown -------------------------------------------
+
+
+def settle_unknown(rt: Runtime, now: dt.datetime) -> int:
+    """Settle "sending" and "unknown" deliveries old enough that no request is in flight."""
+    after = int(rt.config.get("SETTLE_AFTER_S", DEFAULT_SETTLE_AFTER_S))
+    cutoff = now - dt.timedelta(seconds=after)
+    with rt.db.session() as session:
+        stuck = session.scalars(
+            select(Delivery).where(
+                Delivery.status.in_((DELIVERY_SENDING, DELIVERY_UNKNOWN)),
+                Delivery.claimed_at < cutoff,
+            )
+        ).all()
+    settled = 0
+    for delivery in stuck:
+        try:
+            settled += settle(rt, delivery, now)
+        except Exception:  # noqa: BLE001 - one bad delivery must not stop reconcile
+            log.exception("could not settle delivery %s", delivery.id)
+    return settled
+
+
+def settle(rt: Runtime, delivery: Delivery, now: dt.datetime) -> int:
+    """Sent if our record or Twilio has the message; otherwise safe to send again."""
+    with rt.db.session() as session:
+        message = _our_message(session, delivery)
+        if message is not None and message.sid:
+            _mark(session, delivery.id, DELIVERY_SENT, message.id, now)
+            return 1
+        contact = session.get_one(Contact, delivery.contact_id)
+        to = message.address if message else phones.address_for(delivery.channel, contact.phone)
+        body = message.body if message else None
+    found = find_at_twilio(rt.sender, to, delivery.claimed_at, body)
+    with rt.db.session() as session:
+        message = _our_message(session, delivery)
+        if found is not None:
+            if message is not None:
+                message.sid, message.status, message.updated_at = found["sid"], found["status"], now
+            _mark(session, delivery.id, DELIVERY_SENT, message.id if message else None, now)
+            log.info("delivery %s: found at Twilio as %s", delivery.id, found["sid"])
+        else:
+            if message is not None and message.status == STATUS_PENDING:
+                message.status = "failed"
+                message.error_message = "never reached Twilio (the sending process stopped)"
+                message.updated_at = now
+            _mark(session, delivery.id, DELIVERY_QUEUED, None, now)
+            log.info("delivery %s: not at Twilio, queued again", delivery.id)
+    return 1
+
+
+def _mark(
+    session: Session, delivery_id: int, status: str, message_id: int | None, now: dt.datetime
+) -> None:
+    values: dict[str, Any] = {"status": status, "updated_at": now}
+    if message_id is not None:
+        values["message_id"] = message_id
+    if status == DELIVERY_QUEUED:
+        values["send_after"] = None
+    session.execute(update(Delivery).where(Delivery.id == delivery_id).values(**values))
+
+
+def _our_message(session: Session, delivery: Delivery) -> Message | None:
+    """The Message the sending module wrote for this delivery's last attempt, if any."""
+    if delivery.message_id is not None:
+        return session.get(Message, delivery.message_id)
+    since = (delivery.claimed_at or dt.datetime.min.replace(tzinfo=dt.UTC)) - dt.timedelta(
+        seconds=1
+    )
+    candidates = session.scalars(
+        select(Message)
+        .where(
+            Message.contact_id == delivery.contact_id,
+            Message.direction == DIRECTION_OUT,
+            Message.created_at >= since,
+        )
+        .order_by(Message.id.desc())
+    ).all()
+    return next((m for m in candidates if m.extra.get("delivery_id") == delivery.id), None)
+
+
+def find_at_twilio(
+    sender: twilio.Sender, to: str, since: dt.datetime | None, body: str | None
+) -> dict[str, str] | None:
+    """A message Twilio has to ``to`` created since the claim (with our body, if we know it).
+
+    Raises on API errors: reconcile then leaves the delivery for its next pass.
+    """
+    client = twilio.make_client(sender)
+    since = since or dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+    messages = client.api.v2010.accounts(sender.account_sid).messages.list(
+        to=to, date_sent_after=since - dt.timedelta(days=1), limit=50
+    )
+    earliest = since - dt.timedelta(seconds=60)  # clock skew between us and Twilio
+    for found in messages:
+        created = found.date_created
+        if created is not None and created < earliest:
+            continue
+        if body and found.body and found.body != body:
+            continue
+        return {"sid": found.sid, "status": found.status}
+    return None
