@@ -99,6 +99,7 @@ def _broadcast_settings(env: Mapping[str, str]) -> dict[str, Any]:
             env.get("RECONCILE_INTERVAL_S", defaults.DEFAULT_RECONCILE_INTERVAL_S)
         ),
         "WHATSAPP_PAUSE_S": int(env.get("WHATSAPP_PAUSE_S", defaults.DEFAULT_WHATSAPP_PAUSE_S)),
+        "SETTLE_AFTER_S": int(env.get("SETTLE_AFTER_S", defaults.DEFAULT_SETTLE_AFTER_S)),
         "SMS_SEGMENT_COST_US": float(
             env.get("SMS_SEGMENT_COST_US", defaults.DEFAULT_SMS_SEGMENT_COST_US)
         ),

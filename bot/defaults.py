@@ -33,6 +33,8 @@ DEFAULT_BROADCAST_BATCH_SIZE = 500  # deliveries per send job
 DEFAULT_SEND_THREADS = 128  # most API calls in flight in one send job
 DEFAULT_RECONCILE_INTERVAL_S = 15  # how often a worker re-queues what the database says is due
 DEFAULT_WHATSAPP_PAUSE_S = 600  # bulk pause on a sender after 63018/63038
+# A send whose process died is settled (asked of Twilio) after this long: > 2x the API timeout.
+DEFAULT_SETTLE_AFTER_S = 30
 # Estimated prices (USD) shown before sending; set yours from Twilio's pricing page.
 DEFAULT_SMS_SEGMENT_COST_US = 0.0083
 DEFAULT_SMS_SEGMENT_COST_MX = 0.0957

@@ -159,16 +159,18 @@ def send_batch(
     batch: int,
     slice_s: float = SLICE_S,
     heartbeat: Callable[[], None] = lambda: None,
+    clock: Callable[[], dt.datetime] = utcnow,
 ) -> BatchResult:
     """Send what is due in one batch, until it is done or ``slice_s`` has passed.
 
-    ``heartbeat`` is called about once a second while the job goes on.
+    ``heartbeat`` is called about once a second while the job goes on;
+    ``clock`` is "now" for quiet hours and the WhatsApp window (tests freeze it).
     """
     result = BatchResult()
     plan = load_plan(runtime, broadcast_id)
     if plan is None:
         return result
-    now = utcnow()
+    now = clock()
     with runtime.db.session() as session:
         rows = session.execute(
             select(Delivery.id, Delivery.contact_id, Delivery.channel, Delivery.send_after)
@@ -221,11 +223,12 @@ def deliver(
     contact: Contact,
     channel: str,
     liveness: Liveness,
+    clock: Callable[[], dt.datetime] = utcnow,
 ) -> tuple[str | None, dt.datetime | None]:
     """Try one delivery; returns (its new status, when to try again) or (None, None) if left."""
     if not liveness.go_on():
         return None, None
-    now = utcnow()
+    now = clock()
     skip = _skip_reason(contact)
     if skip:
         return _settle(runtime, delivery_id, skip, now), None
@@ -240,7 +243,7 @@ def deliver(
         return _settle(runtime, delivery_id, DELIVERY_SKIPPED_WINDOW, now), None
     if not claim(runtime, delivery_id, now):
         return None, None  # another job has it
-    return _send(runtime, plan, delivery_id, contact, channel, template)
+    return _send(runtime, plan, delivery_id, contact, channel, template, now)
 
 
 def _skip_reason(contact: Contact) -> str | None:
@@ -345,6 +348,7 @@ def _send(
     contact: Contact,
     channel: str,
     template: bool,
+    now: dt.datetime,
 ) -> tuple[str, dt.datetime | None]:
     """Send a claimed delivery and record what Twilio said."""
     body = body_for(plan, contact)
@@ -365,10 +369,11 @@ def _send(
         content_sid=plan.content_sid if template else None,
         content_variables=variables,
         extra={"broadcast_id": plan.broadcast_id, "delivery_id": delivery_id},
+        now=now,
         before_api_call=wait_for_slot,
     )
     if outcome.effect is Effect.OUTSIDE_WHATSAPP_WINDOW and not template and plan.content_sid:
-        return _send(runtime, plan, delivery_id, contact, channel, template=True)
+        return _send(runtime, plan, delivery_id, contact, channel, True, now)
     return record(runtime, plan, delivery_id, contact, channel, outcome)
 
 
