@@ -30,9 +30,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     load_rules()  # a broken deployer keyword file stops start-up, not a webhook
 
-    from bot import cli
+    from bot import cli, conversations
     from bot.web import simulator, webhooks
 
+    conversations.init_app(app)  # a broken flow stops start-up, naming file, step, problem
     app.register_blueprint(webhooks.bp)
     if not app.config["PRODUCTION"]:
         app.register_blueprint(simulator.bp)  # signs requests: development only

@@ -25,7 +25,9 @@ from bot.compliance.language import guess_language
 from bot.contacts import consent
 from bot.contacts.identity import find_or_create
 from bot.contacts.models import STATUS_OPTED_OUT, Contact
+from bot.conversations import LoadedFlows, converse, is_joining
 from bot.db import Database
+from bot.flows import engine
 from bot.msgs.models import (
     DIRECTION_IN,
     DIRECTION_OUT,
@@ -92,12 +94,16 @@ class Reply:
 
 
 def receive(
-    db: Database, inbound: Inbound, settings: Mapping[str, Any], now: dt.datetime
+    db: Database,
+    inbound: Inbound,
+    settings: Mapping[str, Any],
+    now: dt.datetime,
+    flows: LoadedFlows | None = None,
 ) -> list[Reply]:
     """Handle one inbound message and return the replies for the TwiML response."""
     try:
         with db.session() as session:
-            return _receive(session, inbound, settings, now)
+            return _receive(session, inbound, settings, now, flows)
     except IntegrityError:
         # The same MessageSid was handled already (a retry, or a concurrent copy).
         with db.session() as session:
@@ -118,7 +124,11 @@ def stored_replies(session: Session, sid: str) -> list[Reply]:
 
 
 def _receive(
-    session: Session, inbound: Inbound, settings: Mapping[str, Any], now: dt.datetime
+    session: Session,
+    inbound: Inbound,
+    settings: Mapping[str, Any],
+    now: dt.datetime,
+    flows: LoadedFlows | None,
 ) -> list[Reply]:
     parsed = phones.parse_address(inbound.sender)
     message = Message(
@@ -144,7 +154,7 @@ def _receive(
     _touch(contact, parsed.channel, inbound, now)
     if guessed and not contact.language_chosen:
         contact.language = guessed  # they write in it, until they choose one explicitly
-    turn = Turn(session, contact, message, inbound, settings, now, created, first_language)
+    turn = Turn(session, contact, message, inbound, settings, now, created, first_language, flows)
     texts = _respond(turn)
     log.info(
         "inbound %s from %s handled by %s",
@@ -167,6 +177,7 @@ class Turn:
     now: dt.datetime
     created: bool  # this is the contact's first message
     first_language: str | None  # what the first message told us, if anything
+    flows: LoadedFlows | None
 
     def say(self, msgid: str) -> Reply:
         return _say(msgid, self.contact, self.settings)
@@ -200,7 +211,7 @@ def _respond(turn: Turn) -> list[Reply]:
         if inbound.opt_out_type == "START":
             return []
         return [turn.say(replies.OPT_IN_CONFIRMATION)]
-    if contact.status == STATUS_OPTED_OUT:
+    if contact.status == STATUS_OPTED_OUT and not _joining_again(turn):
         message.handled_by = "opted_out"
         return []  # recorded, never answered, until they opt back in
     if intent is Intent.HELP:
@@ -215,8 +226,35 @@ def _respond(turn: Turn) -> list[Reply]:
     return _converse(turn)
 
 
+def _joining_again(turn: Turn) -> bool:
+    """Texting the join keyword is an opt-in, also after STOP."""
+    if turn.flows is None:
+        return False
+    return is_joining(turn.flows.flowset, turn.inbound.text, turn.contact.language)
+
+
 def _converse(turn: Turn) -> list[Reply]:
     """Anything that is not a compliance keyword: conversation flows, or a welcome."""
+    if turn.flows is not None:
+        how = {
+            "channel": turn.message.channel,
+            "words": turn.inbound.text[:500],
+            "message_sid": turn.inbound.sid,
+        }
+        result = converse(
+            turn.session,
+            turn.flows.flowset,
+            turn.flows.variables,
+            turn.contact,
+            turn.message.channel,
+            turn.inbound.text,
+            turn.now,
+            how,
+        )
+        if result.outputs or result.handled:
+            flow_id = result.session.flow_id if result.session else _ended_flow(result)
+            turn.message.handled_by = f"flow:{flow_id}"
+            return [_reply_for(turn, output) for output in result.outputs]
     if turn.created and turn.first_language is None:
         turn.message.handled_by = "language_ask"
         return [turn.say(replies.LANGUAGE_ASK)]
@@ -224,6 +262,20 @@ def _converse(turn: Turn) -> list[Reply]:
         turn.message.handled_by = "welcome"
         return [turn.say(replies.WELCOME)]
     return []  # unhandled: it waits in the organizers' inbox
+
+
+def _ended_flow(result: engine.Result) -> str:
+    ended = [e.flow_id for e in result.effects if isinstance(e, engine.FlowEnded)]
+    return ended[-1] if ended else "unknown"
+
+
+def _reply_for(turn: Turn, output: engine.Output) -> Reply:
+    """A flow's output as a reply; MMS does not reach Mexican phones, so send the link."""
+    if not output.media_url:
+        return Reply(output.text)
+    if turn.message.channel == "sms" and turn.contact.phone.startswith("+52"):
+        return Reply(f"{output.text}\n{output.media_url}")
+    return Reply(output.text, (output.media_url,))
 
 
 def _say(msgid: str, contact: Contact, settings: Mapping[str, Any]) -> Reply:

@@ -44,7 +44,7 @@ class ParsedAddress:
 @dataclass(frozen=True)
 class NumberFacts:
     country: str | None  # ISO 3166 code: "US", "MX"
-    region: str | None  # US state code, or the place phonenumbers knows
+    region: str | None  # ISO 3166-2 state ("US-CA"), when the number tells
     timezone: str | None  # only when the number has exactly one
 
 
@@ -87,11 +87,10 @@ def facts(phone: str) -> NumberFacts:
 def _region(country: str | None, place: str | None) -> str | None:
     if not place:
         return None
-    if country == "US":
-        if re.search(r", [A-Z]{2}$", place):
-            return place[-2:]
-        return _US_STATES.get(place)
-    return place
+    if country != "US":
+        return None  # Mexican numbers do not tell the state reliably; the join flow asks
+    code = place[-2:] if re.search(r", [A-Z]{2}$", place) else _US_STATES.get(place)
+    return f"US-{code}" if code else None  # ISO 3166-2, as the join flow stores it
 
 
 def mask(address: str) -> str:

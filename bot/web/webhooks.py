@@ -50,7 +50,8 @@ def messages(params: dict[str, str]) -> Response:
     """An inbound SMS or WhatsApp message; replies go back as TwiML."""
     if not params.get("From") or not (params.get("MessageSid") or params.get("SmsSid")):
         abort(400)
-    replies = receive(get_db(), Inbound.from_params(params), current_app.config, utcnow())
+    flows = current_app.extensions.get("puente.flows")
+    replies = receive(get_db(), Inbound.from_params(params), current_app.config, utcnow(), flows)
     xml = twiml_reply([(r.body, list(r.media_urls)) for r in replies])
     return Response(xml, mimetype="application/xml")
 

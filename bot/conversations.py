@@ -1,0 +1,188 @@
+"""Conversation flows, wired to the database: the bridge to the pure engine.
+
+`converse` loads the contact's flow session, lets `bot.flows.engine` decide,
+then applies what it decided (fields, tags, language, consent, reports) and
+stores the new session. Flows are loaded and fully checked once, at start-up:
+a broken flow stops the app with the file, line, step and problem.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from bot.contacts import consent
+from bot.contacts.models import Contact, ContactTag, FlowSession
+from bot.flows import engine
+from bot.flows.check import load_checked_flows
+from bot.flows.model import FlowSet
+from bot.reports import Report
+from bot.text import normalize
+
+log = logging.getLogger(__name__)
+
+FLOWS_DIR = Path(__file__).resolve().parent.parent / "flows"
+# Settings that flows may use as {placeholders}, by configuration name.
+_VARIABLE_SETTINGS = {"org_name": "ORG_NAME", "legal_help": "LEGAL_HELP"}
+_VARIABLE_PREFIXES = ("EVENT_", "KYR_MEDIA_")
+
+
+def flow_variables(settings: Mapping[str, Any]) -> dict[str, str]:
+    """The {placeholders} flows can use, from the settings (empty ones left out)."""
+    values = {name: settings.get(key) or "" for name, key in _VARIABLE_SETTINGS.items()}
+    for key, value in settings.items():
+        if key.startswith(_VARIABLE_PREFIXES) and isinstance(value, str):
+            values[key.lower()] = value
+    return {name: value for name, value in values.items() if value}
+
+
+@dataclass(frozen=True)
+class LoadedFlows:
+    """The checked flows and the values of their {placeholders}."""
+
+    flowset: FlowSet
+    variables: Mapping[str, str]
+
+
+def init_app(app: Flask) -> None:
+    """Load and check every flow; refuse to start when one is broken."""
+    app.extensions["puente.flows"] = load(app.config)
+
+
+def load(settings: Mapping[str, Any]) -> LoadedFlows:
+    """Flows from FLOWS_DIR (or the shipped ones), checked against the settings."""
+    directory = settings.get("FLOWS_DIR") or FLOWS_DIR
+    variables = flow_variables(settings)
+    if not settings["PRODUCTION"]:
+        variables = _development_stand_ins(directory, variables)
+    return LoadedFlows(load_checked_flows(directory, variables=variables), variables)
+
+
+def _development_stand_ins(directory: str | Path, variables: dict[str, str]) -> dict[str, str]:
+    """Visible stand-ins for unset settings, so `make run` works before configuring.
+
+    Production refuses to start instead: a contact must never see a stand-in.
+    """
+    from bot.flows.loader import read_flows
+
+    flowset, _ = read_flows(directory)
+    stand_ins = {name: f"[{name.upper()} not configured]" for name in flowset.variables()}
+    return {**stand_ins, **variables}
+
+
+def contact_view(contact: Contact, channel: str) -> engine.ContactView:
+    """What the engine may know about a contact."""
+    fields = {k: str(v) for k, v in (contact.fields or {}).items() if v is not None}
+    return engine.ContactView(
+        language=contact.language,
+        channel=channel,  # type: ignore[arg-type]
+        fields=fields,
+        tags=contact.tag_names,
+        country=contact.country,
+    )
+
+
+def is_joining(flows: FlowSet, text: str, language: str) -> bool:
+    """Whether ``text`` starts a flow whose first step is an opt-in (joining again)."""
+    flow = flows.flow_for_keyword(normalize(text), language)
+    return flow is not None and bool(flow.steps) and flow.steps[0].type == "opt_in"
+
+
+def converse(
+    session: Session,
+    flows: FlowSet,
+    variables: Mapping[str, str],
+    contact: Contact,
+    channel: str,
+    text: str,
+    now: dt.datetime,
+    how: Mapping[str, str | None],
+) -> engine.Result:
+    """Run one inbound text through the flows and apply the result."""
+    stored = session.get(FlowSession, contact.id)
+    current = engine.Session.from_dict(stored.data) if stored else None
+    view = contact_view(contact, channel)
+    result = engine.handle(flows, current, view, text, now, variables)
+    apply_effects(session, contact, result.effects, now, how)
+    store_session(session, contact, result.session, now)
+    return result
+
+
+def start_flow(
+    session: Session,
+    flows: FlowSet,
+    variables: Mapping[str, str],
+    contact: Contact,
+    channel: str,
+    flow_id: str,
+    now: dt.datetime,
+) -> engine.Result:
+    """Start a flow for a contact (a broadcast's poll or RSVP); replies are routed to it."""
+    result = engine.start(flows, flow_id, contact_view(contact, channel), now, variables)
+    apply_effects(session, contact, result.effects, now, {"channel": channel})
+    store_session(session, contact, result.session, now)
+    return result
+
+
+def store_session(
+    session: Session, contact: Contact, flow_session: engine.Session | None, now: dt.datetime
+) -> None:
+    """Keep the contact's place in a flow, or forget it when the flow ended."""
+    stored = session.get(FlowSession, contact.id)
+    if flow_session is None:
+        if stored is not None:
+            session.delete(stored)
+        return
+    if stored is None:
+        stored = FlowSession(contact_id=contact.id)
+        session.add(stored)
+    stored.flow_id = flow_session.flow_id
+    stored.expires_at = flow_session.expires_at
+    stored.data = flow_session.to_dict()
+    stored.updated_at = now
+
+
+def apply_effects(
+    session: Session,
+    contact: Contact,
+    effects: list[engine.Effect],
+    now: dt.datetime,
+    how: Mapping[str, str | None],
+) -> None:
+    """Make the engine's decisions real: fields, tags, language, consent, reports."""
+    for effect in effects:
+        match effect:
+            case engine.SetField(name=name, value=value):
+                _set_field(contact, name, value)
+            case engine.AddTag(tag=tag):
+                if tag not in contact.tag_names:
+                    contact.tags.append(ContactTag(contact_id=contact.id, tag=tag))
+            case engine.RemoveTag(tag=tag):
+                contact.tags = [t for t in contact.tags if t.tag != tag]
+            case engine.SetLanguage(lang=lang):
+                contact.language = lang
+                contact.language_chosen = True
+            case engine.OptIn(flow_id=flow_id):
+                if not consent.is_subscribed(contact):
+                    consent.opt_in(session, contact, now, source=f"flow:{flow_id}", **how)
+            case engine.RecordReport(flow_id=flow_id, data=data):
+                session.add(
+                    Report(contact_id=contact.id, flow_id=flow_id, data=dict(data), created_at=now)
+                )
+            case engine.FlowEnded(flow_id=flow_id, reason=reason):
+                log.info("flow %s ended for contact %s: %s", flow_id, contact.id, reason)
+
+
+def _set_field(contact: Contact, name: str, value: str) -> None:
+    contact.fields = {**(contact.fields or {}), name: value}  # a new dict: JSON change tracked
+    if name == "state" and value:
+        contact.region = value  # where they say they live beats what the number suggests
+    if name == "country" and value:
+        contact.country = value
