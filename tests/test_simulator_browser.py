@@ -71,7 +71,7 @@ CONVERSATION = [
     ("sms", "+525512345678", "Hola", "(no reply)"),
     ("sms", "+525512345678", "START", "You are subscribed"),
     ("whatsapp", "+12135550123", "Hello", "Welcome to Puente Test"),
-    ("whatsapp", "+12135550123", "BAJA", "Te diste de baja") ,
+    ("whatsapp", "+12135550123", "BAJA", "Te diste de baja"),
 ]
 
 
