@@ -31,12 +31,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     load_rules()  # a broken deployer keyword file stops start-up, not a webhook
 
     from bot import cli, conversations
-    from bot.web import simulator, webhooks
+    from bot.web import dashboard, simulator, webhooks
 
     conversations.init_app(app)  # a broken flow stops start-up, naming file, step, problem
     app.register_blueprint(webhooks.bp)
     if not app.config["PRODUCTION"]:
         app.register_blueprint(simulator.bp)  # signs requests: development only
+    dashboard.init_app(app)  # sign-in on every other page, CSRF on every form
     cli.init_app(app)
     return app
 

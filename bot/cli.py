@@ -55,10 +55,12 @@ def flows_check(segments: bool, strict: bool) -> None:
 
 def init_app(app: Flask) -> None:
     """Register Puente's command groups on the app's CLI."""
+    from bot.accounts.cli import users_group
     from bot.chat import chat_command
 
     app.cli.add_command(db_group)
     app.cli.add_command(chat_command)
+    app.cli.add_command(users_group)
 
 
 def _create_app() -> Flask:

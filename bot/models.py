@@ -1,5 +1,6 @@
 """Every model, imported in one place so Alembic sees the whole schema."""
 
+from bot.accounts.models import AuditEntry, LoginThrottle, User
 from bot.broadcasts.models import Audience, Broadcast, Delivery, Event, Reminder, Rsvp
 from bot.contacts.models import Address, ConsentEvent, Contact, ContactTag, FlowSession
 from bot.db import Base
@@ -7,6 +8,9 @@ from bot.msgs.models import Message
 from bot.reports import Report
 
 __all__ = [
+    "AuditEntry",
+    "LoginThrottle",
+    "User",
     "Audience",
     "Broadcast",
     "Delivery",

@@ -139,3 +139,56 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def db(app: Flask) -> Database:
     return app.extensions["puente.db"]
+
+
+# --- dashboard: signed-in clients per role, a live server for the browser -------------
+
+DASHBOARD_PASSWORD = "una frase larga y secreta"
+
+
+def csrf_from(html: bytes | str) -> str:
+    """The CSRF token of the first form on a page."""
+    import re
+
+    text = html.decode() if isinstance(html, bytes) else html
+    match = re.search(r'name="csrf_token" value="([^"]+)"', text)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+def make_user(db: Database, role: str, language: str = "en", **fields: Any) -> int:
+    """A dashboard user ``<role>@puente.example.org`` with DASHBOARD_PASSWORD."""
+    from bot.accounts.users import create_user, find_by_email
+
+    email = fields.pop("email", f"{role}@puente.example.org")
+    with db.session() as session:
+        user = find_by_email(session, email) or create_user(
+            session, email, role.title(), DASHBOARD_PASSWORD, role, language
+        )
+        for name, value in fields.items():
+            setattr(user, name, value)
+        return user.id
+
+
+def sign_in_client(app: Flask, db: Database, role: str, language: str = "en") -> FlaskClient:
+    """A test client signed in as a user with ``role``; ``client.csrf_token`` is set."""
+    make_user(db, role, language)
+    client = app.test_client()
+    token = csrf_from(client.get("/dashboard/login").data)
+    response = client.post(
+        "/dashboard/login",
+        data={
+            "email": f"{role}@puente.example.org",
+            "password": DASHBOARD_PASSWORD,
+            "csrf_token": token,
+        },
+    )
+    assert response.status_code == 302, response.data
+    client.csrf_token = csrf_from(client.get("/dashboard/profile").data)  # type: ignore[attr-defined]
+    return client
+
+
+@pytest.fixture
+def sign_in(app: Flask, db: Database) -> Any:
+    """sign_in("organizer") -> a signed-in test client with ``.csrf_token``."""
+    return lambda role, language="en": sign_in_client(app, db, role, language)

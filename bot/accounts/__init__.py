@@ -1,0 +1,1 @@
+"""Organizers' accounts: users and roles, passwords, sign-in throttling, the audit log."""

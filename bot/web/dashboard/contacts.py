@@ -1,0 +1,226 @@
+"""Contacts: search and filter, one contact's conversation, consent log and tags."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import ColumnElement, exists, func, select
+from sqlalchemy.orm import Session
+
+from bot import phones
+from bot.accounts.roles import EDIT, SEE_TEXTS
+from bot.broadcasts.audiences import Filters, matching
+from bot.contacts import consent
+from bot.contacts.models import (
+    CHANNELS,
+    STATUS_OPTED_OUT,
+    STATUSES,
+    Address,
+    ConsentEvent,
+    Contact,
+    ContactTag,
+)
+from bot.db import get_db, get_session, utcnow
+from bot.i18n import LANGUAGES
+from bot.msgs.models import Message
+from bot.web.dashboard.auth import current_user, record, require
+from bot.web.dashboard.language import _
+from bot.web.dashboard.masking import may
+
+bp = Blueprint("contacts", __name__, url_prefix="/contacts")
+
+PAGE_SIZE = 50
+CONVERSATION_LIMIT = 200  # the most recent messages shown on a contact's page
+_TAG = re.compile(r"[\w-]{1,64}")
+
+
+@dataclass(frozen=True)
+class Search:
+    """The list's filters, read from the query string."""
+
+    q: str = ""
+    language: str = ""
+    tag: str = ""
+    channel: str = ""
+    region: str = ""
+    status: str = ""
+    page: int = 1
+
+    @classmethod
+    def from_args(cls, args: Any) -> Search:
+        def pick(name: str, allowed: tuple[str, ...] | None = None) -> str:
+            value = args.get(name, "").strip()
+            return value if allowed is None or value in allowed else ""
+
+        return cls(
+            q=pick("q")[:100],
+            language=pick("language", LANGUAGES),
+            tag=pick("tag")[:64],
+            channel=pick("channel", CHANNELS),
+            region=pick("region")[:64],
+            status=pick("status", STATUSES),
+            page=max(1, args.get("page", 1, type=int) or 1),
+        )
+
+    def args(self, **changes: Any) -> dict[str, Any]:
+        """The query string for this search, with ``changes``."""
+        values = {k: v for k, v in self.__dict__.items() if v} | changes
+        return {k: v for k, v in values.items() if v and not (k == "page" and v == 1)}
+
+
+def clauses(search: Search) -> list[ColumnElement[bool]]:
+    """WHERE clauses for a search; the audience filters do language, tag and state."""
+    filters = Filters(
+        languages=(search.language,) if search.language else (),
+        tags=(search.tag,) if search.tag else (),
+        regions=(search.region,) if search.region else (),
+    )
+    where = matching(filters)
+    if search.status:
+        where.append(Contact.status == search.status)
+    if search.channel:
+        where.append(
+            exists().where(Address.contact_id == Contact.id, Address.channel == search.channel)
+        )
+    if search.q:
+        where.append(_text_search(search.q))
+    return where
+
+
+def _text_search(q: str) -> ColumnElement[bool]:
+    """A whole number (organizers only), its last digits, or part of a name."""
+    digits = re.sub(r"\D", "", q)
+    if len(digits) >= 7 and may(EDIT):
+        try:
+            return Contact.phone == phones.normalize_phone(q)
+        except phones.InvalidNumber:
+            pass
+    if 2 <= len(digits) <= 4 and len(digits) == len(q.strip()):
+        return Contact.phone.endswith(digits)
+    if may(SEE_TEXTS):
+        return func.lower(Contact.profile_name).contains(q.lower(), autoescape=True)
+    return Contact.id == (int(q.lstrip("#")) if q.lstrip("#").isdigit() else -1)
+
+
+def options(session: Session) -> dict[str, list[str]]:
+    """The values the filters offer: the tags and states contacts have."""
+    tags = session.scalars(select(ContactTag.tag).distinct().order_by(ContactTag.tag))
+    regions = session.scalars(
+        select(Contact.region)
+        .where(Contact.region.is_not(None))
+        .distinct()
+        .order_by(Contact.region)
+    )
+    return {"tags": list(tags), "regions": list(regions)}
+
+
+@bp.get("/")
+def index() -> str:
+    """Search and filter contacts."""
+    session = get_session()
+    search = Search.from_args(request.args)
+    where = clauses(search)
+    total = session.scalar(select(func.count()).select_from(Contact).where(*where)) or 0
+    rows = session.scalars(
+        select(Contact)
+        .where(*where)
+        .order_by(Contact.last_seen_at.desc().nulls_last(), Contact.id.desc())
+        .offset((search.page - 1) * PAGE_SIZE)
+        .limit(PAGE_SIZE)
+    ).all()
+    return render_template(
+        "dashboard/contacts/index.html",
+        contacts=rows,
+        total=total,
+        search=search,
+        pages=max(1, -(-total // PAGE_SIZE)),
+        options=options(session),
+        statuses=STATUSES,
+        channels=CHANNELS,
+    )
+
+
+@bp.get("/<int:contact_id>")
+def detail(contact_id: int) -> str:
+    """One contact: addresses, fields, tags, consent log, conversation."""
+    session = get_session()
+    contact = session.get(Contact, contact_id) or abort(404)
+    messages = session.scalars(
+        select(Message)
+        .where(Message.contact_id == contact.id)
+        .order_by(Message.id.desc())
+        .limit(CONVERSATION_LIMIT)
+    ).all()
+    log = session.scalars(
+        select(ConsentEvent)
+        .where(ConsentEvent.contact_id == contact.id)
+        .order_by(ConsentEvent.id.desc())
+    ).all()
+    return render_template(
+        "dashboard/contacts/detail.html",
+        contact=contact,
+        messages=list(reversed(messages)),
+        consent_log=log,
+        all_tags=options(session)["tags"],
+    )
+
+
+@bp.post("/<int:contact_id>/tags")
+@require(EDIT)
+def add_tag(contact_id: int) -> Any:
+    """Tag a contact (tags pick audiences)."""
+    tag = request.form.get("tag", "").strip().lower().replace(" ", "-")
+    if not _TAG.fullmatch(tag):
+        flash(_("A tag is one word: letters, numbers, - and _."), "error")
+        return redirect(url_for(".detail", contact_id=contact_id))
+    with get_db().session() as session:
+        contact = session.get(Contact, contact_id) or abort(404)
+        if tag not in contact.tag_names:
+            contact.tags.append(ContactTag(contact_id=contact.id, tag=tag))
+    record("contact.tag_add", f"contact:{contact_id}", tag=tag)
+    flash(_("Tag {tag} added.", tag=tag), "success")
+    return redirect(url_for(".detail", contact_id=contact_id))
+
+
+@bp.post("/<int:contact_id>/tags/remove")
+@require(EDIT)
+def remove_tag(contact_id: int) -> Any:
+    """Take a tag off a contact."""
+    tag = request.form.get("tag", "")
+    with get_db().session() as session:
+        contact = session.get(Contact, contact_id) or abort(404)
+        contact.tags = [t for t in contact.tags if t.tag != tag]
+    record("contact.tag_remove", f"contact:{contact_id}", tag=tag)
+    flash(_("Tag {tag} removed.", tag=tag), "success")
+    return redirect(url_for(".detail", contact_id=contact_id))
+
+
+@bp.post("/<int:contact_id>/opt-out")
+@require(EDIT)
+def opt_out(contact_id: int) -> Any:
+    """Record an opt-out asked for another way (a call, in person): consent by any means."""
+    how = request.form.get("how", "").strip()[:200]
+    with get_db().session() as session:
+        contact = session.get(Contact, contact_id) or abort(404)
+        if contact.status != STATUS_OPTED_OUT:
+            user = current_user()
+            source = f"organizer:{user.id}" if user else "organizer"
+            consent.opt_out(session, contact, utcnow(), source=source, words=how or None)
+    record("contact.opt_out", f"contact:{contact_id}")
+    flash(_("Opted out. This contact will receive nothing more."), "success")
+    return redirect(url_for(".detail", contact_id=contact_id))
+
+
+@bp.get("/import")
+@require(EDIT)
+def import_form() -> str:
+    return render_template("dashboard/error.html", code=200, reason="")
+
+
+@bp.get("/export")
+@require(EDIT)
+def export() -> str:
+    return render_template("dashboard/error.html", code=200, reason="")

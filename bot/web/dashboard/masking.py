@@ -1,0 +1,62 @@
+"""What a user may see of a contact: full numbers and texts, or masked ones.
+
+Views never hand a raw ``Contact.phone``, ``Address.address`` or message
+body to a template or a JSON answer; they go through these functions, which
+mask them for roles without the permission. As a second line of defence,
+``redact_response`` scrubs any E.164 number left in a page or answer sent
+to a role that may not see numbers, and logs it as a bug.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from flask import Response, g
+
+from bot import phones
+from bot.accounts.roles import SEE_PHONES, SEE_TEXTS, allows
+
+log = logging.getLogger(__name__)
+
+_E164 = re.compile(r"(?<![\w%])\+[1-9]\d{7,14}(?!\d)")
+_SCRUBBED_TYPES = ("text/html", "application/json", "text/csv", "text/plain")
+
+
+def may(permission: str) -> bool:
+    """Whether the signed-in user has ``permission``."""
+    user = g.get("user")
+    return user is not None and allows(user.role, permission)
+
+
+def phone(value: str | None) -> str:
+    """A phone number or address, masked to its last four digits unless allowed."""
+    if not value:
+        return ""
+    return value if may(SEE_PHONES) else phones.mask(value)
+
+
+def text(value: str | None) -> str | None:
+    """What a contact wrote (or was sent), or None when the user may not read it."""
+    return value if may(SEE_TEXTS) else None
+
+
+def contact_name(contact_id: int | None, profile_name: str | None) -> str:
+    """The contact's WhatsApp name when allowed, else "#12"."""
+    if profile_name and may(SEE_TEXTS):
+        return profile_name
+    return f"#{contact_id}" if contact_id else "—"
+
+
+def redact_response(response: Response) -> Response:
+    """Scrub full phone numbers from a response to a user who may not see them."""
+    if may(SEE_PHONES) or response.is_streamed or response.direct_passthrough:
+        return response
+    if not response.mimetype or not response.mimetype.startswith(_SCRUBBED_TYPES):
+        return response
+    body = response.get_data(as_text=True)
+    scrubbed, count = _E164.subn(lambda m: phones.mask(m.group(0)), body)
+    if count:
+        log.error("masking: %d full phone number(s) scrubbed from a response", count)
+        response.set_data(scrubbed)
+    return response
