@@ -16,13 +16,17 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.channels.twilio import Sender
 from bot.contacts import consent
-from bot.contacts.models import Contact, ContactTag, FlowSession
+from bot.contacts.models import CHANNEL_SMS, Contact, ContactTag, FlowSession
+from bot.db import Database
 from bot.flows import engine
 from bot.flows.check import load_checked_flows
 from bot.flows.model import FlowSet
+from bot.msgs.sending import send_to_contact
 from bot.reports import Report
 from bot.text import normalize
 
@@ -170,7 +174,8 @@ def apply_effects(
                 contact.language = lang
                 contact.language_chosen = True
             case engine.OptIn(flow_id=flow_id):
-                if not consent.is_subscribed(contact):
+                # Only the contact's own message can opt them (back) in, never a timeout.
+                if how.get("message_sid") and not consent.is_subscribed(contact):
                     consent.opt_in(session, contact, now, source=f"flow:{flow_id}", **how)
             case engine.RecordReport(flow_id=flow_id, data=data):
                 session.add(
@@ -186,3 +191,60 @@ def _set_field(contact: Contact, name: str, value: str) -> None:
         contact.region = value  # where they say they live beats what the number suggests
     if name == "country" and value:
         contact.country = value
+
+
+def expire_due(
+    db: Database, sender: Sender, flows: LoadedFlows, now: dt.datetime, limit: int = 500
+) -> int:
+    """Run the timeout path of every flow whose wait has expired; returns how many.
+
+    Each session is settled in its own transaction (locked, re-checked), then its
+    messages are sent through the sending module, which still refuses opted-out
+    contacts and closed WhatsApp windows. A crash between the two loses a timeout
+    nudge rather than sending it twice.
+    """
+    with db.session() as session:
+        due = session.scalars(
+            select(FlowSession.contact_id).where(FlowSession.expires_at <= now).limit(limit)
+        ).all()
+    for contact_id in due:
+        outputs, channel = _expire_one(db, flows, contact_id, now)
+        for output in outputs:
+            send_to_contact(
+                db,
+                sender,
+                contact_id,
+                channel,
+                output.text,
+                media_urls=[output.media_url] if output.media_url else (),
+                now=now,
+            )
+    return len(due)
+
+
+def _expire_one(
+    db: Database, flows: LoadedFlows, contact_id: int, now: dt.datetime
+) -> tuple[list[engine.Output], str]:
+    with db.session() as session:
+        stored = session.get(FlowSession, contact_id, with_for_update=True)
+        if stored is None or stored.expires_at > now:
+            return [], CHANNEL_SMS  # answered or settled by someone else meanwhile
+        contact = session.get_one(Contact, contact_id)
+        if not consent.can_receive(contact):
+            session.delete(stored)  # opted out or invalid meanwhile: the flow just ends
+            return [], CHANNEL_SMS
+        channel = _last_channel(contact)
+        current = engine.Session.from_dict(stored.data)
+        view = contact_view(contact, channel)
+        result = engine.expire(flows.flowset, current, view, now, flows.variables)
+        apply_effects(session, contact, result.effects, now, {"channel": channel})
+        store_session(session, contact, result.session, now)
+        return list(result.outputs), channel
+
+
+def _last_channel(contact: Contact) -> str:
+    """The channel the contact wrote on most recently."""
+    written = [a for a in contact.addresses if a.last_inbound_at is not None]
+    if not written:
+        return CHANNEL_SMS
+    return max(written, key=lambda a: a.last_inbound_at).channel  # type: ignore[arg-type,return-value]

@@ -149,3 +149,44 @@ def test_unhandled_text_waits_in_the_inbox_without_a_reply(client, db):
             select(Message).where(Message.direction == "in").order_by(Message.id.desc())
         )
         assert last.handled_by is None
+
+
+def test_a_wait_that_times_out_takes_its_timeout_path_once(app, client, db, fake_twilio):
+    import datetime as dt
+
+    from bot.conversations import expire_due
+    from bot.db import utcnow
+    from bot.msgs.sending import sender_from_config
+
+    assert text(client, US, "SUMMIT")
+    assert "How many people" in text(client, US, "1")[0]
+    flows = app.extensions["puente.flows"]
+    sender = sender_from_config(app.config)
+    assert expire_due(db, sender, flows, utcnow() + dt.timedelta(minutes=30)) == 0
+    later = utcnow() + dt.timedelta(hours=2, minutes=1)
+    assert expire_due(db, sender, flows, later) == 1
+    assert expire_due(db, sender, flows, later) == 0  # settled: nothing fires twice
+    bodies = [m["body"] for m in fake_twilio.outbox()]
+    assert len(bodies) == 2
+    assert bodies[0].startswith("We'll count you in") and "see you there" in bodies[1]
+    assert load(db, US).opted_in_at is not None
+    assert consent_log(db, US)[-1] == ("opt_in", "flow:summit_rsvp")
+
+
+def test_a_timed_out_wait_sends_nothing_to_someone_who_stopped_meanwhile(
+    app, client, db, fake_twilio
+):
+    import datetime as dt
+
+    from bot.conversations import expire_due
+    from bot.db import utcnow
+    from bot.msgs.sending import sender_from_config
+
+    text(client, US, "SUMMIT")
+    text(client, US, "1")
+    with db.session() as session:  # opted out at the carrier, say: the session stays
+        contact = session.scalar(select(Contact).where(Contact.phone == US))
+        contact.status = "opted_out"
+    later = utcnow() + dt.timedelta(hours=3)
+    expire_due(db, sender_from_config(app.config), app.extensions["puente.flows"], later)
+    assert fake_twilio.outbox() == []

@@ -319,8 +319,8 @@ SUMMIT = [
         [
             SetField("summit_rsvp", "yes"),
             AddTag("summit_yes"),
+            OptIn("summit_rsvp"),  # consent comes with their answer, before the guests question
             SetField("summit_guests", "2"),
-            OptIn("summit_rsvp"),
             FlowEnded("summit_rsvp", "completed"),
         ],
         buttons={0: ("Yes, I'll be there", "No, I can't", "Maybe")},
@@ -358,8 +358,8 @@ SUMMIT = [
         [
             SetField("summit_rsvp", "yes"),
             AddTag("summit_yes"),
+            OptIn("summit_rsvp"),  # consent comes with their answer, before the guests question
             SetField("summit_guests", "0"),
-            OptIn("summit_rsvp"),
             FlowEnded("summit_rsvp", "completed"),
         ],
     ),
