@@ -11,8 +11,9 @@ import secrets
 
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 
-from bot.db import get_db, utcnow
+from bot.db import get_db, upgrade, utcnow
 from bot.inbound import Inbound, receive
 
 
@@ -31,6 +32,7 @@ def say(phone: str, channel: str, text: str) -> list[str]:
 
 
 @click.command("chat")
+@with_appcontext
 @click.option("--phone", default="+12135550123", show_default=True, help="the made-up number")
 @click.option("--channel", type=click.Choice(["sms", "whatsapp"]), default="sms", show_default=True)
 @click.option(
@@ -41,6 +43,8 @@ def say(phone: str, channel: str, text: str) -> list[str]:
 )
 def chat_command(phone: str, channel: str, language: str | None) -> None:
     """Text the bot from the terminal. An empty line or Ctrl-D ends."""
+    if not current_app.config["PRODUCTION"]:
+        upgrade(current_app.config["DATABASE_URL"])  # a fresh checkout just works
     click.echo(f"Texting as {phone} by {channel}. Empty line to quit.")
     if language:
         for body in say(phone, channel, "ESPAÑOL" if language == "es" else "ENGLISH"):
