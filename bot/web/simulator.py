@@ -42,11 +42,15 @@ def sign() -> Response:
     return jsonify(params=params, signature=signature)
 
 
-@bp.get("/simulator/outbox")
+@bp.post("/simulator/outbox")
 def outbox() -> Response:
-    """Messages sent through the API (broadcasts, reminders) to one address."""
-    address = request.args.get("address", "")
-    since = int(request.args.get("after", 0))
+    """Messages sent through the API (broadcasts, reminders) to one address.
+
+    A POST, so the number never appears in a URL (and so never in access logs).
+    """
+    asked = request.get_json(force=True) or {}
+    address = str(asked.get("address", ""))
+    since = int(asked.get("after", 0))
     rows = get_session().scalars(
         select(Message)
         .where(Message.address == address, Message.id > since, Message.direction == "out")
