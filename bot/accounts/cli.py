@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 from flask import current_app
+from flask.cli import AppGroup
 from sqlalchemy import select
 
 from bot.accounts import audit
@@ -18,9 +19,7 @@ def _db() -> Database:
     return current_app.extensions["puente.db"]
 
 
-@click.group("users")
-def users_group() -> None:
-    """Dashboard users."""
+users_group = AppGroup("users", help="Dashboard users.")  # each command runs in the app context
 
 
 @users_group.command("create")

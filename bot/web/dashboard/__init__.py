@@ -85,11 +85,11 @@ _CSP = (
 def init_app(app: Flask) -> None:
     """Register the dashboard and protect the whole app: sessions, CSRF, headers."""
     _configure_session(app)
+    app.before_request(auth.load_user)
+    app.before_request(auth.require_login)  # before CSRF: anonymous requests get 401, not 400
     csrf.init_app(app)
     for name in auth.PUBLIC_BLUEPRINTS & app.blueprints.keys():
         csrf.exempt(app.blueprints[name])  # Twilio signs its requests; the simulator is dev-only
-    app.before_request(auth.load_user)
-    app.before_request(auth.require_login)
     app.register_blueprint(bp)
     queue.mount_rq_dashboard(app)
     app.register_error_handler(CSRFError, _csrf_refused)
@@ -141,7 +141,7 @@ def _error_page(error: Any) -> Any:
     return render_template("dashboard/error.html", code=code, reason=_(reasons[code])), code
 
 
-@bp.context_processor
+@bp.app_context_processor  # error pages render outside the blueprint too
 def _template_helpers() -> dict[str, Any]:
     user = g.get("user")
     return {

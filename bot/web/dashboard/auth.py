@@ -77,7 +77,7 @@ def require_login() -> Response | None:
         return None  # signed in, or a 404 that is a 404 for everyone
     if request.endpoint in PUBLIC_ENDPOINTS or request.blueprint in PUBLIC_BLUEPRINTS:
         return None
-    if request.method == "GET" and request.accept_mimetypes.accept_html:
+    if request.method == "GET" and request.accept_mimetypes.best != "application/json":
         return redirect(url_for("dashboard.auth.login", next=request.full_path.rstrip("?")))
     abort(401)
 

@@ -20,6 +20,8 @@ from bot.accounts.roles import SEE_PHONES, SEE_TEXTS, allows
 log = logging.getLogger(__name__)
 
 _E164 = re.compile(r"(?<![\w%])\+[1-9]\d{7,14}(?!\d)")
+# What people type as a phone number: 7 to 15 digits, maybe spaced, dashed or bracketed.
+_PHONE_LIKE = re.compile(r"(?<![\w])\+?\(?\d(?:[\s().-]{0,2}\d){6,14}(?![\w])")
 _SCRUBBED_TYPES = ("text/html", "application/json", "text/csv", "text/plain")
 
 
@@ -36,9 +38,21 @@ def phone(value: str | None) -> str:
     return value if may(SEE_PHONES) else phones.mask(value)
 
 
-def text(value: str | None) -> str | None:
-    """What a contact wrote (or was sent), or None when the user may not read it."""
-    return value if may(SEE_TEXTS) else None
+def text(value: object) -> str | None:
+    """What a contact wrote (or was sent), or None when the user may not read it.
+
+    For a role that may read texts but not numbers, any number in the text is
+    masked too: contacts write their own and others' numbers in messages.
+    """
+    if value is None or not may(SEE_TEXTS):
+        return None
+    value = str(value)
+    return value if may(SEE_PHONES) else numbers_masked(value)
+
+
+def numbers_masked(value: str) -> str:
+    """``value`` with everything that looks like a phone number cut to its last 4 digits."""
+    return _PHONE_LIKE.sub(lambda m: phones.mask(m.group(0)), value)
 
 
 def contact_name(contact_id: int | None, profile_name: str | None) -> str:
