@@ -20,7 +20,7 @@ from bot.broadcasts import jobs, runtime
 from bot.config import from_environ
 
 log = logging.getLogger("puente.worker")
-RECONCILE = queue.TickJob(jobs.RECONCILE_JOB, "puente:reconcile", queue.QUEUE_HIGH)
+RECONCILE = queue.TickJob(jobs.RECONCILE_JOB, "puente-reconcile", queue.QUEUE_HIGH)
 
 
 def wait_for_redis(connection: redis.Redis, timeout_s: float = 30.0) -> None:

@@ -53,7 +53,7 @@ class TickJob:
     """A job a worker enqueues on each tick (once at start, then every interval)."""
 
     func: str  # dotted path
-    job_id: str  # fixed: a tick never queues a second copy
+    job_id: str  # fixed (letters, digits, - and _): a tick never queues a second copy
     queue: str = QUEUE_HIGH
 
 
@@ -141,8 +141,8 @@ class _Ticking:
         for tick in self.tick_jobs:
             try:
                 enqueue_once(self.connection, tick.queue, tick.func, job_id=tick.job_id)  # type: ignore[attr-defined]
-            except redis.RedisError:
-                log.warning("could not queue tick job %s", tick.job_id)
+            except Exception:  # noqa: BLE001 - a failed tick must not stop the worker
+                log.exception("could not queue tick job %s", tick.job_id)
 
 
 class PuenteWorker(_Ticking, Worker):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import random
 import threading
 import time
@@ -25,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import requests.adapters
 from sqlalchemy import or_, select, update
 
 from bot import i18n
@@ -48,6 +50,7 @@ from bot.broadcasts.models import (
     Reminder,
 )
 from bot.broadcasts.runtime import Runtime
+from bot.channels import twilio
 from bot.channels.errors import Effect, retry_limit
 from bot.contacts.models import CHANNEL_SMS, CHANNEL_WHATSAPP, STATUS_ACTIVE, Contact, FlowSession
 from bot.db import utcnow
@@ -187,7 +190,8 @@ def send_batch(
                 result.add(DELIVERY_QUEUED, r.send_after)
         contacts = _contacts(session, [r.contact_id for r in due])
     liveness = Liveness(runtime, broadcast_id, time.monotonic() + slice_s, heartbeat)
-    threads = max(1, min(int(runtime.config.get("SEND_THREADS", 128)), len(due)))
+    threads = send_threads(runtime, len(due))
+    warm_up(runtime, threads)
     lock = threading.Lock()
 
     def one(row: Any) -> None:
@@ -204,6 +208,33 @@ def send_batch(
         with ThreadPoolExecutor(threads, thread_name_prefix="send") as pool:
             list(pool.map(one, due))
     return result
+
+
+def send_threads(runtime: Runtime, due: int) -> int:
+    """Enough threads for the senders' rates (calls in flight: rate x ~0.3 s), no more.
+
+    Idle threads are not free: each one woken for its slot competes for the GIL.
+    """
+    rate = max(runtime.limit(CHANNEL_SMS).rate_per_s, runtime.limit(CHANNEL_WHATSAPP).rate_per_s)
+    wanted = max(2, math.ceil(rate * 0.3))
+    return max(1, min(int(runtime.config.get("SEND_THREADS", 256)), wanted, due))
+
+
+def warm_up(runtime: Runtime, threads: int) -> None:
+    """Build the Twilio client before any slot is booked (its first use is slow).
+
+    Its HTTP pool must hold a connection per sending thread: a thread without
+    one opens and drops a connection per request, and that delay, varying
+    after the throttle slot, could crowd two seconds' messages into one.
+    """
+    client = twilio.make_client(runtime.sender)
+    _ = client.api.v2010.accounts(runtime.sender.account_sid).messages
+    session = getattr(client.http_client, "session", None)
+    if session is not None and getattr(session, "puente_pool", 0) < threads:
+        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=threads)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        session.puente_pool = threads
 
 
 def _contacts(session: Any, ids: list[int]) -> dict[int, Contact]:

@@ -49,7 +49,7 @@ class Runtime:
 
     def limit(self, channel: str) -> Limit:
         """The throttle limit of the sender used for ``channel``."""
-        margin = int(self.config.get("THROTTLE_MARGIN_MS", 25))
+        margin = int(self.config.get("THROTTLE_MARGIN_MS", 40))
         if channel == CHANNEL_WHATSAPP:
             name = self.sender.messaging_service_sid or self.sender.whatsapp_from or "whatsapp"
             return Limit(name, float(self.config.get("WHATSAPP_RATE_PER_S", 80)), margin)

@@ -49,7 +49,7 @@ class Limit:
 
     sender: str  # "sms:+12135550100", "whatsapp:+1213…", "sms:MG…"
     rate_per_s: float
-    margin_ms: int = 25
+    margin_ms: int = 40
 
     @property
     def interval_ms(self) -> float:
@@ -83,12 +83,20 @@ class Throttle:
         sleep: Callable[[float], None] = time.sleep,
         give_up: Callable[[], bool] = lambda: False,
     ) -> bool:
-        """Wait for and take a slot; False when ``give_up()`` says to stop waiting."""
+        """Wait for and take a slot; False when ``give_up()`` says to stop waiting.
+
+        A thread that wakes up too late for its slot (the process stalled) does
+        not use it: sending then could crowd the next second. It books another.
+        """
+        late_s = limit.margin_ms / 2000.0
         while True:
             wait = self.reserve(limit, weight, bulk)
             if wait >= 0:
+                due = time.monotonic() + wait
                 sleep(wait)
-                return True
+                if time.monotonic() - due <= late_s:
+                    return True
+                continue
             if give_up():
                 return False
             sleep(max(-wait, MIN_RETRY_S) * (1 + random.random() * 0.2))
