@@ -61,6 +61,10 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(db_group)
     app.cli.add_command(chat_command)
     app.cli.add_command(users_group)
+    from bot.broadcasts.cli import GROUPS  # contacts, audiences, broadcast, events
+
+    for group in GROUPS:
+        app.cli.add_command(group)
 
 
 def _create_app() -> Flask:

@@ -1,0 +1,442 @@
+"""Organizer commands: `puente contacts|audiences|broadcast|events …`.
+
+Commands change the database; the worker picks the work up (at once when the
+queue is reachable, else at its next reconcile).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import time
+from collections.abc import Mapping
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import click
+from flask import current_app
+
+from bot.broadcasts import audiences, broadcast, events, imports, jobs, runtime
+from bot.broadcasts.audiences import Filters
+from bot.broadcasts.broadcast import BroadcastError
+from bot.contacts.identity import find_by_phone
+from bot.db import Database, get_db, utcnow
+from bot.msgs.sending import send_to_contact, sender_from_config
+
+
+def _db() -> Database:
+    return get_db()
+
+
+def _config() -> Mapping[str, Any]:
+    return current_app.config
+
+
+def _when(text: str, zone: str) -> dt.datetime:
+    """ "2026-06-06 10:00" in ``zone`` -> an aware datetime."""
+    moment = dt.datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(zone))
+
+
+def _texts(text_es: str | None, text_en: str | None) -> dict[str, str]:
+    return {k: v for k, v in (("es", text_es), ("en", text_en)) if v}
+
+
+def _fail(message: str) -> None:
+    raise click.ClickException(message)
+
+
+# --- contacts ------------------------------------------------------------------------
+
+contacts_group = click.Group("contacts", help="Import and export contacts (CSV).")
+
+
+@contacts_group.command("import")
+@click.argument("file", type=click.File("r", encoding="utf-8-sig"))
+@click.option("--region", default="US", show_default=True, help="For numbers without +code.")
+def contacts_import(file: Any, region: str) -> None:
+    """Import FILE.csv: phone, channel, language, tags, consent_source, consent_date."""
+    lines = file.readlines()
+    report = imports.Report()
+    now = utcnow()
+    with (
+        click.progressbar(list(imports.read_rows(lines, region, now)), label="importing") as rows,
+        _db().session() as session,
+    ):
+        for row in rows:
+            if isinstance(row, imports.Row):
+                imports.apply_row(session, row, now, report)
+            else:
+                report.problems.append(row)
+    click.echo(f"{report.created} new, {report.updated} updated, {len(report.problems)} bad rows")
+    for line, phone in report.kept_opted_out:
+        click.echo(f"line {line}: {phone} opted out earlier; kept opted out")
+    for line, reason in report.problems:
+        click.echo(f"line {line}: {reason}", err=True)
+
+
+@contacts_group.command("export")
+@click.argument("file", type=click.File("w", encoding="utf-8"), default="-")
+def contacts_export(file: Any) -> None:
+    """Write every contact to FILE (default: standard output)."""
+    with _db().session() as session:
+        imports.write_csv(imports.export_rows(session), file)
+
+
+# --- audiences -----------------------------------------------------------------------
+
+
+def filter_options(command: Any) -> Any:
+    """The audience filter options shared by `audiences save` and `broadcast create`."""
+    options = [
+        click.option("--language", "languages", multiple=True, type=click.Choice(["es", "en"])),
+        click.option("--tag", "tags", multiple=True, help="Has any of these tags."),
+        click.option("--not-tag", "exclude_tags", multiple=True),
+        click.option(
+            "--channel", "channels", multiple=True, type=click.Choice(["sms", "whatsapp"])
+        ),
+        click.option("--country", "countries", multiple=True, help="US, MX…"),
+        click.option("--region", "regions", multiple=True, help="State: CA, TX, Jalisco…"),
+        click.option("--joined-after"),
+        click.option("--joined-before"),
+        click.option("--active-after"),
+        click.option("--active-before"),
+        click.option("--event", "event_id", type=int, help="RSVP'd yes to this event."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def filters_from(options: Mapping[str, Any]) -> Filters:
+    data = {k: v for k, v in options.items() if v not in (None, ())}
+    return Filters.from_dict({k: list(v) if isinstance(v, tuple) else v for k, v in data.items()})
+
+
+audiences_group = click.Group("audiences", help="Saved audiences.")
+
+
+@audiences_group.command("save")
+@click.argument("name")
+@filter_options
+def audiences_save(name: str, **options: Any) -> None:
+    """Save the filters as NAME and show its size."""
+    filters = filters_from(options)
+    with _db().session() as session:
+        audiences.save(session, name, filters)
+        size = audiences.size(session, filters, (), utcnow())
+    click.echo(f"audience {name!r}: {size} contacts")
+
+
+@audiences_group.command("list")
+def audiences_list() -> None:
+    from sqlalchemy import select
+
+    from bot.broadcasts.models import Audience
+
+    with _db().session() as session:
+        for audience in session.scalars(select(Audience).order_by(Audience.name)):
+            size = audiences.size(session, Filters.from_dict(audience.filters), (), utcnow())
+            click.echo(f"{audience.name}: {size} contacts {audience.filters}")
+
+
+# --- broadcasts ----------------------------------------------------------------------
+
+broadcast_group = click.Group("broadcast", help="Create, preview and send broadcasts.")
+
+
+@broadcast_group.command("create")
+@click.argument("name")
+@click.option("--text-es", help="Spanish text.")
+@click.option("--text-en", help="English text.")
+@click.option("--default-language", type=click.Choice(["es", "en"]), default="en")
+@click.option("--audience", "audience_name", help="A saved audience (else the filters).")
+@click.option("--send-on", "send_channels", multiple=True, type=click.Choice(["whatsapp", "sms"]),
+              help="Channels in order of preference (default: whatsapp, then sms).")  # fmt: skip
+@click.option("--media", "media_urls", multiple=True)
+@click.option("--template", "content_sid", help="Approved WhatsApp template (HX…).")
+@click.option("--template-var", "variables", multiple=True, help="1=value")
+@click.option("--flow", "flow_id", help="Route replies to this flow (poll, RSVP).")
+@filter_options
+def broadcast_create(name: str, text_es: str | None, text_en: str | None, **kw: Any) -> None:
+    """Create a draft broadcast and show its preview."""
+    audience_name = kw.pop("audience_name")
+    options = {k: kw.pop(k) for k in list(kw) if k not in _CREATE_KEYS}
+    variables = dict(v.split("=", 1) for v in kw.pop("variables"))
+    now = utcnow()
+    try:
+        with _db().session() as session:
+            filters = (
+                audiences.load(session, audience_name) if audience_name else filters_from(options)
+            )
+            created = broadcast.create(
+                session,
+                name,
+                _texts(text_es, text_en),
+                filters,
+                default_language=kw["default_language"],
+                channels=kw["send_channels"] or ("whatsapp", "sms"),
+                media_urls=kw["media_urls"],
+                content_sid=kw["content_sid"],
+                content_variables=variables,
+                flow_id=kw["flow_id"],
+                now=now,
+            )
+            click.echo(f"broadcast {created.id} created (draft)")
+            _show_preview(broadcast.preview(session, created.id, _config(), now))
+    except (BroadcastError, LookupError) as exc:
+        _fail(str(exc))
+
+
+_CREATE_KEYS = {"default_language", "send_channels", "media_urls", "content_sid", "variables",
+                "flow_id"}  # fmt: skip
+
+
+def _show_preview(preview: broadcast.Preview) -> None:
+    counts = preview.audience
+    click.echo(f"audience: {counts.total} contacts")
+    click.echo(f"  by language: {counts.by_language}")
+    click.echo(f"  by channel: {counts.by_channel}")
+    click.echo(f"  by country: {counts.by_country}")
+    click.echo(f"  not included: {counts.excluded or 'none'}")
+    if preview.whatsapp_template or preview.whatsapp_skipped:
+        click.echo(
+            f"  WhatsApp outside 24 h: {preview.whatsapp_template} get the template, "
+            f"{preview.whatsapp_skipped} skipped"
+        )
+    for lang, info in preview.segments.items():
+        click.echo(
+            f"  {lang}: {info.segments} SMS segment(s), {info.encoding}, {info.characters} chars"
+        )
+    click.echo(f"estimated cost: ${preview.estimated_cost:.2f}")
+    for warning in preview.warnings:
+        click.echo(f"warning: {warning}")
+
+
+@broadcast_group.command("preview")
+@click.argument("broadcast_id", type=int)
+def broadcast_preview(broadcast_id: int) -> None:
+    """Audience size, segments per language and estimated cost."""
+    try:
+        with _db().session() as session:
+            _show_preview(broadcast.preview(session, broadcast_id, _config(), utcnow()))
+    except BroadcastError as exc:
+        _fail(str(exc))
+
+
+def _kick(broadcast_id: int) -> None:
+    url = runtime.redis_url(_config())
+    from bot import queue
+
+    started = jobs.kick(queue.connect(url) if url else None, broadcast_id)
+    if not started:
+        click.echo("the worker will start it within a few seconds (next reconcile)")
+
+
+@broadcast_group.command("send")
+@click.argument("broadcast_id", type=int)
+@click.option("--test", "test_phone", help="Only send to this number (a contact), now.")
+@click.option("--language", type=click.Choice(["es", "en"]), help="Language of the test.")
+@click.option("--wait", is_flag=True, help="Show progress until it is done.")
+def broadcast_send(
+    broadcast_id: int, test_phone: str | None, language: str | None, wait: bool
+) -> None:
+    """Send now (or a test to one number)."""
+    if test_phone:
+        _test_send(broadcast_id, test_phone, language)
+        return
+    try:
+        with _db().session() as session:
+            broadcast.send(session, broadcast_id, utcnow())
+    except BroadcastError as exc:
+        _fail(str(exc))
+    _kick(broadcast_id)
+    click.echo(f"broadcast {broadcast_id} is sending")
+    if wait:
+        _watch(broadcast_id)
+
+
+def _test_send(broadcast_id: int, phone: str, language: str | None) -> None:
+    from bot import phones
+
+    with _db().session() as session:
+        found = broadcast.get(session, broadcast_id)
+        contact = find_by_phone(session, phones.normalize_phone(phone))
+        if contact is None:
+            _fail("the test number must be a contact (text the bot from it first)")
+        channel = next((c for c in found.channels if contact.address_for(c)), None)
+        if channel is None:
+            _fail(f"that contact has no address on {', '.join(found.channels)}")
+        body = broadcast.text_for(found, language or contact.language)
+        contact_id, media = contact.id, list(found.media_urls)
+    outcome = send_to_contact(
+        _db(), sender_from_config(_config()), contact_id, channel, "[TEST] " + body,
+        media_urls=media, extra={"broadcast_test": broadcast_id},
+    )  # fmt: skip
+    click.echo(f"test: {outcome.status} {outcome.sid or ''} {outcome.error_code or ''}".strip())
+
+
+@broadcast_group.command("schedule")
+@click.argument("broadcast_id", type=int)
+@click.option("--at", "at_text", required=True, help='"2026-06-06 10:00"')
+@click.option("--tz", default="America/Los_Angeles", show_default=True)
+def broadcast_schedule(broadcast_id: int, at_text: str, tz: str) -> None:
+    """Send at a time (the contacts' quiet hours still apply)."""
+    try:
+        with _db().session() as session:
+            scheduled = broadcast.schedule(session, broadcast_id, _when(at_text, tz))
+            click.echo(f"broadcast {broadcast_id} scheduled for {scheduled.send_at.isoformat()}")
+    except (BroadcastError, ValueError) as exc:
+        _fail(str(exc))
+
+
+def _change(action: str, broadcast_id: int) -> None:
+    try:
+        with _db().session() as session:
+            if action == "cancel":
+                broadcast.cancel(session, broadcast_id, utcnow())
+            else:
+                getattr(broadcast, action)(session, broadcast_id)
+    except BroadcastError as exc:
+        _fail(str(exc))
+    if action == "resume":
+        _kick(broadcast_id)
+    click.echo(f"broadcast {broadcast_id}: {action} done")
+
+
+@broadcast_group.command("cancel")
+@click.argument("broadcast_id", type=int)
+def broadcast_cancel(broadcast_id: int) -> None:
+    """Never send what is not sent yet."""
+    _change("cancel", broadcast_id)
+
+
+@broadcast_group.command("pause")
+@click.argument("broadcast_id", type=int)
+def broadcast_pause(broadcast_id: int) -> None:
+    _change("pause", broadcast_id)
+
+
+@broadcast_group.command("resume")
+@click.argument("broadcast_id", type=int)
+def broadcast_resume(broadcast_id: int) -> None:
+    _change("resume", broadcast_id)
+
+
+@broadcast_group.command("status")
+@click.argument("broadcast_id", type=int)
+@click.option("--watch", is_flag=True, help="A progress bar until it is done.")
+def broadcast_status(broadcast_id: int, watch: bool) -> None:
+    """Deliveries by state and what Twilio reported."""
+    if watch:
+        _watch(broadcast_id)
+    try:
+        with _db().session() as session:
+            found = broadcast.status(session, broadcast_id)
+    except BroadcastError as exc:
+        _fail(str(exc))
+    click.echo(f"broadcast {broadcast_id}: {found.status}, {found.settled}/{found.total} settled")
+    click.echo(f"  deliveries: {found.deliveries}")
+    click.echo(f"  messages: {found.messages}")
+
+
+def _watch(broadcast_id: int, timeout_s: float = 24 * 3600) -> None:
+    deadline = time.monotonic() + timeout_s
+    with _db().session() as session:
+        found = broadcast.status(session, broadcast_id)
+    with click.progressbar(length=max(found.total, 1), label="sending", file=sys.stderr) as bar:
+        done = 0
+        while time.monotonic() < deadline:
+            with _db().session() as session:
+                found = broadcast.status(session, broadcast_id)
+            bar.length = max(found.total, 1)
+            bar.update(found.settled - done)
+            done = found.settled
+            if found.status in ("done", "canceled") or found.status == "paused":
+                return
+            time.sleep(1)
+
+
+# --- events --------------------------------------------------------------------------
+
+events_group = click.Group("events", help="Events, RSVPs and reminders.")
+
+
+@events_group.command("create")
+@click.option("--name-es", required=True)
+@click.option("--name-en", required=True)
+@click.option("--place-es", required=True)
+@click.option("--place-en", required=True)
+@click.option("--starts", required=True, help='"2026-06-06 10:00" in --tz')
+@click.option("--tz", required=True, help="Where it happens: America/Los_Angeles…")
+@click.option("--remind", multiple=True, help="Before the start: 1d, 2h, 30m.")
+@click.option("--text-es", help="Reminder text; may use {name} {place} {when}.")
+@click.option("--text-en")
+def events_create(**kw: Any) -> None:
+    """An event with reminders to those who RSVP yes."""
+    texts = _texts(kw["text_es"], kw["text_en"]) or None
+    try:
+        offsets = [events.parse_offset(o) for o in kw["remind"]]
+        with _db().session() as session:
+            event = events.create_event(
+                session,
+                {"es": kw["name_es"], "en": kw["name_en"]},
+                {"es": kw["place_es"], "en": kw["place_en"]},
+                _when(kw["starts"], kw["tz"]),
+                kw["tz"],
+                offsets,
+                texts,
+            )
+            click.echo(f"event {event.id} created with {len(offsets)} reminder(s)")
+    except ValueError as exc:
+        _fail(str(exc))
+
+
+@events_group.command("rsvp")
+@click.argument("event_id", type=int)
+@click.argument("phone")
+@click.option("--no", "declined", is_flag=True)
+def events_rsvp(event_id: int, phone: str, declined: bool) -> None:
+    """Record a contact's RSVP (flows record theirs by text)."""
+    from bot import phones
+
+    with _db().session() as session:
+        contact = find_by_phone(session, phones.normalize_phone(phone))
+        if contact is None:
+            _fail("no contact with that number")
+        events.rsvp(session, event_id, contact.id, not declined, utcnow())
+    click.echo("RSVP recorded")
+
+
+@events_group.command("list")
+def events_list() -> None:
+    with _db().session() as session:
+        for event in events.upcoming(session, utcnow()):
+            click.echo(f"{event.id}: {event.names.get('en')} / {event.names.get('es')} "
+                       f"{event.starts_at.astimezone(ZoneInfo(event.timezone)):%Y-%m-%d %H:%M} "
+                       f"{event.timezone}")  # fmt: skip
+
+
+@events_group.command("series")
+@click.argument("name")
+@click.option("--after", required=True, help="After each contact joins: 1d, 7d.")
+@click.option("--text-es", required=True)
+@click.option("--text-en", required=True)
+@click.option("--tag", "tags", multiple=True, help="Only contacts with one of these tags.")
+def events_series(name: str, after: str, text_es: str, text_en: str, tags: tuple[str, ...]) -> None:
+    """A welcome-series step for contacts who join from now on."""
+    try:
+        with _db().session() as session:
+            reminder = events.create_series_step(
+                session,
+                name,
+                events.parse_offset(after),
+                _texts(text_es, text_en),
+                Filters(tags=tags),
+            )
+            click.echo(f"series step {reminder.id} created: {after} after joining")
+    except (ValueError, BroadcastError) as exc:
+        _fail(str(exc))
+
+
+GROUPS = (contacts_group, audiences_group, broadcast_group, events_group)
