@@ -20,12 +20,17 @@ def main() -> None:
     os.environ.setdefault("PUBLIC_URL", f"http://127.0.0.1:{args.port}")
 
     from bot import create_app
+    from bot.broadcasts.runtime import start_dev_queue
     from bot.db import upgrade
 
     app = create_app()
     upgrade(app.config["DATABASE_URL"])
+    stop_queue = start_dev_queue(app.config, app.instance_path)  # redis-server + worker.py
     print(f"\n  Puente is running: open http://127.0.0.1:{args.port} to text it.\n")
-    run_simple("127.0.0.1", args.port, app, threaded=True, use_reloader=False)
+    try:
+        run_simple("127.0.0.1", args.port, app, threaded=True, use_reloader=False)
+    finally:
+        stop_queue()
 
 
 if __name__ == "__main__":

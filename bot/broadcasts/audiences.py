@@ -194,13 +194,16 @@ def breakdown(
 ) -> Breakdown:
     """Count the audience without reading it contact by contact."""
     query, chosen, in_window = targets(filters, channels, now)
+    columns = [Contact.language, chosen, Contact.country]
+    if "whatsapp" in channel_order(filters, channels):
+        columns.append(in_window)  # a constant must not be grouped by: SQLite reads a position
     rows = session.execute(
-        query.with_only_columns(
-            Contact.language, chosen, Contact.country, in_window, func.count(Contact.id)
-        )
+        query.with_only_columns(*columns, func.count(Contact.id))
         .where(subscribed())
-        .group_by(Contact.language, chosen, Contact.country, in_window)
+        .group_by(*columns)
     ).all()
+    if len(columns) == 3:
+        rows = [(lang, channel, country, False, count) for lang, channel, country, count in rows]
     result = Breakdown()
     for language, channel, country, window, count in rows:
         result.groups.append((language, channel, country, bool(window), count))

@@ -225,7 +225,7 @@ def broadcast_preview(broadcast_id: int) -> None:
 
 
 def _kick(broadcast_id: int) -> None:
-    url = runtime.redis_url(_config())
+    url = runtime.redis_url(_config(), current_app.instance_path)
     from bot import queue
 
     started = jobs.kick(queue.connect(url) if url else None, broadcast_id)

@@ -7,7 +7,9 @@ builds its own, so no database connection or socket crosses a fork).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -89,3 +91,34 @@ def use(runtime: Runtime) -> None:
     """Make ``runtime`` this process's (the in-process worker, tests)."""
     _current.clear()
     _current[os.getpid()] = runtime
+
+
+def start_dev_queue(config: Mapping[str, Any], instance_path: str | Path) -> Callable[[], None]:
+    """`make run`: a redis-server under instance/ and a `worker.py` process, or, when
+    redis-server is not installed, in-process fakeredis worked by a SimpleWorker thread.
+
+    Returns the function that stops them.
+    """
+    from bot.broadcasts.jobs import RECONCILE_JOB
+
+    tick = queue.TickJob(RECONCILE_JOB, "puente-reconcile")
+    interval = int(config.get("RECONCILE_INTERVAL_S", 15))
+    if not queue.EmbeddedRedis.available():
+        connection, _thread = queue.start_in_process_queue([tick], interval)
+        use(build(config, connection))
+        return lambda: None
+    server = queue.EmbeddedRedis(instance_path)
+    url = server.start()
+    env = {**os.environ, "REDIS_URL": url, "DATABASE_URL": config["DATABASE_URL"]}
+    env["TWILIO_API_URL"] = config["TWILIO_API_URL"]
+    env["PUBLIC_URL"] = config["PUBLIC_URL"]
+    worker = subprocess.Popen(
+        [sys.executable, str(Path(__file__).parents[2] / "worker.py")], env=env
+    )
+
+    def stop() -> None:
+        worker.terminate()
+        worker.wait(timeout=30)
+        server.stop()
+
+    return stop
