@@ -1,0 +1,75 @@
+"""Event reminders fire once, whatever restarts; times in the contact's language and zone."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+
+import pytest
+from sqlalchemy import func, select
+
+from bot import queue
+from bot.broadcasts import events, reconcile
+from bot.broadcasts.deliveries import event_values
+from bot.broadcasts.models import Broadcast, Event
+from bot.db import Database, utcnow
+from tests.test_broadcast_factories import add_contact, in_process, settings
+
+pytestmark = pytest.mark.filterwarnings(
+    "ignore::ResourceWarning", "ignore::pytest.PytestUnraisableExceptionWarning"
+)
+
+
+@pytest.fixture
+def database(database_url):
+    db = Database(database_url)
+    yield db
+    db.engine.dispose()
+
+
+def test_event_times_read_as_the_contact_writes_them():
+    event = Event(
+        names={"es": "Marcha", "en": "March"},
+        places={"es": "Plaza", "en": "Plaza"},
+        starts_at=dt.datetime(2026, 6, 6, 15, 0, tzinfo=dt.UTC),
+        timezone="America/Mexico_City",
+    )
+    assert event_values(event, "es", None)["when"] == "sábado 6 de junio, 9:00 a.\u202fm."
+    assert event_values(event, "en", "America/Los_Angeles")["when"] == "Saturday, June 6, 8:00 AM"
+
+
+def run_everything(env):
+    """One reconcile, then every job it queued, in this process (RQ's SimpleWorker)."""
+    rt = in_process(env)
+    reconcile.run(rt, rt.redis, utcnow())
+    queue.work(rt.redis, burst=True, simple=True)
+
+
+def test_reminders_fire_once_across_restarts(
+    database, database_url, redis_url, redis_server, fake_twilio_server, fake_twilio
+):
+    env = settings(database_url, redis_url, fake_twilio_server[1])
+    yes = add_contact(database, "+525512345671", "es")
+    add_contact(database, "+12135550171", "en")  # no RSVP: no reminder
+    with database.session() as session:
+        event = events.create_event(
+            session,
+            {"es": "Marcha", "en": "March"},
+            {"es": "Plaza", "en": "Plaza"},
+            utcnow() + dt.timedelta(hours=1),
+            "America/Mexico_City",
+            [dt.timedelta(days=1), dt.timedelta(hours=2), dt.timedelta(minutes=30)],
+        )
+        events.rsvp(session, event.id, yes, True, utcnow())
+        event_id = event.id
+    run_everything(env)
+    run_everything(env)
+    redis_server.restart_empty()
+    run_everything(env)
+    with database.session() as session:
+        fired = session.scalar(select(func.count()).select_from(Broadcast))
+        event = session.get(Event, event_id)
+        when = event_values(event, "es", "America/Mexico_City")["when"]
+    assert fired == 2  # 1 day and 2 hours before are due; 30 minutes before is not yet
+    assert Counter(m["to"] for m in fake_twilio.outbox()) == {"+525512345671": 2}
+    assert {m["body"] for m in fake_twilio.outbox()} == {f"Recordatorio: Marcha, {when}, en Plaza."}
