@@ -1,17 +1,406 @@
-"""Broadcasts: compose in both languages, pick an audience, test, send, watch it go."""
+"""Broadcasts: compose in both languages, pick an audience, test, send, watch it go.
+
+The engine is ``bot.broadcasts`` (create, preview, send, schedule, pause,
+resume, cancel, status); this module only turns forms into those calls. A
+send sets the broadcast sending and kicks the queue; the workers do the rest,
+and the progress panel polls ``status`` until it is done.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+import datetime as dt
+import logging
+from typing import Any
 
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.accounts.roles import EDIT, SEND
+from bot.broadcasts import audiences, broadcast, jobs
+from bot.broadcasts.audiences import Filters
+from bot.broadcasts.broadcast import BroadcastError
+from bot.broadcasts.models import (
+    BROADCAST_DRAFT,
+    BROADCAST_PAUSED,
+    BROADCAST_SCHEDULED,
+    BROADCAST_SENDING,
+    Audience,
+    Broadcast,
+    Event,
+)
+from bot.broadcasts.runtime import redis_url
+from bot.contacts.models import CHANNEL_SMS, CHANNEL_WHATSAPP, Contact, ContactTag
+from bot.db import get_db, get_session, utcnow
+from bot.flows.loader import read_flows
+from bot.i18n import LANGUAGES, N_
+from bot.text import sms_segments
+from bot.web.dashboard.auth import record, require
+from bot.web.dashboard.flows import flows_dir
+from bot.web.dashboard.language import _, local, user_zone
+
+log = logging.getLogger(__name__)
 bp = Blueprint("broadcasts", __name__, url_prefix="/broadcasts")
+
+PAGE_SIZE = 50
+MAX_TEXT = 1600  # Twilio's limit for one message body
+# Which channels, in order of preference: the first one a contact has is used.
+CHANNEL_CHOICES = {
+    "whatsapp_first": (CHANNEL_WHATSAPP, CHANNEL_SMS),
+    "sms_first": (CHANNEL_SMS, CHANNEL_WHATSAPP),
+    "sms_only": (CHANNEL_SMS,),
+    "whatsapp_only": (CHANNEL_WHATSAPP,),
+}
+CHANNEL_LABELS = {
+    "whatsapp_first": N_("WhatsApp first, else SMS"),
+    "sms_first": N_("SMS first, else WhatsApp"),
+    "sms_only": N_("SMS only"),
+    "whatsapp_only": N_("WhatsApp only"),
+}
+LIVE = (BROADCAST_SENDING, BROADCAST_SCHEDULED, BROADCAST_PAUSED)  # the progress panel polls
+
+
+# --- reading the form --------------------------------------------------------------------
+
+
+def _day(value: str | None, end: bool = False) -> dt.datetime | None:
+    """A date from a form, as the start (or end) of that day in the user's time zone."""
+    if not value:
+        return None
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        return None
+    moment = dt.datetime.combine(day + dt.timedelta(days=1 if end else 0), dt.time())
+    return moment.replace(tzinfo=user_zone()).astimezone(dt.UTC)
+
+
+def filters_from(form: Any, session: Session) -> Filters:
+    """The audience the form describes (a saved audience, or the filters picked)."""
+    saved = form.get("audience", "")
+    if saved:
+        try:
+            return audiences.load(session, saved)
+        except LookupError:
+            pass
+    event_id = form.get("event_id", type=int)
+    return Filters(
+        languages=tuple(v for v in form.getlist("languages") if v in LANGUAGES),
+        tags=tuple(form.getlist("tags")),
+        exclude_tags=tuple(form.getlist("exclude_tags")),
+        countries=tuple(v for v in form.getlist("countries") if v in ("US", "MX")),
+        regions=tuple(form.getlist("regions")),
+        joined_after=_day(form.get("joined_after")),
+        joined_before=_day(form.get("joined_before"), end=True),
+        event_id=event_id or None,
+    )
+
+
+def channels_from(form: Any) -> tuple[str, ...]:
+    return CHANNEL_CHOICES.get(form.get("channel_order", ""), CHANNEL_CHOICES["whatsapp_first"])
+
+
+def texts_from(form: Any) -> dict[str, str]:
+    """The text in each language, with the browser's line ends made SMS ones."""
+    return {
+        lang: form.get(f"text_{lang}", "").replace("\r\n", "\n").strip()[:MAX_TEXT]
+        for lang in LANGUAGES
+    }
+
+
+def _choices(session: Session) -> dict[str, Any]:
+    """What the compose form offers: tags, states, saved audiences, events, flows."""
+    flowset, _problems = read_flows(flows_dir())
+    regions = select(Contact.region).where(Contact.region.is_not(None)).distinct()
+    return {
+        "tags": list(session.scalars(select(ContactTag.tag).distinct().order_by(ContactTag.tag))),
+        "regions": sorted(session.scalars(regions)),
+        "audiences": list(session.scalars(select(Audience).order_by(Audience.name))),
+        "events": list(session.scalars(select(Event).order_by(Event.starts_at.desc()).limit(20))),
+        "flows": sorted(f.id for f in flowset),
+        "channel_choices": CHANNEL_LABELS,
+    }
+
+
+def numbers(progress: broadcast.Status) -> dict[str, int]:
+    """The progress panel's four numbers from the engine's counts."""
+    sent = progress.deliveries.get("sent", 0)
+    skipped = sum(n for state, n in progress.deliveries.items() if state.startswith("skipped"))
+    return {
+        "sent": sent,
+        "delivered": progress.messages.get("delivered", 0) + progress.messages.get("read", 0),
+        "failed": progress.messages.get("failed", 0) + progress.messages.get("undelivered", 0),
+        "skipped": skipped + progress.deliveries.get("blocked", 0),
+        "waiting": progress.total - progress.settled,
+    }
+
+
+# --- pages -------------------------------------------------------------------------------
 
 
 @bp.get("/")
 def index() -> str:
-    return render_template("dashboard/error.html", code=200, reason="")
+    """Every broadcast, newest first, with where it stands."""
+    session = get_session()
+    rows = session.scalars(
+        select(Broadcast)
+        .where(Broadcast.reminder_id.is_(None))
+        .order_by(Broadcast.id.desc())
+        .limit(PAGE_SIZE)
+    ).all()
+    return render_template(
+        "dashboard/broadcasts/index.html",
+        rows=[(b, broadcast.status(session, b.id)) for b in rows],
+    )
 
 
 @bp.get("/new")
+@require(EDIT)
 def new() -> str:
-    return render_template("dashboard/error.html", code=200, reason="")
+    """The compose form, empty or copied from another broadcast (?copy=<id>)."""
+    session = get_session()
+    draft: dict[str, Any] = {"texts": {}, "channel_order": "whatsapp_first", "filters": {}}
+    source = session.get(Broadcast, request.args.get("copy", type=int) or 0)
+    if source is not None:
+        draft = _as_form(source)
+    elif request.args.get("event", type=int):
+        draft["filters"] = {"event_id": request.args.get("event", type=int)}
+    return render_template(
+        "dashboard/broadcasts/new.html", draft=draft, max_text=MAX_TEXT, **_choices(session)
+    )
+
+
+def _as_form(source: Broadcast) -> dict[str, Any]:
+    order = next(
+        (k for k, v in CHANNEL_CHOICES.items() if list(v) == list(source.channels)),
+        "whatsapp_first",
+    )
+    return {
+        "name": source.name,
+        "texts": source.texts,
+        "default_language": source.default_language,
+        "channel_order": order,
+        "filters": source.filters,
+        "media_url": (source.media_urls or [""])[0],
+        "content_sid": source.content_sid or "",
+        "flow_id": source.flow_id or "",
+    }
+
+
+@bp.post("/")
+@require(EDIT)
+def create() -> Any:
+    """Save the composed broadcast as a draft, then show its preview."""
+    form = request.form
+    texts = texts_from(form)
+    default = form.get("default_language", "es")
+    media = form.get("media_url", "").strip()
+    if media and not media.startswith("https://"):
+        flash(_("The media link must start with https://"), "error")
+        return redirect(url_for(".new"))
+    try:
+        with get_db().session() as session:
+            filters = filters_from(form, session)
+            saved_as = form.get("save_audience", "").strip()[:128]
+            audience = audiences.save(session, saved_as, filters) if saved_as else None
+            created = broadcast.create(
+                session,
+                form.get("name", "").strip()[:128] or _("Broadcast of {day}", day=_today()),
+                texts,
+                filters,
+                default_language=default if texts.get(default) else _first_language(texts),
+                channels=channels_from(form),
+                media_urls=[media] if media else [],
+                content_sid=form.get("content_sid", "").strip() or None,
+                flow_id=form.get("flow_id") or None,
+                audience_id=audience.id if audience else None,
+                now=utcnow(),
+            )
+            broadcast_id = created.id
+    except BroadcastError:
+        flash(_("Write the message in at least one language."), "error")
+        return redirect(url_for(".new"))
+    record(
+        "broadcast.create",
+        f"broadcast:{broadcast_id}",
+        languages=sorted(k for k, v in texts.items() if v),
+    )
+    return redirect(url_for(".detail", broadcast_id=broadcast_id))
+
+
+def _first_language(texts: dict[str, str]) -> str:
+    return next((lang for lang in LANGUAGES if texts.get(lang)), "es")
+
+
+def _today() -> str:
+    shown = local(utcnow())
+    return shown.strftime("%Y-%m-%d") if shown else ""
+
+
+@bp.get("/audience")
+def audience() -> str:
+    """The live count of the compose form: who the filters reach, by language and channel."""
+    session = get_session()
+    filters = filters_from(request.args, session)
+    counts = audiences.breakdown(session, filters, channels_from(request.args), utcnow())
+    return render_template("dashboard/broadcasts/_audience.html", counts=counts)
+
+
+@bp.get("/<int:broadcast_id>")
+def detail(broadcast_id: int) -> str:
+    """A broadcast: its preview before sending, its progress after."""
+    session = get_session()
+    item = session.get(Broadcast, broadcast_id) or abort(404)
+    preview = None
+    if item.status in (BROADCAST_DRAFT, BROADCAST_SCHEDULED):
+        preview = broadcast.preview(session, item.id, current_app.config, utcnow())
+    return render_template(
+        "dashboard/broadcasts/detail.html",
+        item=item,
+        preview=preview,
+        warnings=_warnings(item, preview),
+        progress=broadcast.status(session, item.id),
+        numbers=numbers(broadcast.status(session, item.id)),
+        live=item.status in LIVE,
+        segments={lang: sms_segments(text) for lang, text in item.texts.items()},
+    )
+
+
+def _warnings(item: Broadcast, preview: broadcast.Preview | None) -> list[str]:
+    """What to check before sending, in the organizer's language."""
+    if preview is None:
+        return []
+    warnings = []
+    for lang, count in sorted(preview.audience.by_language.items()):
+        if lang not in item.texts and count:
+            language = _(_LANGUAGE_NAMES.get(lang, lang))
+            warnings.append(_(NO_TEXT_WARNING, count=count, language=language))
+    if preview.whatsapp_skipped:
+        warnings.append(_(WINDOW_WARNING, count=preview.whatsapp_skipped))
+    if preview.audience.total == 0:
+        warnings.append(_("Nobody is in this audience yet."))
+    return warnings
+
+
+_LANGUAGE_NAMES = {"es": N_("Spanish"), "en": N_("English")}
+NO_TEXT_WARNING = N_(
+    "{count} contacts speak {language} but there is no text in it: they get the other one."
+)
+WINDOW_WARNING = N_(
+    "{count} WhatsApp contacts have not written in 24 hours: "
+    "without an approved template they are skipped."
+)
+
+
+@bp.get("/<int:broadcast_id>/progress")
+def progress(broadcast_id: int) -> str:
+    """The progress panel alone, polled by the page while the broadcast is live."""
+    session = get_session()
+    item = session.get(Broadcast, broadcast_id) or abort(404)
+    return render_template(
+        "dashboard/broadcasts/_progress.html",
+        item=item,
+        progress=broadcast.status(session, item.id),
+        numbers=numbers(broadcast.status(session, item.id)),
+        live=item.status in LIVE,
+    )
+
+
+# --- actions -------------------------------------------------------------------------------
+
+
+def _act(broadcast_id: int, action: str, change: Any, message: str) -> Any:
+    """Run one state change of the engine, audit it, and say what happened."""
+    try:
+        with get_db().session() as session:
+            change(session)
+    except BroadcastError:
+        flash(_("This broadcast cannot do that any more. Reload to see where it is."), "error")
+        return redirect(url_for(".detail", broadcast_id=broadcast_id))
+    record(f"broadcast.{action}", f"broadcast:{broadcast_id}")
+    flash(message, "success")
+    return redirect(url_for(".detail", broadcast_id=broadcast_id))
+
+
+def _kick(broadcast_id: int) -> None:
+    """Start the workers at once (without a queue, their next check starts it)."""
+    url = redis_url(current_app.config)
+    if not url:
+        return
+    from bot import queue
+
+    connection = queue.connect(url)
+    try:
+        jobs.kick(connection, broadcast_id)
+    finally:
+        connection.close()
+
+
+@bp.post("/<int:broadcast_id>/send")
+@require(SEND)
+def send(broadcast_id: int) -> Any:
+    """Send now."""
+    if request.form.get("confirm") != "yes":
+        flash(_("Tick the box to confirm you checked both texts and the audience."), "error")
+        return redirect(url_for(".detail", broadcast_id=broadcast_id))
+    response = _act(
+        broadcast_id, "send", lambda s: broadcast.send(s, broadcast_id, utcnow()),
+        _("Sending. You can watch it go out below."),
+    )  # fmt: skip
+    _kick(broadcast_id)
+    return response
+
+
+@bp.post("/<int:broadcast_id>/schedule")
+@require(SEND)
+def schedule(broadcast_id: int) -> Any:
+    """Send at a date and time in the user's time zone."""
+    try:
+        at = dt.datetime.fromisoformat(request.form.get("send_at", ""))
+    except ValueError:
+        at = None
+    if at is None or at.replace(tzinfo=user_zone()) <= local(utcnow()):
+        flash(_("Pick a date and time in the future."), "error")
+        return redirect(url_for(".detail", broadcast_id=broadcast_id))
+    when = at.replace(tzinfo=user_zone()).astimezone(dt.UTC)
+    return _act(
+        broadcast_id, "schedule", lambda s: broadcast.schedule(s, broadcast_id, when),
+        _("Scheduled."),
+    )  # fmt: skip
+
+
+@bp.post("/<int:broadcast_id>/pause")
+@require(SEND)
+def pause(broadcast_id: int) -> Any:
+    return _act(
+        broadcast_id, "pause", lambda s: broadcast.pause(s, broadcast_id),
+        _("Paused. Messages already handed to Twilio still arrive."),
+    )  # fmt: skip
+
+
+@bp.post("/<int:broadcast_id>/resume")
+@require(SEND)
+def resume(broadcast_id: int) -> Any:
+    response = _act(
+        broadcast_id, "resume", lambda s: broadcast.resume(s, broadcast_id), _("Sending again.")
+    )
+    _kick(broadcast_id)
+    return response
+
+
+@bp.post("/<int:broadcast_id>/cancel")
+@require(EDIT)
+def cancel(broadcast_id: int) -> Any:
+    return _act(
+        broadcast_id, "cancel", lambda s: broadcast.cancel(s, broadcast_id, utcnow()),
+        _("Canceled. Nothing more will be sent."),
+    )  # fmt: skip

@@ -66,9 +66,18 @@ def _scale(top: int) -> tuple[float, float, float]:
     return plot_h, TOP + plot_h, plot_h / top
 
 
+def _intervals(top: int) -> int:
+    """How many gridline steps divide ``top`` into round numbers (1, 2, 5 × 10^k)."""
+    if top < 5:
+        return top
+    leading = top // 10 ** math.floor(math.log10(top))
+    return 4 if leading == 2 else 5
+
+
 def _y_ticks(top: int) -> tuple[tuple[float, str], ...]:
     plot_h, base, _ = _scale(top)
-    return tuple((base - plot_h * i / 4, f"{round(top * i / 4):,}") for i in range(5))
+    steps = _intervals(top)
+    return tuple((base - plot_h * i / steps, f"{top * i // steps:,}") for i in range(steps + 1))
 
 
 def _x_positions(count: int) -> list[float]:

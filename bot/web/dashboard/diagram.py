@@ -8,7 +8,7 @@ key that makes it (``empty``, ``default``, ``on_fail``, a branch case…).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.flows.model import Flow, Step
@@ -25,7 +25,7 @@ class Node:
     summary: str
     x: int
     y: int
-    has_problem: bool
+    problem: str  # "", "warning" or "error"
 
 
 @dataclass(frozen=True)
@@ -65,16 +65,21 @@ def _label(step: Step, target: str) -> str:
 def layout(
     flow: Flow,
     successors: Callable[[Flow, Step], Sequence[str]],
-    problem_steps: frozenset[str] = frozenset(),
+    problems: Mapping[str, str] | None = None,
 ) -> Diagram:
-    """Boxes and arrows for ``flow``; ``successors`` is ``bot.flows.loader.successors``."""
+    """Boxes and arrows for ``flow``; ``successors`` is ``bot.flows.loader.successors``.
+
+    ``problems`` maps a step id to its worst problem ("warning" or "error").
+    """
+    problems = problems or {}
     rows = {step.id: i for i, step in enumerate(flow.steps)}
     nodes = tuple(
-        Node(s.id, s.type, _summary(s), LEFT, TOP + i * (BOX_H + GAP), s.id in problem_steps)
+        Node(s.id, s.type, _summary(s), LEFT, TOP + i * (BOX_H + GAP), problems.get(s.id, ""))
         for i, s in enumerate(flow.steps)
     )
     edges, lane = [], 0
     for step in flow.steps:
+        jumps = 0
         for target in successors(flow, step):
             if target not in rows:
                 continue
@@ -83,7 +88,9 @@ def layout(
                 edges.append(_straight(source_row))
             else:
                 lane += 1
-                edges.append(_jump(source_row, target_row, lane, _label(step, target)))
+                jumps += 1
+                label = _label(step, target)
+                edges.append(_jump(source_row, target_row, lane, label, jumps))
     width = LEFT + BOX_W + LANE * (lane + 1) + 60
     height = TOP + len(flow.steps) * (BOX_H + GAP)
     return Diagram(width, max(height, BOX_H + 2 * TOP), nodes, tuple(edges))
@@ -95,11 +102,12 @@ def _straight(row: int) -> Edge:
     return Edge(f"M{x},{y1} V{y1 + GAP - 2}", "", 0, 0)
 
 
-def _jump(source_row: int, target_row: int, lane: int, label: str) -> Edge:
+def _jump(source_row: int, target_row: int, lane: int, label: str, nth: int) -> Edge:
+    """A curve out of the box's right side, down (or up) its lane, into the target."""
     right = LEFT + BOX_W
     x = right + LANE * lane
-    y1 = TOP + source_row * (BOX_H + GAP) + BOX_H // 2 + 6
+    y1 = TOP + source_row * (BOX_H + GAP) + 10 + 12 * ((nth - 1) % 3)
     y2 = TOP + target_row * (BOX_H + GAP) + BOX_H // 2 - 6
     path = f"M{right},{y1} H{x - 6} Q{x},{y1} {x},{y1 + (6 if y2 > y1 else -6)} "
     path += f"V{y2 + (-6 if y2 > y1 else 6)} Q{x},{y2} {x - 6},{y2} H{right + 2}"
-    return Edge(path, label, x + 4, y1 + (14 if y2 > y1 else -6))
+    return Edge(path, label, x + 4, y1 + 4)

@@ -1,12 +1,184 @@
-"""Events and their reminders, and who said they are coming."""
+"""Events: create them with their reminders, and see who said they are coming.
+
+A reminder is an offset before the event ("1d", "2h"); when it is due the
+engine (``bot.broadcasts.events``) turns it into one broadcast to the
+contacts who answered yes.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo, available_timezones
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import func, select
+
+from bot.accounts.roles import EDIT
+from bot.broadcasts import events
+from bot.broadcasts.models import RSVP_YES, Broadcast, Event, Reminder, Rsvp
+from bot.contacts.models import Contact
+from bot.db import get_db, get_session, utcnow
+from bot.i18n import N_
+from bot.web.dashboard.auth import TIMEZONES, current_user, record, require
+from bot.web.dashboard.language import _
 
 bp = Blueprint("events", __name__, url_prefix="/events")
+
+DEFAULT_OFFSETS = "1d, 2h"
+EVENT_FORM_PROBLEM = N_(
+    "Give the event a name, a date and time, a time zone, and reminders like 1d, 2h."
+)
+
+
+def offsets_from(text: str) -> list[dt.timedelta]:
+    """ "1d, 2h" -> [1 day, 2 hours]; ValueError for anything else."""
+    parts = [p.strip() for p in text.replace(";", ",").split(",") if p.strip()]
+    return [events.parse_offset(p) for p in parts]
+
+
+def describe_offset(seconds: int) -> str:
+    """-86400 -> "1d before" in the user's language."""
+    before = abs(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if before % size == 0:
+            amount = f"{before // size}{unit}"
+            return _("{amount} before", amount=amount)
+    amount = f"{before // 60}m"
+    return _("{amount} before", amount=amount)
+
+
+def _rsvp_counts(session: Any) -> dict[int, dict[str, int]]:
+    rows = session.execute(
+        select(Rsvp.event_id, Rsvp.answer, func.count()).group_by(Rsvp.event_id, Rsvp.answer)
+    )
+    counts: dict[int, dict[str, int]] = {}
+    for event_id, answer, count in rows:
+        counts.setdefault(event_id, {})[answer] = count
+    return counts
 
 
 @bp.get("/")
 def index() -> str:
-    return render_template("dashboard/error.html", code=200, reason="")
+    """Upcoming events first, then past ones."""
+    session = get_session()
+    now = utcnow()
+    rows = session.scalars(select(Event).order_by(Event.starts_at.desc()).limit(100)).all()
+    return render_template(
+        "dashboard/events/index.html",
+        upcoming=sorted((e for e in rows if e.starts_at > now), key=lambda e: e.starts_at),
+        past=[e for e in rows if e.starts_at <= now],
+        rsvps=_rsvp_counts(session),
+        event_time=event_time,
+    )
+
+
+def event_time(event: Event) -> str:
+    """When the event starts, in its own time zone."""
+    return event.starts_at.astimezone(ZoneInfo(event.timezone)).strftime("%Y-%m-%d %H:%M")
+
+
+@bp.get("/new")
+@require(EDIT)
+def new() -> str:
+    return render_template(
+        "dashboard/events/new.html",
+        timezones=TIMEZONES,
+        offsets=DEFAULT_OFFSETS,
+        default_texts=events.DEFAULT_REMINDER_TEXTS,
+        zone=current_user().timezone if current_user() else TIMEZONES[0],  # type: ignore[union-attr]
+    )
+
+
+@bp.post("/")
+@require(EDIT)
+def create() -> Any:
+    """Create an event and its reminders."""
+    form = request.form
+    names = {lang: form.get(f"name_{lang}", "").strip()[:200] for lang in ("es", "en")}
+    places = {lang: form.get(f"place_{lang}", "").strip()[:200] for lang in ("es", "en")}
+    zone = form.get("timezone", "")
+    try:
+        if not any(names.values()) or zone not in available_timezones():
+            raise ValueError("name and zone")
+        starts = dt.datetime.fromisoformat(form.get("starts_at", "")).replace(tzinfo=ZoneInfo(zone))
+        offsets = offsets_from(form.get("reminders", ""))
+    except ValueError:
+        flash(_(EVENT_FORM_PROBLEM), "error")
+        return redirect(url_for(".new"))
+    if starts <= utcnow():
+        flash(_("The event must be in the future."), "error")
+        return redirect(url_for(".new"))
+    texts = _texts(form)
+    names = _filled(names)
+    with get_db().session() as session:
+        event = events.create_event(
+            session, names, _filled(places), starts.astimezone(dt.UTC), zone, offsets, texts,
+            now=utcnow(),
+        )  # fmt: skip
+        event_id = event.id
+    record("event.create", f"event:{event_id}", reminders=[int(o.total_seconds()) for o in offsets])
+    flash(_("Event saved. Reminders go to everyone who says yes."), "success")
+    return redirect(url_for(".detail", event_id=event_id))
+
+
+def _texts(form: Any) -> dict[str, str] | None:
+    """The reminder texts typed (None: the standard ones)."""
+    typed = {
+        lang: form.get(f"text_{lang}", "").replace("\r\n", "\n").strip() for lang in ("es", "en")
+    }
+    return {lang: text for lang, text in typed.items() if text} or None
+
+
+def _filled(values: dict[str, str]) -> dict[str, str]:
+    """Both languages: an empty one takes the other's text."""
+    fallback = values.get("es") or values.get("en") or ""
+    return {lang: value or fallback for lang, value in values.items()}
+
+
+@bp.get("/<int:event_id>")
+def detail(event_id: int) -> str:
+    """An event: its reminders (sent or not) and its RSVPs."""
+    session = get_session()
+    event = session.get(Event, event_id) or abort(404)
+    due = session.execute(
+        select(Reminder, Broadcast)
+        .outerjoin(Broadcast, Broadcast.reminder_id == Reminder.id)
+        .where(Reminder.event_id == event.id)
+        .order_by(Reminder.offset_s)
+    ).all()
+    rsvps = session.execute(
+        select(Rsvp, Contact)
+        .join(Contact, Contact.id == Rsvp.contact_id)
+        .where(Rsvp.event_id == event.id)
+        .order_by(Rsvp.updated_at.desc())
+    ).all()
+    return render_template(
+        "dashboard/events/detail.html",
+        event=event,
+        starts=event_time(event),
+        reminders=[(r, b, event.starts_at + dt.timedelta(seconds=r.offset_s)) for r, b in due],
+        rsvps=rsvps,
+        yes=sum(1 for r, _c in rsvps if r.answer == RSVP_YES),
+        describe_offset=describe_offset,
+    )
+
+
+@bp.post("/<int:event_id>/reminders")
+@require(EDIT)
+def add_reminder(event_id: int) -> Any:
+    """Add one more reminder to an event."""
+    try:
+        offsets = offsets_from(request.form.get("offset", ""))
+    except ValueError:
+        offsets = []
+    if len(offsets) != 1:
+        flash(_("Write one offset, like 3h or 1d."), "error")
+        return redirect(url_for(".detail", event_id=event_id))
+    with get_db().session() as session:
+        event = session.get(Event, event_id) or abort(404)
+        reminder = events.add_event_reminder(session, event, offsets[0], _texts(request.form))
+        reminder_id = reminder.id
+    record("event.reminder_add", f"event:{event_id}", reminder=reminder_id)
+    flash(_("Reminder added."), "success")
+    return redirect(url_for(".detail", event_id=event_id))

@@ -74,7 +74,9 @@ def detail(flow_id: str) -> str:
     flowset, problems = _checked()
     flow = flowset.get(flow_id) or abort(404)
     found = _problems_of(problems, flow.file)
-    diagram = layout(flow, successors, frozenset(p.step_id for p in found if p.step_id))
+    worst = {p.step_id: p.severity for p in found if p.step_id and p.severity == "warning"}
+    worst |= {p.step_id: p.severity for p in found if p.step_id and p.severity == "error"}
+    diagram = layout(flow, successors, worst)
     tester = _tester(flowset, flow_id) if request.method == "POST" else _fresh_tester()
     return render_template(
         "dashboard/flows/detail.html",

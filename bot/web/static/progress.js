@@ -1,0 +1,23 @@
+// A live broadcast's progress: the panel is fetched again every 2 seconds
+// until the broadcast is no longer sending, then the page reloads once.
+"use strict";
+(function () {
+  function poll() {
+    const panel = document.getElementById("progress-panel");
+    if (!panel || panel.dataset.live !== "true") return;
+    setTimeout(async () => {
+      try {
+        const response = await fetch(panel.dataset.url, { headers: { "Accept": "text/html" } });
+        if (response.ok) {
+          const holder = document.createElement("div");
+          holder.innerHTML = await response.text();
+          const fresh = holder.querySelector("#progress-panel");
+          panel.replaceWith(fresh);
+          if (fresh.dataset.live !== "true") { window.location.reload(); return; }
+        }
+      } catch (e) { /* offline for a moment: try again */ }
+      poll();
+    }, 2000);
+  }
+  poll();
+})();
