@@ -72,12 +72,14 @@ def load(settings: Mapping[str, Any]) -> LoadedFlows:
 def _development_stand_ins(directory: str | Path, variables: dict[str, str]) -> dict[str, str]:
     """Visible stand-ins for unset settings, so `make run` works before configuring.
 
+    Only required ones: an optional one (a media link) is simply left out.
     Production refuses to start instead: a contact must never see a stand-in.
     """
     from bot.flows.loader import read_flows
 
     flowset, _ = read_flows(directory)
-    stand_ins = {name: f"[{name.upper()} not configured]" for name in flowset.variables()}
+    required = [name for name, needed in flowset.variables().items() if needed]
+    stand_ins = {name: f"[{name.upper()} not configured]" for name in required}
     return {**stand_ins, **variables}
 
 

@@ -190,3 +190,12 @@ def test_a_timed_out_wait_sends_nothing_to_someone_who_stopped_meanwhile(
     later = utcnow() + dt.timedelta(hours=3)
     expire_due(db, sender_from_config(app.config), app.extensions["puente.flows"], later)
     assert fake_twilio.outbox() == []
+
+
+def test_unconfigured_optional_media_is_left_out_not_invented(client):
+    from tests.twilio_requests import inbound_params, post_signed
+
+    text(client, "whatsapp:" + MX, "DERECHOS")
+    response = post_signed(client, "/twilio/messages", inbound_params("whatsapp:" + MX, "1"))
+    assert b"<Media>" not in response.data
+    assert "not configured" not in response.data.decode()
