@@ -181,14 +181,15 @@ def test_provider_errors_retry_opt_out_or_fall_back_to_the_template(database, fa
 def test_two_workers_never_exceed_the_senders_rate_in_any_second(database, fake_twilio, workers):
     many_contacts(database, 120)
     broadcast_id = add_broadcast(database)
-    # Two workers share one sender's throttle. The fake shares these 2 cores with
-    # both workers and the database, so its clock can stall; a wider margin
-    # than production's keeps its count honest.
+    # Two workers share one sender's throttle: without sharing they would send
+    # 40/s. The fake counts arrival times, and on 2 loaded cores a request can
+    # arrive ~250 ms after its slot, so the slots here are spaced with a wider
+    # margin than production's; what is proven is the sharing, not the jitter.
     workers(
         2,
         SMS_RATE_PER_S="20",
         BROADCAST_BATCH_SIZE="30",
-        THROTTLE_MARGIN_MS="100",
+        THROTTLE_MARGIN_MS="400",
         SEND_THREADS="4",
     )
     wait_until(lambda: status_of(database, broadcast_id) == "done", timeout_s=60)

@@ -72,4 +72,8 @@ def test_reminders_fire_once_across_restarts(
         when = event_values(event, "es", "America/Mexico_City")["when"]
     assert fired == 2  # 1 day and 2 hours before are due; 30 minutes before is not yet
     assert Counter(m["to"] for m in fake_twilio.outbox()) == {"+525512345671": 2}
-    assert {m["body"] for m in fake_twilio.outbox()} == {f"Recordatorio: Marcha, {when}, en Plaza."}
+    # The default reminder comes from the catalog, in the contact's language.
+    expected = (
+        f"Puente recordatorio: Marcha, {when}, en Plaza. Responde BAJA para no recibir mensajes."
+    )
+    assert {m["body"] for m in fake_twilio.outbox()} == {expected}

@@ -26,7 +26,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-import requests.adapters
 from sqlalchemy import or_, select, update
 
 from bot import i18n
@@ -79,6 +78,7 @@ class Plan:
     flow_id: str | None
     expires_at: dt.datetime | None
     event: Event | None = None
+    org_name: str = ""
 
     def text(self, language: str) -> str:
         return self.texts.get(language) or self.texts[self.default_language]
@@ -153,6 +153,7 @@ def load_plan(runtime: Runtime, broadcast_id: int) -> Plan | None:
             broadcast.flow_id,
             broadcast.expires_at,
             event,
+            runtime.config.get("ORG_NAME", ""),
         )
 
 
@@ -221,20 +222,8 @@ def send_threads(runtime: Runtime, due: int) -> int:
 
 
 def warm_up(runtime: Runtime, threads: int) -> None:
-    """Build the Twilio client before any slot is booked (its first use is slow).
-
-    Its HTTP pool must hold a connection per sending thread: a thread without
-    one opens and drops a connection per request, and that delay, varying
-    after the throttle slot, could crowd two seconds' messages into one.
-    """
-    client = twilio.make_client(runtime.sender)
-    _ = client.api.v2010.accounts(runtime.sender.account_sid).messages
-    session = getattr(client.http_client, "session", None)
-    if session is not None and getattr(session, "puente_pool", 0) < threads:
-        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=threads)
-        session.mount("https://", adapter)
-        session.mount("http://", adapter)
-        session.puente_pool = threads
+    """Build the Twilio client with a connection per sending thread, before any slot."""
+    twilio.size_pool(runtime.sender, threads)
 
 
 def _contacts(session: Any, ids: list[int]) -> dict[int, Contact]:
@@ -356,7 +345,21 @@ def body_for(plan: Plan, contact: Contact) -> str:
     text = plan.text(contact.language)
     if plan.event is None:
         return text
-    return text.format(**event_values(plan.event, contact.language, contact.timezone))
+    values = event_values(plan.event, contact.language, contact.timezone)
+    return fill(text, {"org_name": plan.org_name, **values})
+
+
+class _KeepUnknown(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def fill(text: str, values: Mapping[str, str]) -> str:
+    """Fill the {placeholders} we know; an organizer's stray brace never breaks a send."""
+    try:
+        return text.format_map(_KeepUnknown(values))
+    except (ValueError, IndexError):
+        return text
 
 
 def event_values(event: Event, language: str, timezone: str | None) -> dict[str, str]:

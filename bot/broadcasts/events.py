@@ -35,12 +35,17 @@ from bot.broadcasts.models import (
     Rsvp,
 )
 from bot.db import Database
+from bot.i18n import LANGUAGES, N_, gettext
 
-# Used when the organizer gives no text of their own.
-DEFAULT_REMINDER_TEXTS = {
-    "en": "Reminder: {name}, {when}, at {place}.",
-    "es": "Recordatorio: {name}, {when}, en {place}.",
-}
+# Used when the organizer gives no text of their own; translated in messages/.
+DEFAULT_REMINDER = N_("{org_name} reminder: {name}, {when}, at {place}. Reply STOP to opt out.")
+
+
+def default_reminder_texts() -> dict[str, str]:
+    """The default reminder in every language ({org_name} is filled when sending)."""
+    return {lang: gettext(lang, DEFAULT_REMINDER) for lang in LANGUAGES}
+
+
 _OFFSET = re.compile(r"^(\d+)\s*([dhm])$")
 
 
@@ -83,7 +88,7 @@ def add_event_reminder(
         kind=REMINDER_EVENT,
         event_id=event.id,
         offset_s=-int(before.total_seconds()),
-        texts=dict(texts or DEFAULT_REMINDER_TEXTS),
+        texts=dict(texts or default_reminder_texts()),
         filters={},
     )
     session.add(reminder)

@@ -226,21 +226,6 @@ def _our_message(session: Session, delivery: Delivery) -> Message | None:
 def find_at_twilio(
     sender: twilio.Sender, to: str, since: dt.datetime | None, body: str | None
 ) -> dict[str, str] | None:
-    """A message Twilio has to ``to`` created since the claim (with our body, if we know it).
-
-    Raises on API errors: reconcile then leaves the delivery for its next pass.
-    """
-    client = twilio.make_client(sender)
+    """A message Twilio has to ``to`` created since the claim (None: never sent)."""
     since = since or dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
-    messages = client.api.v2010.accounts(sender.account_sid).messages.list(
-        to=to, date_sent_after=since - dt.timedelta(days=1), limit=50
-    )
-    earliest = since - dt.timedelta(seconds=60)  # clock skew between us and Twilio
-    for found in messages:
-        created = found.date_created
-        if created is not None and created < earliest:
-            continue
-        if body and found.body and found.body != body:
-            continue
-        return {"sid": found.sid, "status": found.status}
-    return None
+    return twilio.find_sent(sender, to, since, body)

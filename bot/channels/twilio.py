@@ -16,8 +16,10 @@ import os
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import requests
+import requests.adapters
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.request_validator import RequestValidator
@@ -305,3 +307,40 @@ def twiml_reply(messages: Sequence[tuple[str, Sequence[str]]]) -> str:
             message.media(url)
         response.append(message)
     return str(response)
+
+
+def size_pool(sender: Sender, connections: int) -> None:
+    """Give the sender's client an HTTP pool of ``connections`` (one per sending thread).
+
+    A thread without a pooled connection opens and drops one per request; that
+    varying delay after a throttle slot could crowd two seconds' messages into one.
+    Building the client here also takes its slow first use out of the send path.
+    """
+    client = make_client(sender)
+    _ = client.api.v2010.accounts(sender.account_sid).messages
+    session = getattr(client.http_client, "session", None)
+    if session is not None and getattr(session, "puente_pool", 0) < connections:
+        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=connections)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        session.puente_pool = connections
+
+
+def find_sent(sender: Sender, to: str, since: datetime, body: str | None) -> dict[str, str] | None:
+    """A message Twilio has to ``to``, created since ``since`` (with this body, if known).
+
+    Used to settle a send whose fate is unknown before anything is sent again.
+    Raises on API errors, so the caller leaves the question for later.
+    """
+    client = make_client(sender)
+    messages = client.api.v2010.accounts(sender.account_sid).messages.list(
+        to=to, date_sent_after=since - timedelta(days=1), limit=50
+    )
+    earliest = since - timedelta(seconds=60)  # clock skew between us and Twilio
+    for found in messages:
+        if found.date_created is not None and found.date_created < earliest:
+            continue
+        if body and found.body and found.body != body:
+            continue
+        return {"sid": found.sid, "status": found.status}
+    return None

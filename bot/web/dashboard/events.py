@@ -85,7 +85,7 @@ def new() -> str:
         "dashboard/events/new.html",
         timezones=TIMEZONES,
         offsets=DEFAULT_OFFSETS,
-        default_texts=events.DEFAULT_REMINDER_TEXTS,
+        default_texts=events.default_reminder_texts(),
         zone=current_user().timezone if current_user() else TIMEZONES[0],  # type: ignore[union-attr]
     )
 
