@@ -27,6 +27,15 @@ DATABASES = os.environ.get("PUENTE_TEST_DATABASES", "sqlite,postgresql").split("
 _db_names = itertools.count()
 
 
+@pytest.fixture(autouse=True)
+def _close_broadcast_runtime() -> Iterator[None]:
+    """Jobs run in the test process leave a runtime (a pool, a Redis client): close it."""
+    yield
+    from bot.broadcasts import runtime
+
+    runtime.reset()
+
+
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
     server = RedisServer()

@@ -45,6 +45,12 @@ class Runtime:
             raise RuntimeError("the throttle needs Redis (REDIS_URL)")
         return Throttle(self.redis)
 
+    def close(self) -> None:
+        """Close the database pool and the Redis connection."""
+        self.db.engine.dispose()
+        if self.redis is not None:
+            self.redis.close()
+
     @property
     def window(self) -> Window:
         return window_from_config(self.config)
@@ -89,8 +95,18 @@ def current() -> Runtime:
 
 def use(runtime: Runtime) -> None:
     """Make ``runtime`` this process's (the in-process worker, tests)."""
+    for old in _current.values():
+        if old is not runtime:
+            old.close()
     _current.clear()
     _current[os.getpid()] = runtime
+
+
+def reset() -> None:
+    """Close and forget this process's runtime (tests, shutdown)."""
+    for old in _current.values():
+        old.close()
+    _current.clear()
 
 
 def start_dev_queue(config: Mapping[str, Any], instance_path: str | Path) -> Callable[[], None]:

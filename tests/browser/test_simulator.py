@@ -1,5 +1,7 @@
 """The phone simulator in a real browser (Debian's chromium through Playwright).
 
+The ``browser`` fixture is shared with the dashboard tests (tests/browser/conftest.py).
+
 A newcomer's first experience: pick a number, text the bot, see what a phone
 would get. The page signs and posts to the real webhook.
 """
@@ -7,7 +9,6 @@ would get. The page signs and posts to the real webhook.
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 from collections.abc import Iterator
 
@@ -15,13 +16,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from tests.conftest import settings_for
-from tests.services import free_port, unavailable
-
-CHROMIUM = os.environ.get("PUENTE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
+from tests.services import free_port
 
 pytestmark = pytest.mark.browser
 
@@ -40,18 +35,6 @@ def simulator_url(database_url, fake_twilio_server, fake_twilio) -> Iterator[str
     server.shutdown()
     thread.join()
     app.extensions["puente.db"].engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
-        unavailable("Debian's chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def say(page, text: str) -> str:
