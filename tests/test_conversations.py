@@ -199,3 +199,21 @@ def test_unconfigured_optional_media_is_left_out_not_invented(client):
     response = post_signed(client, "/twilio/messages", inbound_params("whatsapp:" + MX, "1"))
     assert b"<Media>" not in response.data
     assert "not configured" not in response.data.decode()
+
+
+def test_replies_to_a_broadcast_with_a_flow_go_to_that_flow(app, client, db):
+    """A broadcast asked the RSVP question; the contact's answer lands in the flow."""
+    from bot.broadcasts import deliveries, runtime
+    from bot.db import utcnow
+
+    text(client, MX, "Hola")
+    contact_id = load(db, MX).id
+    built = runtime.build(app.config)
+    try:
+        deliveries.start_flow(built, contact_id, "summit_rsvp", utcnow())
+    finally:
+        built.close()
+    replies = text(client, MX, "sí")
+    assert any("Cuántas personas" in r or "personas vienen" in r for r in replies), replies
+    contact = load(db, MX)
+    assert contact.fields["summit_rsvp"] == "yes" and "summit_yes" in contact.tag_names

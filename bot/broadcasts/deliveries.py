@@ -511,7 +511,9 @@ _loaded_flows: dict[str, Any] = {}
 
 def _flows(runtime: Runtime) -> Any:
     """The FlowSet from FLOWS_DIR (loaded once per process), or None."""
-    directory = runtime.config.get("FLOWS_DIR") or "flows"
+    from bot.conversations import FLOWS_DIR
+
+    directory = runtime.config.get("FLOWS_DIR") or FLOWS_DIR
     if directory not in _loaded_flows:
         try:
             from bot.flows.loader import load_flows
