@@ -89,7 +89,7 @@ def matching(filters: Filters) -> list[ColumnElement[bool]]:
     if filters.countries:
         clauses.append(Contact.country.in_(filters.countries))
     if filters.regions:
-        clauses.append(Contact.region.in_(filters.regions))
+        clauses.append(Contact.region.in_(region_codes(filters.regions)))
     clauses += _dates(filters)
     if filters.event_id is not None:
         clauses.append(
@@ -253,3 +253,12 @@ def load(session: Session, name: str) -> Filters:
     if audience is None:
         raise LookupError(f"no audience named {name!r}")
     return Filters.from_dict(audience.filters)
+
+
+def region_codes(regions: tuple[str, ...]) -> list[str]:
+    """States as stored (ISO 3166-2): "US-CA" as given; a bare "CA" or "JAL" as US- or MX-."""
+    codes: list[str] = []
+    for region in regions:
+        code = region.strip().upper()
+        codes += [code] if "-" in code else [f"US-{code}", f"MX-{code}"]
+    return codes

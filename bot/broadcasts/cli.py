@@ -96,7 +96,12 @@ def filter_options(command: Any) -> Any:
             "--channel", "channels", multiple=True, type=click.Choice(["sms", "whatsapp"])
         ),
         click.option("--country", "countries", multiple=True, help="US, MX…"),
-        click.option("--region", "regions", multiple=True, help="State: CA, TX, Jalisco…"),
+        click.option(
+            "--region",
+            "regions",
+            multiple=True,
+            help="State (ISO 3166-2): CA or US-CA, JAL or MX-JAL…",
+        ),
         click.option("--joined-after"),
         click.option("--joined-before"),
         click.option("--active-after"),
