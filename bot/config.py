@@ -65,8 +65,13 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
         **_broadcast_settings(env),
     }
-    for name in ("EVENT_NAME", "EVENT_PLACE", "EVENT_DATE", "KYR_MEDIA_URL"):
+    # Flow placeholders: EVENT_NAME, EVENT_DATE_ES, KYR_MEDIA_DOOR… (and EVENT_ID,
+    # the event whose reminders the RSVP flow's answers sign people up for).
+    for name in ("EVENT_NAME", "EVENT_PLACE", "EVENT_DATE", "EVENT_ID", "KYR_MEDIA_URL"):
         config[name] = env.get(name, "")
+    for name, value in env.items():
+        if name.startswith(("EVENT_", "KYR_MEDIA_")):
+            config[name] = value
     if production:
         validate_production(env, config)
     return config

@@ -19,6 +19,7 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.broadcasts.events import record_answer
 from bot.channels.twilio import Sender
 from bot.contacts import consent
 from bot.contacts.models import CHANNEL_SMS, Contact, ContactTag, FlowSession
@@ -32,6 +33,7 @@ from bot.text import normalize
 
 log = logging.getLogger(__name__)
 
+RSVP_FIELD = "summit_rsvp"  # the RSVP flow's answer (yes/no/maybe), for EVENT_ID's reminders
 FLOWS_DIR = Path(__file__).resolve().parent.parent / "flows"
 # Settings that flows may use as {placeholders}, by configuration name.
 _VARIABLE_SETTINGS = {"org_name": "ORG_NAME", "legal_help": "LEGAL_HELP"}
@@ -53,6 +55,7 @@ class LoadedFlows:
 
     flowset: FlowSet
     variables: Mapping[str, str]
+    rsvp_event_id: int | None = None  # the event the RSVP flow's answers are for
 
 
 def init_app(app: Flask) -> None:
@@ -66,7 +69,9 @@ def load(settings: Mapping[str, Any]) -> LoadedFlows:
     variables = flow_variables(settings)
     if not settings["PRODUCTION"]:
         variables = _development_stand_ins(directory, variables)
-    return LoadedFlows(load_checked_flows(directory, variables=variables), variables)
+    event_id = str(settings.get("EVENT_ID") or "")
+    flowset = load_checked_flows(directory, variables=variables)
+    return LoadedFlows(flowset, variables, int(event_id) if event_id.isdigit() else None)
 
 
 def _development_stand_ins(directory: str | Path, variables: dict[str, str]) -> dict[str, str]:
@@ -103,8 +108,7 @@ def is_joining(flows: FlowSet, text: str, language: str) -> bool:
 
 def converse(
     session: Session,
-    flows: FlowSet,
-    variables: Mapping[str, str],
+    flows: LoadedFlows,
     contact: Contact,
     channel: str,
     text: str,
@@ -115,24 +119,8 @@ def converse(
     stored = session.get(FlowSession, contact.id)
     current = engine.Session.from_dict(stored.data) if stored else None
     view = contact_view(contact, channel)
-    result = engine.handle(flows, current, view, text, now, variables)
-    apply_effects(session, contact, result.effects, now, how)
-    store_session(session, contact, result.session, now)
-    return result
-
-
-def start_flow(
-    session: Session,
-    flows: FlowSet,
-    variables: Mapping[str, str],
-    contact: Contact,
-    channel: str,
-    flow_id: str,
-    now: dt.datetime,
-) -> engine.Result:
-    """Start a flow for a contact (a broadcast's poll or RSVP); replies are routed to it."""
-    result = engine.start(flows, flow_id, contact_view(contact, channel), now, variables)
-    apply_effects(session, contact, result.effects, now, {"channel": channel})
+    result = engine.handle(flows.flowset, current, view, text, now, flows.variables)
+    apply_effects(session, contact, result.effects, now, how, flows.rsvp_event_id)
     store_session(session, contact, result.session, now)
     return result
 
@@ -161,12 +149,15 @@ def apply_effects(
     effects: list[engine.Effect],
     now: dt.datetime,
     how: Mapping[str, str | None],
+    rsvp_event_id: int | None = None,
 ) -> None:
-    """Make the engine's decisions real: fields, tags, language, consent, reports."""
+    """Make the engine's decisions real: fields, tags, language, consent, reports, RSVPs."""
     for effect in effects:
         match effect:
             case engine.SetField(name=name, value=value):
                 _set_field(contact, name, value)
+                if name == RSVP_FIELD and rsvp_event_id is not None:
+                    record_answer(session, rsvp_event_id, contact.id, value, now)
             case engine.AddTag(tag=tag):
                 if tag not in contact.tag_names:
                     contact.tags.append(ContactTag(contact_id=contact.id, tag=tag))
@@ -239,7 +230,9 @@ def _expire_one(
         current = engine.Session.from_dict(stored.data)
         view = contact_view(contact, channel)
         result = engine.expire(flows.flowset, current, view, now, flows.variables)
-        apply_effects(session, contact, result.effects, now, {"channel": channel})
+        apply_effects(
+            session, contact, result.effects, now, {"channel": channel}, flows.rsvp_event_id
+        )
         store_session(session, contact, result.session, now)
         return list(result.outputs), channel
 

@@ -243,8 +243,7 @@ def _converse(turn: Turn) -> list[Reply]:
         }
         result = converse(
             turn.session,
-            turn.flows.flowset,
-            turn.flows.variables,
+            turn.flows,
             turn.contact,
             turn.message.channel,
             turn.inbound.text,

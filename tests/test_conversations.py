@@ -217,3 +217,40 @@ def test_replies_to_a_broadcast_with_a_flow_go_to_that_flow(app, client, db):
     assert any("Cuántas personas" in r or "personas vienen" in r for r in replies), replies
     contact = load(db, MX)
     assert contact.fields["summit_rsvp"] == "yes" and "summit_yes" in contact.tag_names
+
+
+def test_summit_rsvp_by_text_signs_up_for_the_events_reminders(
+    db, database_url, fake_twilio_server
+):
+    """EVENT_ID ties the RSVP flow to an event: yes and maybe get its reminders, no does not."""
+    import datetime as dt
+
+    from bot import create_app
+    from bot.broadcasts.audiences import Filters, size
+    from bot.broadcasts.events import create_event
+    from bot.broadcasts.models import Rsvp
+    from bot.db import utcnow
+    from tests.conftest import settings_for
+
+    with db.session() as session:
+        event = create_event(
+            session,
+            {"es": "Cumbre", "en": "Summit"},
+            {"es": "Juárez", "en": "Juárez"},
+            utcnow() + dt.timedelta(days=9),
+            "America/Ojinaga",
+            [dt.timedelta(days=1)],
+        )
+        event_id = event.id
+    app = create_app(settings_for(database_url, fake_twilio_server[1], EVENT_ID=str(event_id)))
+    try:
+        client = app.test_client()
+        for phone, answer in (("+525512345678", "1"), ("+525512345679", "3"), (US, "2")):
+            text(client, phone, "CUMBRE")
+            text(client, phone, answer)
+        with db.session() as session:
+            answers = sorted(r.answer for r in session.scalars(select(Rsvp)))
+            assert answers == ["maybe", "no", "yes"]
+            assert size(session, Filters(event_id=event_id), ("sms",), utcnow()) == 2
+    finally:
+        app.extensions["puente.db"].engine.dispose()

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, case, exists, false, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from bot.broadcasts.models import RSVP_YES, Audience, Rsvp
+from bot.broadcasts.models import RSVP_MAYBE, RSVP_YES, Audience, Rsvp
 from bot.contacts.models import CHANNELS, STATUS_ACTIVE, Address, Contact, ContactTag
 
 STREAM_PAGE = 2000  # contacts read per query when streaming an audience
@@ -96,7 +96,7 @@ def matching(filters: Filters) -> list[ColumnElement[bool]]:
             exists().where(
                 Rsvp.contact_id == Contact.id,
                 Rsvp.event_id == filters.event_id,
-                Rsvp.answer == RSVP_YES,
+                Rsvp.answer.in_((RSVP_YES, RSVP_MAYBE)),
             )
         )
     return clauses

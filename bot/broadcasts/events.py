@@ -27,6 +27,7 @@ from bot.broadcasts.models import (
     BROADCAST_OPEN,
     REMINDER_EVENT,
     REMINDER_JOINED,
+    RSVP_ANSWERS,
     RSVP_NO,
     RSVP_YES,
     Broadcast,
@@ -97,8 +98,16 @@ def add_event_reminder(
 
 
 def rsvp(session: Session, event_id: int, contact_id: int, yes: bool, now: dt.datetime) -> None:
-    """Record (or change) a contact's answer; only "yes" gets reminders."""
-    answer = RSVP_YES if yes else RSVP_NO
+    """Record (or change) a contact's yes or no; "yes" gets reminders."""
+    record_answer(session, event_id, contact_id, RSVP_YES if yes else RSVP_NO, now)
+
+
+def record_answer(
+    session: Session, event_id: int, contact_id: int, answer: str, now: dt.datetime
+) -> None:
+    """Record (or change) yes / no / maybe; yes and maybe get reminders."""
+    if answer not in RSVP_ANSWERS:
+        raise ValueError(f"an RSVP is one of {RSVP_ANSWERS}, not {answer!r}")
     existing = session.get(Rsvp, (event_id, contact_id))
     if existing is None:
         session.add(Rsvp(event_id=event_id, contact_id=contact_id, answer=answer, updated_at=now))

@@ -52,6 +52,8 @@ REMINDER_JOINED = "joined"  # offset from each contact's join date (a welcome se
 
 RSVP_YES = "yes"
 RSVP_NO = "no"
+RSVP_MAYBE = "maybe"  # gets reminders too: the RSVP flow promises one
+RSVP_ANSWERS = (RSVP_YES, RSVP_NO, RSVP_MAYBE)
 
 
 class Audience(Base):
