@@ -238,7 +238,7 @@ def test_rsvps_are_shown_and_a_due_reminder_reaches_those_who_said_yes(sign_in, 
         events.rsvp(session, event_id, movement["beto"], False, utcnow())
         starts = session.get(events.Event, event_id).starts_at
     page = client.get(f"/dashboard/events/{event_id}").get_data(as_text=True)
-    assert "1 coming" in page and "Ana" in page and "Beto" in page
+    assert "1 person coming" in page and "Ana" in page and "Beto" in page
     assert events.fire_due(db, starts - dt.timedelta(hours=23)) == 1  # the day-before one
     page = client.get(f"/dashboard/events/{event_id}").get_data(as_text=True)
     assert "badge sending" in page

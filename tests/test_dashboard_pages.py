@@ -158,7 +158,7 @@ def test_a_viewer_cannot_search_by_whole_number_or_name(sign_in, three_contacts)
     viewer = sign_in("viewer")
     assert "0 contacts match" in listed(viewer, "q=%2B12135550123")
     assert "0 contacts match" in listed(viewer, "q=Ana")
-    assert "1 contacts match" in listed(viewer, f"q=%23{three_contacts['us']}")
+    assert "1 contact matches" in listed(viewer, f"q=%23{three_contacts['us']}")
 
 
 def test_a_contacts_page_has_conversation_consent_and_tags(sign_in, db, three_contacts):
@@ -308,3 +308,100 @@ def test_the_flow_tester_runs_the_real_engine_in_memory(sign_in, db):
     assert "Puente Test" in page  # the confirmation names the program
     with db.session() as session:
         assert session.scalar(select(Contact)) is None  # nothing stored
+
+
+# --- CSV import and export -------------------------------------------------------------
+
+CSV = (
+    "phone,channel,language,tags,consent_source,consent_date\n"
+    "+1 213 555 0161,sms,es,volunteer;texas,sign-up sheet,2026-05-01\n"
+    "not a number,sms,es,,sign-up sheet,2026-05-01\n"
+    "(312) 555-0162,whatsapp,en,,march table,2026-05-02\n"
+    "+12135550163,sms,fr,,sign-up sheet,2026-05-02\n"
+)
+
+
+def upload(client, text: str, region: str = "US"):
+    import io
+
+    return client.post(
+        "/dashboard/contacts/import",
+        data={"csrf_token": client.csrf_token, "region": region,
+              "file": (io.BytesIO(text.encode()), "contacts.csv")},
+        content_type="multipart/form-data",
+    )  # fmt: skip
+
+
+def test_a_csv_import_reports_each_bad_row(sign_in, db):
+    client = sign_in("organizer")
+    page = upload(client, CSV).get_data(as_text=True)
+    assert 'data-count="created">2<' in page
+    assert 'data-count="problems">2<' in page
+    assert '<td class="num">3</td>' in page and '<td class="num">5</td>' in page
+    assert "language &#39;fr&#39; is not one of es, en" in page
+    with db.session() as session:
+        phones_in = set(session.scalars(select(Contact.phone)))
+        consent = session.scalars(select(ConsentEvent.source)).all()
+    assert phones_in == {"+12135550161", "+13125550162"}
+    assert consent == ["import:sign-up sheet", "import:march table"]
+    ((action, _, details),) = audit(db)
+    assert action == "contacts.import" and details["bad_rows"] == 2
+    assert "+12135550161" not in page  # an organizer's report masks numbers too
+
+
+def test_an_import_never_undoes_a_stop(sign_in, db):
+    create_contact(db, "+12135550161", status="opted_out")
+    page = upload(sign_in("organizer"), CSV).get_data(as_text=True)
+    assert "had opted out" in page
+    with db.session() as session:
+        assert session.scalar(select(Contact.status).where(Contact.phone == "+12135550161")) == (
+            "opted_out"
+        )
+
+
+def test_a_file_that_is_not_a_csv_is_refused_kindly(sign_in):
+    response = upload(sign_in("organizer"), "")
+    assert response.status_code == 302
+
+
+def test_the_export_has_full_numbers_only_for_admins(sign_in, db):
+    create_contact(db, US_PHONE, "en", tags=("volunteer",))
+    admin = sign_in("admin").get("/dashboard/contacts/export")
+    assert admin.mimetype == "text/csv"
+    assert "attachment" in admin.headers["Content-Disposition"]
+    assert US_PHONE in admin.get_data(as_text=True)
+    organizer = sign_in("organizer").get("/dashboard/contacts/export").get_data(as_text=True)
+    assert US_PHONE not in organizer and "…0123" in organizer and "volunteer" in organizer
+    assert sign_in("viewer").get("/dashboard/contacts/export").status_code == 403
+    assert [a for a, _, _ in audit(db)] == ["contacts.export", "contacts.export"]
+
+
+# --- test send ---------------------------------------------------------------------------
+
+
+def test_an_organizer_sends_a_test_to_their_own_phone(sign_in, db, fake_twilio):
+    from tests.conftest import make_user
+
+    client = sign_in("organizer")
+    make_user(db, "organizer", phone="+12135550100")
+    create_contact(db, US_PHONE, "es")
+    response = client.post(
+        "/dashboard/broadcasts/",
+        data={"csrf_token": client.csrf_token, "text_es": "Hola", "text_en": "Hi",
+              "channel_order": "sms_only"},
+    )  # fmt: skip
+    broadcast_id = int(response.headers["Location"].rsplit("/", 1)[1])
+    not_known = client.post(
+        f"/dashboard/broadcasts/{broadcast_id}/test",
+        data={"csrf_token": client.csrf_token},
+        follow_redirects=True,
+    )
+    assert "Text the bot once from your phone" in not_known.get_data(as_text=True)
+    create_contact(db, "+12135550100", "es", opted_in=False)  # they texted the bot once
+    client.post(
+        f"/dashboard/broadcasts/{broadcast_id}/test", data={"csrf_token": client.csrf_token}
+    )
+    assert [(m["to"], m["body"]) for m in fake_twilio.outbox()] == [
+        ("+12135550100", "[TEST] Hola"),
+        ("+12135550100", "[TEST] Hi"),
+    ]

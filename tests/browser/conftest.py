@@ -65,9 +65,13 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def callback_twilio() -> Iterator[tuple[FakeTwilio, str]]:
-    """A fake Twilio that posts sent/delivered callbacks, as the real one does."""
+    """A fake Twilio with status callbacks, posted when a test calls deliver_callbacks().
+
+    (Posted at once, a callback can beat the sender's record of the SID; the
+    tests deliver them once the sends are recorded, as Twilio's usually come.)
+    """
     server, thread, base_url = run_fake_twilio(
-        "127.0.0.1", 0, auth_token=AUTH_TOKEN, callbacks=True
+        "127.0.0.1", 0, auth_token=AUTH_TOKEN, callbacks=True, callback_worker=False
     )
     yield fake_state(server.app), base_url
     stop_fake_twilio(server, thread)
@@ -81,6 +85,8 @@ def live(sqlite_template, tmp_path, callback_twilio, redis_url) -> Iterator[Live
     fake, fake_url = callback_twilio
     fake.clear_outbox()
     fake.clear_rules()
+    while not fake.pending.empty():  # callbacks left by an earlier test's sends
+        fake.pending.get_nowait()
     path = tmp_path / "puente.db"
     path.write_bytes(sqlite_template.read_bytes())
     port = free_port()

@@ -33,6 +33,7 @@ from bot.web.dashboard.labels import label
 from bot.web.dashboard.language import (
     LANGUAGE_NAMES,
     _,
+    _n,
     current_language,
     format_day,
     format_number,
@@ -146,6 +147,7 @@ def _template_helpers() -> dict[str, Any]:
     user = g.get("user")
     return {
         "_": _,
+        "_n": _n,
         "label": label,
         "user": user,
         "lang": current_language(),

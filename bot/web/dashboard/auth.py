@@ -149,8 +149,11 @@ def _start_session(user_id: int) -> None:
 @bp.post("/logout")
 def logout() -> Response:
     """Sign out."""
-    record("user.sign_out", f"user:{current_user().id}")  # type: ignore[union-attr]
+    user = current_user()
+    assert user is not None
+    record("user.sign_out", f"user:{user.id}")
     session.clear()
+    session["lang"] = user.language  # the sign-in page stays in their language
     return redirect(url_for("dashboard.auth.login"))
 
 
@@ -183,6 +186,7 @@ def profile() -> Any:
     """One's own name, language, time zone, phone (for test sends) and password."""
     user = current_user()
     assert user is not None
+    g.own_data_only = True  # their own number, which they may always see
     if request.method == "POST":
         problem = _save_profile(user.id)
         if problem:

@@ -30,6 +30,7 @@ from bot.broadcasts import audiences, broadcast, jobs
 from bot.broadcasts.audiences import Filters
 from bot.broadcasts.broadcast import BroadcastError
 from bot.broadcasts.models import (
+    BROADCAST_DONE,
     BROADCAST_DRAFT,
     BROADCAST_PAUSED,
     BROADCAST_SCHEDULED,
@@ -39,12 +40,14 @@ from bot.broadcasts.models import (
     Event,
 )
 from bot.broadcasts.runtime import redis_url
+from bot.contacts.identity import find_by_phone
 from bot.contacts.models import CHANNEL_SMS, CHANNEL_WHATSAPP, Contact, ContactTag
 from bot.db import get_db, get_session, utcnow
 from bot.flows.loader import read_flows
 from bot.i18n import LANGUAGES, N_
+from bot.msgs.sending import send_to_contact, sender_from_config
 from bot.text import sms_segments
-from bot.web.dashboard.auth import record, require
+from bot.web.dashboard.auth import current_user, record, require
 from bot.web.dashboard.flows import flows_dir
 from bot.web.dashboard.language import _, local, user_zone
 
@@ -66,6 +69,9 @@ CHANNEL_LABELS = {
     "sms_only": N_("SMS only"),
     "whatsapp_only": N_("WhatsApp only"),
 }
+AWAITING_RECEIPT = ("accepted", "queued", "sending", "sent")  # Twilio may still report
+RECEIPTS_WINDOW = dt.timedelta(minutes=15)  # how long a done broadcast keeps polling
+TEST_PREFIX = "[TEST] "  # as the CLI's test send marks it
 LIVE = (BROADCAST_SENDING, BROADCAST_SCHEDULED, BROADCAST_PAUSED)  # the progress panel polls
 
 
@@ -129,6 +135,16 @@ def _choices(session: Session) -> dict[str, Any]:
         "flows": sorted(f.id for f in flowset),
         "channel_choices": CHANNEL_LABELS,
     }
+
+
+def is_live(item: Broadcast, progress: broadcast.Status) -> bool:
+    """Whether the progress panel should keep polling: sending, or receipts still due."""
+    if item.status in LIVE:
+        return True
+    if item.status != BROADCAST_DONE or item.finished_at is None:
+        return False
+    waiting = sum(progress.messages.get(s, 0) for s in AWAITING_RECEIPT)
+    return waiting > 0 and utcnow() - item.finished_at < RECEIPTS_WINDOW
 
 
 def numbers(progress: broadcast.Status) -> dict[str, int]:
@@ -260,6 +276,7 @@ def detail(broadcast_id: int) -> str:
     """A broadcast: its preview before sending, its progress after."""
     session = get_session()
     item = session.get(Broadcast, broadcast_id) or abort(404)
+    progress = broadcast.status(session, item.id)
     preview = None
     if item.status in (BROADCAST_DRAFT, BROADCAST_SCHEDULED):
         preview = broadcast.preview(session, item.id, current_app.config, utcnow())
@@ -268,9 +285,9 @@ def detail(broadcast_id: int) -> str:
         item=item,
         preview=preview,
         warnings=_warnings(item, preview),
-        progress=broadcast.status(session, item.id),
-        numbers=numbers(broadcast.status(session, item.id)),
-        live=item.status in LIVE,
+        progress=progress,
+        numbers=numbers(progress),
+        live=is_live(item, progress),
         segments={lang: sms_segments(text) for lang, text in item.texts.items()},
     )
 
@@ -293,11 +310,12 @@ def _warnings(item: Broadcast, preview: broadcast.Preview | None) -> list[str]:
 
 _LANGUAGE_NAMES = {"es": N_("Spanish"), "en": N_("English")}
 NO_TEXT_WARNING = N_(
-    "{count} contacts speak {language} but there is no text in it: they get the other one."
+    "Contacts who speak {language}: {count}. There is no text in their language, "
+    "so they get the other one."
 )
 WINDOW_WARNING = N_(
-    "{count} WhatsApp contacts have not written in 24 hours: "
-    "without an approved template they are skipped."
+    "WhatsApp contacts who have not written in 24 hours: {count}. "
+    "Without an approved template they are skipped."
 )
 
 
@@ -306,12 +324,13 @@ def progress(broadcast_id: int) -> str:
     """The progress panel alone, polled by the page while the broadcast is live."""
     session = get_session()
     item = session.get(Broadcast, broadcast_id) or abort(404)
+    progress = broadcast.status(session, item.id)
     return render_template(
         "dashboard/broadcasts/_progress.html",
         item=item,
-        progress=broadcast.status(session, item.id),
-        numbers=numbers(broadcast.status(session, item.id)),
-        live=item.status in LIVE,
+        progress=progress,
+        numbers=numbers(progress),
+        live=is_live(item, progress),
     )
 
 
@@ -358,6 +377,45 @@ def send(broadcast_id: int) -> Any:
     )  # fmt: skip
     _kick(broadcast_id)
     return response
+
+
+@bp.post("/<int:broadcast_id>/test")
+@require(SEND)
+def test(broadcast_id: int) -> Any:
+    """Send each language's text, marked [TEST], to the user's own phone."""
+    user = current_user()
+    if user is None or not user.phone:
+        flash(_("Add your own phone number on your profile first."), "error")
+        return redirect(url_for(".detail", broadcast_id=broadcast_id))
+    with get_db().session() as session:
+        item = session.get(Broadcast, broadcast_id) or abort(404)
+        me = find_by_phone(session, user.phone)
+        channel = next((c for c in item.channels if me and me.address_for(c)), None)
+        texts, media = dict(item.texts), list(item.media_urls)
+        contact_id = me.id if me else None
+    if contact_id is None or channel is None:
+        flash(
+            _("Text the bot once from your phone (any word) so it knows you, then try again."),
+            "error",
+        )
+        return redirect(url_for(".detail", broadcast_id=broadcast_id))
+    statuses = [
+        send_to_contact(
+            get_db(), sender_from_config(current_app.config), contact_id, channel,
+            TEST_PREFIX + texts[lang], media_urls=media, extra={"broadcast_test": broadcast_id},
+        ).status
+        for lang in LANGUAGES
+        if texts.get(lang)
+    ]  # fmt: skip
+    record("broadcast.test", f"broadcast:{broadcast_id}", statuses=statuses)
+    if any(s in ("blocked", "skipped_window", "failed", "undelivered") for s in statuses):
+        flash(
+            _("The test was not delivered to your phone ({status}).", status=", ".join(statuses)),
+            "error",
+        )
+    else:
+        flash(_("Test sent to your phone, one message per language."), "success")
+    return redirect(url_for(".detail", broadcast_id=broadcast_id))
 
 
 @bp.post("/<int:broadcast_id>/schedule")

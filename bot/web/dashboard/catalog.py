@@ -32,10 +32,12 @@ def msgids() -> Iterator[tuple[str, str]]:
     """(msgid, where) for every marked string, in source order."""
     for folder, method_map in SOURCES:
         for filename, _line, message, _comments, _context in extract_from_dir(
-            folder, method_map, keywords={"_": None, "N_": None}
+            folder, method_map, keywords={"_": None, "N_": None, "_n": (1, 2)}
         ):
-            if isinstance(message, str) and message:
-                yield message, f"{folder.name}/{filename}"
+            # _n(singular, plural, count): both are plain entries of the catalog.
+            for one in message if isinstance(message, tuple) else (message,):
+                if isinstance(one, str) and one:
+                    yield one, f"{folder.name}/{filename}"
 
 
 def update(messages_dir: Path = MESSAGES_DIR) -> list[str]:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.orm import Session
 
 from bot import phones
-from bot.accounts.roles import EDIT, SEE_TEXTS
+from bot.accounts.roles import EDIT, SEE_PHONES, SEE_TEXTS
+from bot.broadcasts import imports
 from bot.broadcasts.audiences import Filters, matching
 from bot.contacts import consent
 from bot.contacts.models import (
@@ -26,13 +29,15 @@ from bot.contacts.models import (
 from bot.db import get_db, get_session, utcnow
 from bot.i18n import LANGUAGES
 from bot.msgs.models import Message
+from bot.web.dashboard import masking
 from bot.web.dashboard.auth import current_user, record, require
 from bot.web.dashboard.language import _
-from bot.web.dashboard.masking import may
+from bot.web.dashboard.masking import may, numbers_masked
 
 bp = Blueprint("contacts", __name__, url_prefix="/contacts")
 
 PAGE_SIZE = 50
+MAX_IMPORT_BYTES = 5 * 1024 * 1024
 CONVERSATION_LIMIT = 200  # the most recent messages shown on a contact's page
 _TAG = re.compile(r"[\w-]{1,64}")
 
@@ -217,10 +222,77 @@ def opt_out(contact_id: int) -> Any:
 @bp.get("/import")
 @require(EDIT)
 def import_form() -> str:
-    return render_template("dashboard/error.html", code=200, reason="")
+    """The CSV import form, with the columns it expects."""
+    return render_template(
+        "dashboard/contacts/import.html", report=None, columns=imports.REQUIRED_COLUMNS
+    )
+
+
+@bp.post("/import")
+@require(EDIT)
+def import_csv() -> Any:
+    """Import a CSV: every good row is applied, every bad row is reported with its line."""
+    upload = request.files.get("file")
+    region = request.form.get("region") if request.form.get("region") in ("US", "MX") else "US"
+    raw = upload.read(MAX_IMPORT_BYTES + 1) if upload else b""
+    if not raw or len(raw) > MAX_IMPORT_BYTES:
+        flash(_("Choose a CSV file of at most 5 MB."), "error")
+        return redirect(url_for(".import_form"))
+    try:
+        lines = raw.decode("utf-8-sig").splitlines(keepends=True)
+    except UnicodeDecodeError:
+        flash(_("The file is not UTF-8 text. Save it as “CSV UTF-8” and try again."), "error")
+        return redirect(url_for(".import_form"))
+    report = _import(lines, region)
+    record(
+        "contacts.import", None, created=report.created, updated=report.updated,
+        bad_rows=len(report.problems), kept_opted_out=len(report.kept_opted_out),
+    )  # fmt: skip
+    return render_template(
+        "dashboard/contacts/import.html",
+        report=report,
+        problems=[(line, _masked(reason)) for line, reason in report.problems],
+        columns=imports.REQUIRED_COLUMNS,
+    )
+
+
+def _import(lines: list[str], region: str) -> imports.Report:
+    report = imports.Report()
+    now = utcnow()
+    with get_db().session() as session:
+        for row in imports.read_rows(lines, region, now):
+            if isinstance(row, imports.Row):
+                imports.apply_row(session, row, now, report)
+            else:
+                report.problems.append(row)
+    return report
+
+
+def _masked(reason: str) -> str:
+    """A bad row's reason quotes what was in the file: mask numbers for masked roles."""
+    return reason if may(SEE_PHONES) else numbers_masked(reason)
 
 
 @bp.get("/export")
 @require(EDIT)
-def export() -> str:
-    return render_template("dashboard/error.html", code=200, reason="")
+def export() -> Response:
+    """Every contact as CSV; full numbers only for roles that may see them."""
+    out = io.StringIO()
+    with get_db().session() as session:
+        rows = imports.export_rows(session)
+        header = next(rows)
+        phone = header.index("phone")
+        writer = csv.writer(out)
+        writer.writerow(header)
+        count = 0
+        for row in rows:
+            row[phone] = masking.phone(row[phone])
+            writer.writerow(row)
+            count += 1
+    record("contacts.export", None, contacts=count, full_numbers=may(SEE_PHONES))
+    filename = f"puente-contacts-{utcnow():%Y%m%d}.csv"
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

@@ -42,6 +42,11 @@ def _(msgid: str, **values: object) -> str:
     return gettext(current_language(), msgid, DOMAIN, **values)
 
 
+def _n(singular: str, plural: str, count: int, **values: object) -> str:
+    """``singular`` when ``count`` is 1, else ``plural``: Spanish and English agree on this."""
+    return _(singular if count == 1 else plural, count=count, **values)
+
+
 def user_zone() -> ZoneInfo:
     """The signed-in user's time zone (UTC when none or unknown)."""
     user = g.get("user")

@@ -63,8 +63,14 @@ def contact_name(contact_id: int | None, profile_name: str | None) -> str:
 
 
 def redact_response(response: Response) -> Response:
-    """Scrub full phone numbers from a response to a user who may not see them."""
-    if may(SEE_PHONES) or response.is_streamed or response.direct_passthrough:
+    """Scrub full phone numbers from a response to a user who may not see them.
+
+    A page that shows only the user's own data (their profile, with their own
+    number) sets ``g.own_data_only`` and is left alone.
+    """
+    if may(SEE_PHONES) or g.get("own_data_only") or response.is_streamed:
+        return response
+    if response.direct_passthrough:
         return response
     if not response.mimetype or not response.mimetype.startswith(_SCRUBBED_TYPES):
         return response

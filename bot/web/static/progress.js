@@ -1,5 +1,6 @@
-// A live broadcast's progress: the panel is fetched again every 2 seconds
-// until the broadcast is no longer sending, then the page reloads once.
+// A live broadcast's progress: the panel is fetched again every 2 seconds while
+// it is sending (and while Twilio's delivery receipts still come in), then the
+// page reloads once to show the buttons that fit its new state.
 "use strict";
 (function () {
   function poll() {
