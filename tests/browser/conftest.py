@@ -128,9 +128,7 @@ def page(browser: Any) -> Iterator[Any]:
 
 @pytest.fixture
 def phone_page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(
-        viewport=PHONE, locale="es-MX", device_scale_factor=2, is_mobile=True, has_touch=True
-    )
+    context = browser.new_context(viewport=PHONE, locale="es-MX", is_mobile=True, has_touch=True)
     opened = context.new_page()
     yield opened
     context.close()

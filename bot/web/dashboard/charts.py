@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 WIDTH, HEIGHT = 640, 220
-LEFT, RIGHT, TOP, BOTTOM = 44, 12, 12, 28  # room for the axes' labels
+LEFT, RIGHT, TOP, BOTTOM = 52, 12, 14, 34  # room for the axes' labels
 
 
 @dataclass(frozen=True)

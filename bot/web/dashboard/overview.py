@@ -163,7 +163,7 @@ def page() -> str:
         tiles=tiles(session, now),
         contacts_chart=line_chart(labels, [Series(_("Contacts"), tuple(totals))]),
         consent_chart=bar_chart(
-            labels, [Series(_("Joined"), tuple(joins)), Series(_("Opted out"), tuple(opt_outs))]
+            labels, [Series(_("Joined"), tuple(joins)), Series(_("Opt-outs"), tuple(opt_outs))]
         ),
         messages_chart=line_chart(
             labels, [Series(_("Sent"), tuple(sent)), Series(_("Delivered"), tuple(delivered))]

@@ -1,6 +1,7 @@
 """Queue health (admins only): jobs waiting, failed jobs, workers.
 
-The summary comes from ``bot.queue``; the details are rq-dashboard, mounted
+The summary (jobs waiting) comes from ``bot.queue``; failed jobs, workers and
+each job are rq-dashboard's pages, mounted
 at /dashboard/queue/rq/ for admins and read-only: its buttons post without a
 CSRF token and are refused, and its requeue-by-GET link is closed. The
 broadcast engine rebuilds its jobs from the database, so nothing needs
@@ -52,15 +53,15 @@ def _rq_dashboard_admins_only() -> None:
 
 
 def summary() -> dict[str, Any] | None:
-    """Waiting jobs per queue, failed jobs and workers; None when there is no Redis."""
+    """Waiting jobs per queue; None when there is no Redis.
+
+    Failed jobs and workers are on rq-dashboard's page, one click away.
+    """
     url = redis_url(current_app.config)
     if not url:
         return None
     connection = queue.connect(url)
     try:
-        health = getattr(queue, "health", None)
-        if health is not None:
-            return dict(health(connection))
         return {"waiting": queue.counts(connection)}
     except Exception:  # noqa: BLE001 - any Redis trouble is shown as "unreachable"
         log.warning("queue health: Redis is unreachable", exc_info=True)
