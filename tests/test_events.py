@@ -59,6 +59,7 @@ def test_reminders_fire_once_across_restarts(
             utcnow() + dt.timedelta(hours=1),
             "America/Mexico_City",
             [dt.timedelta(days=1), dt.timedelta(hours=2), dt.timedelta(minutes=30)],
+            now=utcnow() - dt.timedelta(days=3),  # made days ago: the first two are due now
         )
         events.rsvp(session, event.id, yes, True, utcnow())
         event_id = event.id
@@ -77,3 +78,25 @@ def test_reminders_fire_once_across_restarts(
         f"Puente recordatorio: Marcha, {when}, en Plaza. Responde BAJA para no recibir mensajes."
     )
     assert {m["body"] for m in fake_twilio.outbox()} == {expected}
+
+
+def test_a_reminder_already_past_when_made_never_fires(
+    database, database_url, redis_url, fake_twilio_server, fake_twilio
+):
+    """Made 1 hour before the event, a "1 day before" reminder would reach nobody."""
+    env = settings(database_url, redis_url, fake_twilio_server[1])
+    yes = add_contact(database, "+525512345672", "es")
+    with database.session() as session:
+        event = events.create_event(
+            session,
+            {"es": "Marcha", "en": "March"},
+            {"es": "Plaza", "en": "Plaza"},
+            utcnow() + dt.timedelta(hours=1),
+            "America/Mexico_City",
+            [dt.timedelta(days=1)],
+        )
+        events.rsvp(session, event.id, yes, True, utcnow())
+    run_everything(env)
+    with database.session() as session:
+        assert session.scalar(select(func.count()).select_from(Broadcast)) == 0
+    assert fake_twilio.outbox() == []

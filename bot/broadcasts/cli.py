@@ -393,6 +393,11 @@ def events_create(**kw: Any) -> None:
                 texts,
             )
             click.echo(f"event {event.id} created with {len(offsets)} reminder(s)")
+            late = [o for o in kw["remind"] if event.starts_at - events.parse_offset(o) <= utcnow()]
+            if late:
+                click.secho(
+                    f"warning: already past, will not be sent: {', '.join(late)}", fg="yellow"
+                )
     except ValueError as exc:
         _fail(str(exc))
 

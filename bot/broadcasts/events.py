@@ -35,7 +35,7 @@ from bot.broadcasts.models import (
     Reminder,
     Rsvp,
 )
-from bot.db import Database
+from bot.db import Database, utcnow
 from bot.i18n import LANGUAGES, N_, gettext
 
 # Used when the organizer gives no text of their own; translated in messages/.
@@ -78,14 +78,20 @@ def create_event(
     session.add(event)
     session.flush()
     for before in reminders_before:
-        add_event_reminder(session, event, before, texts)
+        add_event_reminder(session, event, before, texts, now)
     return event
 
 
 def add_event_reminder(
-    session: Session, event: Event, before: dt.timedelta, texts: Mapping[str, str] | None = None
+    session: Session,
+    event: Event,
+    before: dt.timedelta,
+    texts: Mapping[str, str] | None = None,
+    now: dt.datetime | None = None,
 ) -> Reminder:
+    """A reminder ``before`` the event; one already past when made never fires."""
     reminder = Reminder(
+        created_at=now or utcnow(),
         kind=REMINDER_EVENT,
         event_id=event.id,
         offset_s=-int(before.total_seconds()),
@@ -126,7 +132,10 @@ def fire_due(db: Database, now: dt.datetime) -> int:
         ).all()
         fired = 0
         for reminder, event in due:
-            if event.starts_at + dt.timedelta(seconds=reminder.offset_s) <= now:
+            due_at = event.starts_at + dt.timedelta(seconds=reminder.offset_s)
+            # A reminder whose moment had passed when it was made never fires: sent
+            # at once, it would reach nobody who RSVPs afterwards, or everyone twice.
+            if reminder.created_at < due_at <= now:
                 fired += _fire(session, reminder, event, now)
     return fired
 
