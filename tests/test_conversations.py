@@ -254,3 +254,22 @@ def test_summit_rsvp_by_text_signs_up_for_the_events_reminders(
             assert size(session, Filters(event_id=event_id), ("sms",), utcnow()) == 2
     finally:
         app.extensions["puente.db"].engine.dispose()
+
+
+def test_the_workers_reconcile_tick_runs_flow_timeouts(app, client, db, fake_twilio, redis_url):
+    import datetime as dt
+
+    import redis
+
+    from bot.broadcasts import reconcile, runtime
+    from bot.db import utcnow
+
+    text(client, US, "SUMMIT")
+    text(client, US, "1")
+    rt = runtime.build(app.config, redis.Redis.from_url(redis_url))
+    try:
+        done = reconcile.run(rt, rt.redis, utcnow() + dt.timedelta(hours=2, minutes=1))
+    finally:
+        rt.close()
+    assert done["flow_timeouts"] == 1
+    assert [m["body"][:18] for m in fake_twilio.outbox()][0] == "We'll count you in"

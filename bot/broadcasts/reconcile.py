@@ -22,7 +22,7 @@ import redis
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from bot import phones
+from bot import conversations, phones
 from bot.broadcasts import broadcast, events, jobs
 from bot.broadcasts.models import (
     ACTIVE_BROADCAST_STATUSES,
@@ -40,6 +40,7 @@ from bot.broadcasts.models import (
 from bot.broadcasts.runtime import Runtime
 from bot.channels import twilio
 from bot.contacts.models import Contact
+from bot.conversations import LoadedFlows
 from bot.msgs.models import DIRECTION_OUT, STATUS_PENDING, Message
 
 log = logging.getLogger(__name__)
@@ -61,12 +62,25 @@ def run(rt: Runtime, connection: redis.Redis, now: dt.datetime) -> dict[str, int
         done["fanouts"] = queue_fan_outs(rt, connection, now)
         done["batches"] = queue_batches(rt, connection, now)
         done["finished"] = finish(rt, now)
+        done["flow_timeouts"] = expire_flow_waits(rt, now)
     finally:
         if connection.get(LOCK_KEY) == token.encode():
             connection.delete(LOCK_KEY)
     if any(done.values()):
         log.info("reconcile: %s", done)
     return done
+
+
+_flows: dict[int, LoadedFlows] = {}
+
+
+def expire_flow_waits(rt: Runtime, now: dt.datetime) -> int:
+    """Conversations whose question timed out take their timeout path (once)."""
+    key = id(rt)
+    if key not in _flows:
+        _flows.clear()
+        _flows[key] = conversations.load(rt.config)
+    return conversations.expire_due(rt.db, rt.sender, _flows[key], now)
 
 
 def start_due(rt: Runtime, connection: redis.Redis, now: dt.datetime) -> int:
