@@ -179,9 +179,18 @@ def test_a_broadcast_can_be_copied_into_a_new_draft(sign_in, movement):
 def test_an_empty_message_is_refused(sign_in, db, movement):
     client = sign_in("organizer")
     response = compose(client, text_es="", text_en="  ")
-    assert response.headers["Location"].endswith("/dashboard/broadcasts/new")
+    assert response.status_code == 400
+    assert "Write the message in at least one language." in response.get_data(as_text=True)
     with db.session() as session:
         assert session.scalar(select(Broadcast)) is None
+
+
+def test_a_refused_form_keeps_what_was_typed(sign_in, movement):
+    client = sign_in("organizer")
+    response = compose(client, media_url="http://example.org/flyer.png", tags=["volunteer"])
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and "must start with https://" in page
+    assert TEXTS["text_en"] in page and 'value="volunteer" checked' in page
 
 
 def test_saved_audiences_can_be_reused(sign_in, db, movement):

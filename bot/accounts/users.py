@@ -32,10 +32,12 @@ class SignIn:
 
 
 def normalize_email(email: str) -> str:
+    """Emails are stored and compared lower-case and trimmed."""
     return email.strip().lower()
 
 
 def find_by_email(session: Session, email: str) -> User | None:
+    """The user with this email, in any case."""
     return session.scalar(select(User).where(User.email == normalize_email(email)))
 
 
@@ -82,6 +84,7 @@ def set_password(user: User, password: str) -> None:
 
 
 def count_admins(session: Session) -> int:
+    """Active admins (there must always be one)."""
     return (
         session.scalar(
             select(func.count()).select_from(User).where(User.role == "admin", User.active)

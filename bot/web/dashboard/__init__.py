@@ -10,7 +10,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Blueprint, Flask, Response, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from bot.accounts.roles import EDIT, MANAGE, SEE_PHONES, SEE_TEXTS, SEND, allows
@@ -109,6 +119,7 @@ def _configure_session(app: Flask) -> None:
 
 
 def _csrf_refused(error: CSRFError) -> tuple[str, int]:
+    """A form without its token (or an old one): say so kindly, change nothing."""
     return render_template(
         "dashboard/error.html",
         code=400,
@@ -131,6 +142,7 @@ def _secure_headers(response: Response) -> Response:
 @bp.app_errorhandler(403)
 @bp.app_errorhandler(404)
 def _error_page(error: Any) -> Any:
+    """The dashboard's own 401/403/404 pages, in the user's language."""
     if not request.path.startswith("/dashboard"):
         return error
     reasons = {
@@ -144,6 +156,7 @@ def _error_page(error: Any) -> Any:
 
 @bp.app_context_processor  # error pages render outside the blueprint too
 def _template_helpers() -> dict[str, Any]:
+    """What every dashboard template may use: translation, masking, formatting, the menu."""
     user = g.get("user")
     return {
         "_": _,
@@ -154,8 +167,8 @@ def _template_helpers() -> dict[str, Any]:
         "languages": LANGUAGES,
         "language_names": LANGUAGE_NAMES,
         "navigation": [
-            (endpoint, label)
-            for endpoint, label, permission in NAVIGATION
+            (endpoint, msgid)
+            for endpoint, msgid, permission in NAVIGATION
             if user is not None and (permission is None or allows(user.role, permission))
         ],
         "may": masking.may,
@@ -170,11 +183,5 @@ def _template_helpers() -> dict[str, Any]:
         "when": format_when,
         "day": format_day,
         "number": format_number,
-        "has_simulator": "simulator" in _blueprints(),
+        "has_simulator": "simulator" in current_app.blueprints,
     }
-
-
-def _blueprints() -> dict[str, Any]:
-    from flask import current_app
-
-    return current_app.blueprints

@@ -99,6 +99,7 @@ def require(permission: str) -> Callable[[View], View]:
 
 
 def client_ip() -> str | None:
+    """The address the request came from (behind a proxy: as ProxyFix set it)."""
     return request.remote_addr
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from typing import Any
 
 from flask import (
@@ -71,6 +72,7 @@ CHANNEL_LABELS = {
 }
 AWAITING_RECEIPT = ("accepted", "queued", "sending", "sent")  # Twilio may still report
 RECEIPTS_WINDOW = dt.timedelta(minutes=15)  # how long a done broadcast keeps polling
+LIST_FILTERS = ("languages", "tags", "exclude_tags", "countries", "regions")
 TEST_PREFIX = "[TEST] "  # as the CLI's test send marks it
 LIVE = (BROADCAST_SENDING, BROADCAST_SCHEDULED, BROADCAST_PAUSED)  # the progress panel polls
 
@@ -112,6 +114,7 @@ def filters_from(form: Any, session: Session) -> Filters:
 
 
 def channels_from(form: Any) -> tuple[str, ...]:
+    """The channels, in order of preference, the form picked."""
     return CHANNEL_CHOICES.get(form.get("channel_order", ""), CHANNEL_CHOICES["whatsapp_first"])
 
 
@@ -218,39 +221,64 @@ def create() -> Any:
     """Save the composed broadcast as a draft, then show its preview."""
     form = request.form
     texts = texts_from(form)
-    default = form.get("default_language", "es")
+    problem = _compose_problem(form, texts)
+    if problem:
+        flash(_(problem), "error")
+        return _compose_again(form, texts), 400
+    media = form.get("media_url", "").strip()
+    with get_db().session() as session:
+        filters = filters_from(form, session)
+        saved_as = form.get("save_audience", "").strip()[:128]
+        audience = audiences.save(session, saved_as, filters) if saved_as else None
+        created = broadcast.create(
+            session,
+            form.get("name", "").strip()[:128] or _("Broadcast of {day}", day=_today()),
+            texts,
+            filters,
+            default_language=_first_language(texts),
+            channels=channels_from(form),
+            media_urls=[media] if media else [],
+            content_sid=form.get("content_sid", "").strip() or None,
+            flow_id=form.get("flow_id") or None,
+            audience_id=audience.id if audience else None,
+            now=utcnow(),
+        )
+        broadcast_id = created.id
+    languages = sorted(lang for lang, text in texts.items() if text)
+    record("broadcast.create", f"broadcast:{broadcast_id}", languages=languages)
+    return redirect(url_for(".detail", broadcast_id=broadcast_id))
+
+
+def _compose_problem(form: Any, texts: dict[str, str]) -> str | None:
+    """What keeps the form from becoming a draft (an msgid), or None."""
+    if not any(texts.values()):
+        return N_("Write the message in at least one language.")
     media = form.get("media_url", "").strip()
     if media and not media.startswith("https://"):
-        flash(_("The media link must start with https://"), "error")
-        return redirect(url_for(".new"))
-    try:
-        with get_db().session() as session:
-            filters = filters_from(form, session)
-            saved_as = form.get("save_audience", "").strip()[:128]
-            audience = audiences.save(session, saved_as, filters) if saved_as else None
-            created = broadcast.create(
-                session,
-                form.get("name", "").strip()[:128] or _("Broadcast of {day}", day=_today()),
-                texts,
-                filters,
-                default_language=default if texts.get(default) else _first_language(texts),
-                channels=channels_from(form),
-                media_urls=[media] if media else [],
-                content_sid=form.get("content_sid", "").strip() or None,
-                flow_id=form.get("flow_id") or None,
-                audience_id=audience.id if audience else None,
-                now=utcnow(),
-            )
-            broadcast_id = created.id
-    except BroadcastError:
-        flash(_("Write the message in at least one language."), "error")
-        return redirect(url_for(".new"))
-    record(
-        "broadcast.create",
-        f"broadcast:{broadcast_id}",
-        languages=sorted(k for k, v in texts.items() if v),
+        return N_("The media link must start with https://")
+    if not re.fullmatch(r"(HX[0-9a-fA-F]{32})?", form.get("content_sid", "").strip()):
+        return N_("A WhatsApp template id looks like HX followed by 32 letters and digits.")
+    return None
+
+
+def _compose_again(form: Any, texts: dict[str, str]) -> str:
+    """The compose form again, with everything the organizer typed."""
+    draft = {
+        "name": form.get("name", ""),
+        "texts": texts,
+        "channel_order": form.get("channel_order", "whatsapp_first"),
+        "filters": {key: form.getlist(key) for key in LIST_FILTERS}
+        | {"event_id": form.get("event_id", type=int)},
+        "media_url": form.get("media_url", ""),
+        "content_sid": form.get("content_sid", ""),
+        "flow_id": form.get("flow_id", ""),
+    }
+    return render_template(
+        "dashboard/broadcasts/new.html",
+        draft=draft,
+        max_text=MAX_TEXT,
+        **_choices(get_session()),
     )
-    return redirect(url_for(".detail", broadcast_id=broadcast_id))
 
 
 def _first_language(texts: dict[str, str]) -> str:
@@ -439,6 +467,7 @@ def schedule(broadcast_id: int) -> Any:
 @bp.post("/<int:broadcast_id>/pause")
 @require(SEND)
 def pause(broadcast_id: int) -> Any:
+    """Stop sending for now."""
     return _act(
         broadcast_id, "pause", lambda s: broadcast.pause(s, broadcast_id),
         _("Paused. Messages already handed to Twilio still arrive."),
@@ -448,6 +477,7 @@ def pause(broadcast_id: int) -> Any:
 @bp.post("/<int:broadcast_id>/resume")
 @require(SEND)
 def resume(broadcast_id: int) -> Any:
+    """Go on sending what is left."""
     response = _act(
         broadcast_id, "resume", lambda s: broadcast.resume(s, broadcast_id), _("Sending again.")
     )
@@ -458,6 +488,7 @@ def resume(broadcast_id: int) -> Any:
 @bp.post("/<int:broadcast_id>/cancel")
 @require(EDIT)
 def cancel(broadcast_id: int) -> Any:
+    """Never send what is left (a draft: discard it)."""
     return _act(
         broadcast_id, "cancel", lambda s: broadcast.cancel(s, broadcast_id, utcnow()),
         _("Canceled. Nothing more will be sent."),

@@ -71,6 +71,7 @@ def _read(path: Path, lang: str) -> Catalog | None:
 
 
 def main() -> int:
+    """Update both catalogs and list what still needs Spanish."""
     missing = update()
     for msgid in missing:
         print(f"es: no translation for {msgid!r}")

@@ -56,6 +56,8 @@ class Search:
 
     @classmethod
     def from_args(cls, args: Any) -> Search:
+        """Read the filters from the query string, ignoring values that are not allowed."""
+
         def pick(name: str, allowed: tuple[str, ...] | None = None) -> str:
             value = args.get(name, "").strip()
             return value if allowed is None or value in allowed else ""

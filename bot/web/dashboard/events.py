@@ -81,6 +81,7 @@ def event_time(event: Event) -> str:
 @bp.get("/new")
 @require(EDIT)
 def new() -> str:
+    """The new-event form."""
     return render_template(
         "dashboard/events/new.html",
         timezones=TIMEZONES,

@@ -139,6 +139,7 @@ def tiles(session: Session, now: dt.datetime) -> dict[str, int]:
 
 
 def contacts_by_language(session: Session) -> list[tuple[str, int]]:
+    """Subscribed contacts per language, Spanish first."""
     rows = session.execute(
         select(Contact.language, func.count())
         .where(Contact.status == STATUS_ACTIVE, Contact.opted_in_at.is_not(None))

@@ -27,6 +27,7 @@ def _admins_only() -> None:
 
 @bp.get("/")
 def index() -> str:
+    """Every user, active ones first."""
     users = get_session().scalars(select(User).order_by(User.active.desc(), User.email)).all()
     return render_template("dashboard/users.html", users=users, roles=ROLES)
 
