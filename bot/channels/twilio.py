@@ -5,7 +5,7 @@ twilio-python client; in development and tests that client is pointed at
 `bot.channels.fake_twilio` (or at Prism) through `Sender.api_url`.
 
 Phone numbers and message bodies are personal data: this module logs only
-masked addresses (`mask_phone`) and never a body.
+masked addresses (`bot.phones.mask`) and never a body.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from twilio.twiml.messaging_response import Message, MessagingResponse
 from urllib3.exceptions import NewConnectionError
 
 from bot.channels.errors import Effect, classify_error
+from bot.phones import mask
 
 log = logging.getLogger(__name__)
 
@@ -109,22 +110,6 @@ def close_clients() -> None:
 def is_whatsapp(address: str) -> bool:
     """True for a WhatsApp address such as "whatsapp:+5215512345678"."""
     return address.startswith(WHATSAPP_PREFIX)
-
-
-def mask_phone(address: str | None) -> str:
-    """Hide all but the country code and last 4 digits: "whatsapp:+52•••••••5678"."""
-    if not address:
-        return ""
-    channel, sep, number = address.rpartition(":")
-    prefix = channel + sep
-    if not number.startswith("+"):
-        return prefix + "•" * max(len(number) - 4, 0) + number[-4:]
-    digits = number[1:]
-    if len(digits) <= 6:
-        return prefix + "+" + "•" * max(len(digits) - 2, 0) + digits[-2:]
-    country = 1 if digits[0] in "17" else 2
-    masked = "•" * (len(digits) - country - 4)
-    return f"{prefix}+{digits[:country]}{masked}{digits[-4:]}"
 
 
 def message_params(
@@ -262,11 +247,11 @@ def _never_sent(exc: requests.exceptions.RequestException) -> bool:
 def _log_result(to: str, result: SendResult) -> None:
     """Log one send without the full number or the body."""
     if result.ok:
-        log.info("twilio send to=%s sid=%s status=%s", mask_phone(to), result.sid, result.status)
+        log.info("twilio send to=%s sid=%s status=%s", mask(to), result.sid, result.status)
     else:
         log.warning(
             "twilio send failed to=%s http=%s code=%s effect=%s retryable=%s",
-            mask_phone(to),
+            mask(to),
             result.http_status,
             result.error_code,
             result.effect.value,
