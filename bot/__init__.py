@@ -23,8 +23,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     logging.basicConfig(
         level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    # twilio-python logs request URLs at INFO; a filtered list URL carries a number.
-    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
     if not app.config["TWILIO_API_URL"] and not app.config["PRODUCTION"]:
         _mount_local_outbox(app)
     db.init_app(app)

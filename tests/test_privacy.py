@@ -32,3 +32,19 @@ def test_logs_never_hold_numbers_or_bodies(app, client, db, fake_twilio, caplog)
     assert logged, "expected some logging to check"
     for secret in ("2135550123", "5512345678", SECRET, "garita"):
         assert secret not in logged
+
+
+def test_settling_an_unknown_send_does_not_log_the_number(fake_twilio_server, caplog):
+    """Looking a message up at Twilio filters by To=; twilio-python's request log must stay quiet."""
+    import datetime as dt
+
+    from bot.channels import twilio
+    from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL, SMS_FROM
+
+    caplog.set_level(logging.INFO)
+    sender = twilio.Sender(
+        ACCOUNT_SID, AUTH_TOKEN, fake_twilio_server[1], None, SMS_FROM, None, PUBLIC_URL + "/s"
+    )
+    twilio.find_sent(sender, US, dt.datetime.now(dt.UTC), None)
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.INFO)
+    assert "2135550123" not in logged

@@ -31,6 +31,9 @@ from bot.channels.errors import Effect, classify_error
 from bot.phones import mask
 
 log = logging.getLogger(__name__)
+# twilio-python logs each request at INFO, query parameters included: a message
+# list filtered by To= would put a full number in the logs.
+logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
 
 WHATSAPP_PREFIX = "whatsapp:"
 MAX_MEDIA = 10
