@@ -98,6 +98,7 @@ def init_app(app: Flask) -> None:
     _configure_session(app)
     app.before_request(auth.load_user)
     app.before_request(auth.require_login)  # before CSRF: anonymous requests get 401, not 400
+    app.before_request(_upload_limit)  # before CSRF reads the form under the webhook's limit
     csrf.init_app(app)
     for name in auth.PUBLIC_BLUEPRINTS & app.blueprints.keys():
         csrf.exempt(app.blueprints[name])  # Twilio signs its requests; the simulator is dev-only
@@ -116,6 +117,12 @@ def _configure_session(app: Flask) -> None:
     app.config.setdefault("PERMANENT_SESSION_LIFETIME", dt.timedelta(hours=12))
     # A token lives as long as the session: composing a long broadcast must not expire it.
     app.config["WTF_CSRF_TIME_LIMIT"] = None
+
+
+def _upload_limit() -> None:
+    """The CSV import may be larger than the app-wide limit, which fits Twilio's webhooks."""
+    if request.endpoint == "dashboard.contacts.import_csv":
+        request.max_content_length = contacts.MAX_IMPORT_BYTES + 64 * 1024  # and the form
 
 
 def _csrf_refused(error: CSRFError) -> tuple[str, int]:
