@@ -143,9 +143,9 @@ def sign_in(page: Any, live: Live, role: str = "organizer") -> None:
     page.wait_for_url("**/dashboard/")
 
 
-def shot(page: Any, name: str) -> Path:
-    """A full-page screenshot in tests/artifacts/screenshots/<name>.png."""
+def shot(page: Any, name: str, full_page: bool = True) -> Path:
+    """A screenshot in tests/artifacts/screenshots/<name>.png (long lists: the first screen)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full_page)
     return path

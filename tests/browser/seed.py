@@ -68,6 +68,30 @@ def seed_movement(db: Database, contacts: int = 48) -> dict[str, list[int]]:
     return {"contacts": ids}
 
 
+def seed_audit(db: Database) -> None:
+    """A few days of organizers' work, as the audit log shows it."""
+    from sqlalchemy import select
+
+    from bot.accounts import audit
+    from bot.accounts.models import User
+
+    with db.session() as session:
+        users = {u.role: u for u in session.scalars(select(User))}
+        for i, (role, action, target, details) in enumerate([
+            ("organizer", "inbox.reply", "contact:7", {"message": 31, "status": "queued"}),
+            ("organizer", "contact.tag_add", "contact:7", {"tag": "legal-help"}),
+            ("organizer", "broadcast.create", "broadcast:3", {"languages": ["en", "es"]}),
+            ("organizer", "broadcast.test", "broadcast:3", {"statuses": ["queued", "queued"]}),
+            ("organizer", "broadcast.send", "broadcast:3", {}),
+            ("admin", "user.create", "user:4", {"role": "organizer"}),
+            ("organizer", "event.create", "event:1", {"reminders": [-86400, -7200]}),
+            ("organizer", "contacts.import", None, {"created": 212, "bad_rows": 3}),
+            ("admin", "contacts.export", None, {"contacts": 1480, "full_numbers": True}),
+        ]):  # fmt: skip
+            entry = audit.record(session, users[role], action, target, "203.0.113.7", **details)
+            entry.created_at = utcnow() - dt.timedelta(hours=30 - 3 * i)
+
+
 def _opt_out(db: Database, contact_id: int, when: dt.datetime) -> None:
     from bot.contacts.models import Contact
 
