@@ -7,11 +7,13 @@ stored and nothing is sent, so every role may use it.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, abort, current_app, render_template, request
 
+from bot import conversations
 from bot.db import utcnow
 from bot.flows import engine
 from bot.flows.check import check_flows
@@ -25,24 +27,23 @@ from bot.web.dashboard.language import _
 
 bp = Blueprint("flows", __name__, url_prefix="/flows")
 
-REPO_FLOWS = Path(__file__).resolve().parents[3] / "flows"
 MAX_TRANSCRIPT = 60  # lines kept in the tester
 
 
 def flows_dir() -> Path:
-    """FLOWS_DIR, else the repository's flows/ folder."""
-    return Path(current_app.config.get("FLOWS_DIR") or REPO_FLOWS)
+    """FLOWS_DIR, else the shipped flows/ folder (as the conversations load them)."""
+    return Path(current_app.config.get("FLOWS_DIR") or conversations.FLOWS_DIR)
 
 
-def variables(flowset: FlowSet) -> dict[str, str]:
-    """The flows' {placeholders} from the settings: org_name is ORG_NAME."""
-    return {name: str(current_app.config.get(name.upper(), "")) for name in flowset.variables()}
+def variables() -> Mapping[str, str]:
+    """The {placeholders}' values the running conversations use (org_name, event_…)."""
+    return current_app.extensions["puente.flows"].variables
 
 
 def _checked() -> tuple[FlowSet, list[Problem]]:
+    """The flows as they are on disk now, and every problem the checker finds."""
     flowset, _ = read_flows(flows_dir())
-    problems = check_flows(flows_dir(), variables=variables(flowset))
-    return flowset, problems
+    return flowset, check_flows(flows_dir(), variables=variables())
 
 
 def _problems_of(problems: list[Problem], file: str) -> list[Problem]:
@@ -74,10 +75,12 @@ def detail(flow_id: str) -> str:
     flowset, problems = _checked()
     flow = flowset.get(flow_id) or abort(404)
     found = _problems_of(problems, flow.file)
+    has_errors = any(p.severity == "error" for p in found)
     worst = {p.step_id: p.severity for p in found if p.step_id and p.severity == "warning"}
     worst |= {p.step_id: p.severity for p in found if p.step_id and p.severity == "error"}
     diagram = layout(flow, successors, worst)
-    tester = _tester(flowset, flow_id) if request.method == "POST" else _fresh_tester()
+    trying = request.method == "POST" and not has_errors  # a broken flow does not run
+    tester = _tester(flowset, flow_id) if trying else _fresh_tester()
     return render_template(
         "dashboard/flows/detail.html",
         flow=flow,
@@ -85,7 +88,7 @@ def detail(flow_id: str) -> str:
         diagram=diagram,
         tester=tester,
         tester_languages=LANGUAGES,
-        has_errors=any(p.severity == "error" for p in found),
+        has_errors=has_errors,
     )
 
 
@@ -108,10 +111,10 @@ def _tester(flowset: FlowSet, flow_id: str) -> dict[str, Any]:
     session = engine.Session.from_dict(state["session"]) if state.get("session") else None
     text = form.get("text", "").strip()[:500]
     if form.get("action") == "start" or (session is None and not text):
-        result = engine.start(flowset, flow_id, contact, now, variables(flowset))
+        result = engine.start(flowset, flow_id, contact, now, variables())
     else:
         transcript.append({"who": "them", "text": text})
-        result = engine.handle(flowset, session, contact, text, now, variables(flowset))
+        result = engine.handle(flowset, session, contact, text, now, variables())
     transcript += [
         {"who": "bot", "text": o.text, "buttons": list(o.buttons)} for o in result.outputs
     ]
