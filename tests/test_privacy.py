@@ -35,7 +35,7 @@ def test_logs_never_hold_numbers_or_bodies(app, client, db, fake_twilio, caplog)
 
 
 def test_settling_an_unknown_send_does_not_log_the_number(fake_twilio_server, caplog):
-    """Looking a message up at Twilio filters by To=; twilio-python's request log must stay quiet."""
+    """A lookup at Twilio filters by To=; twilio-python's request log must stay quiet."""
     import datetime as dt
 
     from bot.channels import twilio
