@@ -100,3 +100,25 @@ def test_a_reminder_already_past_when_made_never_fires(
     with database.session() as session:
         assert session.scalar(select(func.count()).select_from(Broadcast)) == 0
     assert fake_twilio.outbox() == []
+
+
+def test_a_welcome_series_step_reaches_each_new_member_once_when_due(
+    database, database_url, redis_url, fake_twilio_server, fake_twilio
+):
+    env = settings(database_url, redis_url, fake_twilio_server[1])
+    now = utcnow()
+    with database.session() as session:
+        events.create_series_step(
+            session,
+            "welcome day 1",
+            dt.timedelta(days=1),
+            {"es": "¡Gracias por unirte! Así puedes ayudar hoy.", "en": "Thanks for joining!"},
+            now=now - dt.timedelta(days=10),
+        )
+    add_contact(database, "+525512345681", "es", joined_at=now - dt.timedelta(days=3))  # due
+    add_contact(database, "+525512345682", "es", joined_at=now - dt.timedelta(hours=2))  # not yet
+    add_contact(database, "+525512345683", "es", joined_at=now - dt.timedelta(days=20))  # before
+    run_everything(env)
+    run_everything(env)
+    sent = [(m["to"], m["body"]) for m in fake_twilio.outbox()]
+    assert sent == [("+525512345681", "¡Gracias por unirte! Así puedes ayudar hoy.")]
