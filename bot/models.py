@@ -4,10 +4,11 @@ from bot.accounts.models import AuditEntry, LoginThrottle, User
 from bot.broadcasts.models import Audience, Broadcast, Delivery, Event, Reminder, Rsvp
 from bot.contacts.models import Address, ConsentEvent, Contact, ContactTag, FlowSession
 from bot.db import Base
-from bot.msgs.models import Message
+from bot.msgs.models import EarlyCallback, Message
 from bot.reports import Report
 
 __all__ = [
+    "EarlyCallback",
     "AuditEntry",
     "LoginThrottle",
     "User",

@@ -116,3 +116,38 @@ def test_failed_callback_with_21610_opts_the_contact_out(app, client, db):
 
 def test_callback_for_an_unknown_message_is_accepted(client):
     assert callback(client, "SM" + "f" * 32, "delivered").status_code == 204
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "contact_status"),
+    [
+        ("delivered", None, "active"),
+        ("failed", "21610", "opted_out"),
+    ],
+)
+def test_a_callback_that_beats_the_record_of_its_send_is_kept_and_applied(
+    app, client, db, status, code, contact_status
+):
+    from bot.channels.errors import Effect
+    from bot.channels.twilio import SendResult
+    from bot.msgs.models import EarlyCallback
+    from bot.msgs.sending import record_result
+
+    text(client, US, "Hello")
+    sid = "SM" + "a" * 32
+    assert callback(client, sid, status, code).status_code == 204  # before we know the SID
+    owner = contact_id(db)
+    with db.session() as session:
+        message = Message(
+            contact_id=owner, direction="out", channel="sms", address=US,
+            body="x", status="pending", created_at=utcnow(), updated_at=utcnow(),
+        )  # fmt: skip
+        session.add(message)
+        session.flush()
+        result = SendResult(sid, "queued", None, None, Effect.NONE, False, 201)
+        outcome = record_result(session, message.id, result, utcnow())
+    assert outcome.status == status
+    with db.session() as session:
+        assert session.scalar(select(Message.status).where(Message.sid == sid)) == status
+        assert session.scalars(select(EarlyCallback)).all() == []
+        assert session.get(Contact, owner).status == contact_status

@@ -56,3 +56,15 @@ class Message(Base):
     handled_by: Mapped[str | None] = mapped_column(String(64))  # "stop", "flow:join", None
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class EarlyCallback(Base):
+    """A status callback that arrived before its send was recorded (kept, then applied)."""
+
+    __tablename__ = "early_callbacks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sid: Mapped[str] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(24))
+    error_code: Mapped[int | None] = mapped_column()
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

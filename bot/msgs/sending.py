@@ -19,13 +19,13 @@ from sqlalchemy.orm import Session
 
 from bot import phones
 from bot.channels import twilio
-from bot.channels.errors import Effect
+from bot.channels.errors import Effect, classify_error
 from bot.contacts import consent
 from bot.contacts.models import CHANNEL_WHATSAPP, Contact
 from bot.db import Database, utcnow
 from bot.defaults import WHATSAPP_WINDOW_HOURS
 from bot.msgs.models import DIRECTION_OUT, STATUS_BLOCKED, STATUS_PENDING, Message
-from bot.msgs.status import apply_callback
+from bot.msgs.status import apply_callback, apply_early_callbacks
 
 log = logging.getLogger(__name__)
 
@@ -149,8 +149,11 @@ def record_result(
     message.error_code = result.error_code
     message.error_message = result.error_message
     message.updated_at = now
+    late_codes = apply_early_callbacks(session, message, now)
     if message.contact_id is not None:
         apply_effect(session, message.contact_id, result.effect, result.error_code, now)
+        for code in late_codes:
+            apply_effect(session, message.contact_id, classify_error(code, None)[0], code, now)
     if result.error_code:
         log.warning(
             "send to %s failed: %s %s",
@@ -178,8 +181,6 @@ def apply_status_callback(
     db: Database, sid: str, status: str, error_code: int | None, now: dt.datetime
 ) -> None:
     """A status callback: move the message forward and apply any error's effect."""
-    from bot.channels.errors import classify_error
-
     with db.session() as session:
         message = apply_callback(session, sid, status, error_code, now)
         if message is not None and error_code and message.contact_id is not None:
