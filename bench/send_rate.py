@@ -427,15 +427,17 @@ def worker_env(
 
 # --- profiling (optional: --py-spy PATH) --------------------------------------
 
-STEPS = {  # engine steps, by a frame on the stack (inclusive)
+STEPS = {  # engine steps, by a frame on the stack (py-spy's names; inclusive)
     "claim (bot/broadcasts/deliveries.py)": "claim: UPDATE delivery -> sending",
     "_prepare (bot/msgs/sending.py)": "message row: SELECT contact + INSERT message",
     "record_result (bot/msgs/sending.py)": "record Twilio's answer: SELECT + UPDATE message",
     "_settle (bot/broadcasts/deliveries.py)": "settle: UPDATE delivery -> sent",
-    "acquire (bot/broadcasts/throttle.py)": "throttle slot (Redis EVALSHA)",
+    "Throttle.acquire (bot/broadcasts/throttle.py)": "throttle slot (Redis EVALSHA)",
     "send (bot/channels/twilio.py)": "twilio-python + requests (the API call)",
     "_wait_until (bot/broadcasts/deliveries.py)": "quiet hours + pause check (Redis PTTL)",
-    "go_on (bot/broadcasts/deliveries.py)": "liveness check",
+    "Liveness.go_on (bot/broadcasts/deliveries.py)": "liveness check",
+    "build (bot/broadcasts/runtime.py)": "work horse builds its runtime (imports, pools)",
+    "read_flows (bot/flows/loader.py)": "flows loaded (YAML)",
     "_contacts (bot/broadcasts/deliveries.py)": "batch start: load contacts",
     "send_batch (bot/broadcasts/deliveries.py)": "batch start: rows, plan, warm-up",
     "fan_out (bot/broadcasts/fanout.py)": "fan-out",
