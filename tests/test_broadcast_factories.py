@@ -128,7 +128,8 @@ def deliveries(db: Database, broadcast_id: int) -> dict[int, str]:
         return dict(rows)
 
 
-def wait_until(check: Callable[[], bool], timeout_s: float = 60, what: str = "") -> None:
+def wait_until(check: Callable[[], bool], timeout_s: float = 180, what: str = "") -> None:
+    """Wait for ``check``: a bound on liveness (generous: CI machines stall), not a timing test."""
     deadline = time.monotonic() + timeout_s
     while not check():
         if time.monotonic() > deadline:

@@ -125,7 +125,7 @@ def test_sigkill_mid_broadcast_serves_everyone_exactly_once(database, fake_twili
         wait_until(lambda: len(fake_twilio.outbox()) >= 60, what="a third sent")
         first.kill()
         workers(1)
-        wait_until(lambda: status_of(database, broadcast_id) == "done", timeout_s=90)
+        wait_until(lambda: status_of(database, broadcast_id) == "done", timeout_s=180)
     finally:
         fake_twilio.latency_s = 0.0
     counts = sent_to(fake_twilio)
@@ -142,7 +142,7 @@ def test_a_redis_that_restarts_empty_loses_nothing_and_doubles_nothing(
     workers(2)
     wait_until(lambda: len(fake_twilio.outbox()) >= 60, what="a third sent")
     redis_server.restart_empty()
-    wait_until(lambda: status_of(database, broadcast_id) == "done", timeout_s=90)
+    wait_until(lambda: status_of(database, broadcast_id) == "done", timeout_s=180)
     counts = sent_to(fake_twilio)
     assert set(counts) == set(phones)
     assert max(counts.values()) == 1
@@ -160,7 +160,7 @@ def test_provider_errors_retry_opt_out_or_fall_back_to_the_template(database, fa
     fake_twilio.add_rule(Rule(to="whatsapp:+12135550114", code=63016, times=1))
     broadcast_id = add_broadcast(database, content_sid=TEMPLATE)
     workers(1)
-    wait_until(lambda: status_of(database, broadcast_id) == "done", timeout_s=60)
+    wait_until(lambda: status_of(database, broadcast_id) == "done", timeout_s=180)
 
     counts = sent_to(fake_twilio)
     assert counts == {"+12135550111": 1, "+12135550112": 1, "whatsapp:+12135550114": 1}
@@ -192,7 +192,7 @@ def test_two_workers_never_exceed_the_senders_rate_in_any_second(database, fake_
         THROTTLE_MARGIN_MS="400",
         SEND_THREADS="4",
     )
-    wait_until(lambda: status_of(database, broadcast_id) == "done", timeout_s=60)
+    wait_until(lambda: status_of(database, broadcast_id) == "done", timeout_s=180)
     stats = fake_twilio.stats()
     sender = stats["senders"]["+12135550100"]
     assert sender["count"] == 120
