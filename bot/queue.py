@@ -57,9 +57,17 @@ class TickJob:
     queue: str = QUEUE_HIGH
 
 
-def connect(url: str) -> redis.Redis:
-    """A Redis client for ``url`` (redis://, rediss:// or unix://)."""
-    return redis.Redis.from_url(url)
+MAX_CONNECTIONS = 512  # above SEND_THREADS: every sending thread books throttle slots
+
+
+def connect(url: str, max_connections: int = MAX_CONNECTIONS) -> redis.Redis:
+    """A Redis client for ``url`` (redis://, rediss:// or unix://).
+
+    A blocking pool: when every connection is busy a thread waits for one
+    instead of failing (redis-py's default pool raises past 100).
+    """
+    pool = redis.BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=30)
+    return redis.Redis(connection_pool=pool)
 
 
 def enqueue(

@@ -151,7 +151,8 @@ def record_result(
     message.updated_at = now
     late_codes = apply_early_callbacks(session, message, now)
     if message.contact_id is not None:
-        apply_effect(session, message.contact_id, result.effect, result.error_code, now)
+        if result.effect is not Effect.NONE:  # most sends: nothing to change on the contact
+            apply_effect(session, message.contact_id, result.effect, result.error_code, now)
         for code in late_codes:
             apply_effect(session, message.contact_id, classify_error(code, None)[0], code, now)
     if result.error_code:
