@@ -351,6 +351,13 @@ def upload(client, text: str, region: str = "US"):
     )  # fmt: skip
 
 
+def test_a_csv_import_reports_bad_rows_in_the_organizers_language(sign_in):
+    client = sign_in("organizer", "es")
+    page = upload(client, CSV).get_data(as_text=True)
+    assert "el idioma &#39;fr&#39; no es uno de es, en" in page
+    assert "is not one of" not in page
+
+
 def test_a_csv_import_reports_each_bad_row(sign_in, db):
     client = sign_in("organizer")
     page = upload(client, CSV).get_data(as_text=True)

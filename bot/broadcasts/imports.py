@@ -31,7 +31,7 @@ from bot.contacts.models import (
     Contact,
     ContactTag,
 )
-from bot.i18n import LANGUAGES
+from bot.i18n import LANGUAGES, N_
 
 REQUIRED_COLUMNS = ("phone", "consent_source", "consent_date")
 EXPORT_COLUMNS = ("phone", "channels", "language", "status", "tags", "opted_in_at", "country",
@@ -63,6 +63,20 @@ class Report:
     problems: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
 
 
+class Reason(str):
+    """Why a row was refused: English text that also knows its catalog msgid and values,
+    so the dashboard can show it in the organizer's language."""
+
+    msgid: str
+    values: dict[str, str]
+
+    def __new__(cls, msgid: str, **values: object) -> Reason:
+        text = {k: str(v) for k, v in values.items()}
+        reason = super().__new__(cls, msgid.format(**text))
+        reason.msgid, reason.values = msgid, text
+        return reason
+
+
 def read_rows(
     lines: Iterable[str], default_region: str = "US", now: dt.datetime | None = None
 ) -> Iterator[Row | tuple[int, str]]:
@@ -70,7 +84,7 @@ def read_rows(
     reader = csv.DictReader(lines)
     missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
-        yield 1, f"missing column(s): {', '.join(missing)}"
+        yield 1, Reason(N_("missing column(s): {columns}"), columns=", ".join(missing))
         return
     seen: dict[str, int] = {}
     for record in reader:
@@ -78,7 +92,7 @@ def read_rows(
         parsed = parse_row(line, record, default_region, now or dt.datetime.now(dt.UTC))
         if isinstance(parsed, Row):
             if parsed.phone in seen:
-                parsed = (line, f"same phone as line {seen[parsed.phone]}")
+                parsed = (line, Reason(N_("same phone as line {line}"), line=seen[parsed.phone]))
             else:
                 seen[parsed.phone] = line
         yield parsed
@@ -91,21 +105,31 @@ def parse_row(
     value = {k.strip().lower(): (v or "").strip() for k, v in record.items() if k}
     try:
         phone = phones.normalize_phone(value.get("phone", ""), default_region)
-    except phones.InvalidNumber as exc:
-        return line, f"phone {value.get('phone')!r}: {exc}"
+    except phones.InvalidNumber:
+        return line, Reason(N_("phone '{phone}' is not a phone number"), phone=value.get("phone"))
     channel = (value.get("channel") or "sms").lower()
     if channel not in CHANNELS:
-        return line, f"channel {channel!r} is not one of {', '.join(CHANNELS)}"
+        return line, Reason(
+            N_("channel '{value}' is not one of {choices}"),
+            value=channel,
+            choices=", ".join(CHANNELS),
+        )
     language = (value.get("language") or "").lower()[:2]
     if language not in LANGUAGES:
-        return line, f"language {value.get('language')!r} is not one of {', '.join(LANGUAGES)}"
+        return line, Reason(
+            N_("language '{value}' is not one of {choices}"),
+            value=value.get("language"),
+            choices=", ".join(LANGUAGES),
+        )
     if not value.get("consent_source"):
-        return line, "no consent_source: every contact needs a consent record"
+        return line, Reason(N_("no consent_source: every contact needs a consent record"))
     consented_at = _date(value.get("consent_date", ""))
     if consented_at is None:
-        return line, f"consent_date {value.get('consent_date')!r} is not a date (YYYY-MM-DD)"
+        return line, Reason(
+            N_("consent_date '{value}' is not a date (YYYY-MM-DD)"), value=value.get("consent_date")
+        )
     if consented_at > now:
-        return line, "consent_date is in the future"
+        return line, Reason(N_("consent_date is in the future"))
     tags = tuple(t.strip().lower() for t in _TAG_SPLIT.split(value.get("tags", "")) if t.strip())
     address = phones.address_for(channel, phone)
     return Row(line, phone, channel, address, language, tags, value["consent_source"], consented_at)

@@ -16,6 +16,7 @@ from bot import phones
 from bot.accounts.roles import EDIT, SEE_PHONES, SEE_TEXTS
 from bot.broadcasts import imports
 from bot.broadcasts.audiences import Filters, matching
+from bot.broadcasts.imports import Reason
 from bot.contacts import consent
 from bot.contacts.models import (
     CHANNELS,
@@ -265,7 +266,7 @@ def import_csv() -> Any:
     return render_template(
         "dashboard/contacts/import.html",
         report=report,
-        problems=[(line, _masked(reason)) for line, reason in report.problems],
+        problems=[(line, _masked(_in_language(reason))) for line, reason in report.problems],
         columns=imports.REQUIRED_COLUMNS,
     )
 
@@ -280,6 +281,13 @@ def _import(lines: list[str], region: str) -> imports.Report:
             else:
                 report.problems.append(row)
     return report
+
+
+def _in_language(reason: str) -> str:
+    """A bad row's reason in the organizer's language."""
+    if isinstance(reason, Reason):
+        return _(reason.msgid, **reason.values)
+    return reason
 
 
 def _masked(reason: str) -> str:
