@@ -60,7 +60,7 @@ from bot.broadcasts.audiences import Filters  # noqa: E402
 from bot.broadcasts.models import Broadcast, Delivery  # noqa: E402
 from bot.contacts.models import Address, Contact  # noqa: E402
 from bot.db import Database, upgrade  # noqa: E402
-from tests.services import RedisServer, _pg_bin, free_port, wait_for_port  # noqa: E402
+from tests.services import PostgresServer, RedisServer, free_port, wait_for_port  # noqa: E402
 
 ACCOUNT_SID = "AC" + "0" * 32
 AUTH_TOKEN = "bench-token"
@@ -279,47 +279,11 @@ def worker_errors(path: str) -> dict[str, int]:
 # --- databases ----------------------------------------------------------------
 
 
-class Postgres:
-    """A PostgreSQL cluster in a temporary folder.
-
-    Durable by default (fsync and synchronous_commit on, as in production);
-    ``durable=False`` is the test suite's cluster (fsync, synchronous_commit off).
-    """
+class Postgres(PostgresServer):
+    """The tests' PostgreSQL cluster, durable by default (fsync on, as in production)."""
 
     def __init__(self, durable: bool = True) -> None:
-        initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
-        if not initdb or not pg_ctl:
-            raise SystemExit("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
-        self.folder = Path(tempfile.mkdtemp(prefix="puente-bench-pg-"))
-        self.port = free_port()
-        self.pg_ctl = pg_ctl
-        self.as_user: list[str] = []
-        if os.geteuid() == 0:  # initdb and pg_ctl refuse to run as root
-            shutil.chown(self.folder, "postgres", "postgres")
-            self.as_user = ["runuser", "-u", "postgres", "--"]
-        self.data = str(self.folder / "data")
-        self._run([initdb, "-D", self.data, "-U", "postgres", "-A", "trust", "-E", "UTF8"])
-        opts = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1"
-        opts += " -c max_connections=300 -c shared_buffers=256MB"
-        if not durable:
-            opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        self._run(
-            [pg_ctl, "-D", self.data, "-o", opts, "-l", str(self.folder / "log"), "-w", "start"]
-        )
-        self.durable = durable
-
-    def _run(self, args: list[str]) -> None:
-        subprocess.run(self.as_user + args, check=True, stdout=subprocess.DEVNULL)
-
-    def url(self, database: str = "postgres") -> str:
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
-
-    def pid(self) -> int:
-        return int(Path(self.data, "postmaster.pid").read_text().split()[0])
-
-    def stop(self) -> None:
-        self._run([self.pg_ctl, "-D", self.data, "-m", "fast", "stop"])
-        shutil.rmtree(self.folder, ignore_errors=True)
+        super().__init__(durable, max_connections=300, options="-c shared_buffers=256MB")
 
 
 class Databases:

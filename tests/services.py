@@ -85,7 +85,15 @@ def _pg_bin(name: str) -> str | None:
 
 
 class PostgresServer:
-    def __init__(self) -> None:
+    """A PostgreSQL cluster in a temporary folder, on a free port.
+
+    Not durable by default (fsync off: the tests' speed); the benchmarks ask
+    for ``durable=True``, as in production.
+    """
+
+    def __init__(
+        self, durable: bool = False, max_connections: int = 200, options: str = ""
+    ) -> None:
         initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
         if not initdb or not pg_ctl:
             unavailable("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
@@ -98,10 +106,13 @@ class PostgresServer:
             self.as_user = ["runuser", "-u", "postgres", "--"]
         data = str(self.folder / "data")
         self._run([initdb, "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"])
-        opts = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off"
-        opts += " -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+        opts = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1"
+        opts += f" -c max_connections={max_connections} {options}"
+        if not durable:
+            opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run([pg_ctl, "-D", data, "-o", opts, "-l", str(self.folder / "log"), "-w", "start"])
         self.data = data
+        self.durable = durable
 
     def _run(self, args: list[str]) -> None:
         subprocess.run(self.as_user + args, check=True, stdout=subprocess.DEVNULL)
@@ -109,5 +120,10 @@ class PostgresServer:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
 
+    def pid(self) -> int:
+        """The postmaster's process id (for CPU accounting in benchmarks)."""
+        return int(Path(self.data, "postmaster.pid").read_text().split()[0])
+
     def stop(self) -> None:
         self._run([self.pg_ctl, "-D", self.data, "-m", "immediate", "stop"])
+        shutil.rmtree(self.folder, ignore_errors=True)

@@ -26,6 +26,7 @@ from bot.flows.engine import (
     handle,
 )
 from bot.flows.loader import load_flows
+from tests.test_flow_engine import apply
 
 FLOWS_DIR = Path(__file__).resolve().parent.parent / "flows"
 NOW = datetime(2026, 5, 13, 18, 0, tzinfo=UTC)
@@ -57,19 +58,6 @@ class Conversation:
 
     def __str__(self) -> str:
         return self.name
-
-
-def apply(view: ContactView, effects) -> ContactView:
-    for effect in effects:
-        if isinstance(effect, SetField):
-            view = replace(view, fields={**view.fields, effect.name: effect.value})
-        elif isinstance(effect, AddTag):
-            view = replace(view, tags=view.tags | {effect.tag})
-        elif isinstance(effect, RemoveTag):
-            view = replace(view, tags=view.tags - {effect.tag})
-        elif isinstance(effect, SetLanguage):
-            view = replace(view, language=effect.lang)
-    return view
 
 
 def play(flows, conversation: Conversation):
