@@ -19,7 +19,7 @@ timestamps:
 
 Then, in the same run, the baseline: a plain asyncio HTTP client (raw
 streams, keep-alive connections, nothing else) posting the same form bodies
-with as many connections as the engine has sending threads, as fast as the
+with as many connections as the engine's HTTP pools, as fast as the
 fake answers, with the fake's limit off: the ceiling of this fake on this
 machine. The table ends with the engine's best steady rate / that ceiling.
 
@@ -392,18 +392,17 @@ def worker_env(
 # --- profiling (optional: --py-spy PATH) --------------------------------------
 
 STEPS = {  # engine steps, by a frame on the stack (py-spy's names; inclusive)
-    "claim (bot/broadcasts/deliveries.py)": "claim: UPDATE delivery -> sending",
-    "_prepare (bot/msgs/sending.py)": "message row: SELECT contact + INSERT message",
-    "record_result (bot/msgs/sending.py)": "record Twilio's answer: SELECT + UPDATE message",
-    "_settle (bot/broadcasts/deliveries.py)": "settle: UPDATE delivery -> sent",
-    "Throttle.acquire (bot/broadcasts/throttle.py)": "throttle slot (Redis EVALSHA)",
-    "send (bot/channels/twilio.py)": "twilio-python + requests (the API call)",
-    "_wait_until (bot/broadcasts/deliveries.py)": "quiet hours + pause check (Redis PTTL)",
+    "claim (bot/broadcasts/deliveries.py)": "claim a chunk: UPDATE deliveries + message rows",
+    "record (bot/broadcasts/deliveries.py)": "record answers: UPDATE messages + deliveries",
+    "_book (bot/broadcasts/pacing.py)": "throttle slots for a chunk (Redis EVALSHA)",
+    "_wait_for (bot/broadcasts/pacing.py)": "waiting for a slot (late: re-book)",
+    "send_async (bot/channels/twilio.py)": "twilio-python + aiohttp (the API call)",
+    "triage (bot/broadcasts/deliveries.py)": "quiet hours + pause check",
     "Liveness.go_on (bot/broadcasts/deliveries.py)": "liveness check",
     "build (bot/broadcasts/runtime.py)": "work horse builds its runtime (imports, pools)",
     "read_flows (bot/flows/loader.py)": "flows loaded (YAML)",
     "_contacts (bot/broadcasts/deliveries.py)": "batch start: load contacts",
-    "send_batch (bot/broadcasts/deliveries.py)": "batch start: rows, plan, warm-up",
+    "send_batch (bot/broadcasts/deliveries.py)": "batch start: rows, plan",
     "fan_out (bot/broadcasts/fanout.py)": "fan-out",
 }
 
@@ -766,7 +765,7 @@ def main() -> None:
         "--connections",
         type=int,
         default=0,
-        help="baseline connections (default: the engine's sending threads)",
+        help="baseline connections (default: the engine's HTTP connections)",
     )
     parser.add_argument(
         "--fake-nice", type=int, default=-10, help="the fake's nice value (root only; 0: off)"
@@ -788,7 +787,7 @@ def main() -> None:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="extra worker setting, e.g. SEND_THREADS=128",
+        help="extra worker setting, e.g. SEND_CONNECTIONS=128",
     )
     args = parser.parse_args()
     extra = dict(item.split("=", 1) for item in args.set)
@@ -828,8 +827,8 @@ def main() -> None:
                 + "; ".join(f.notes),
                 flush=True,
             )
-        threads = int(extra.get("SEND_THREADS", 256))
-        per_job = min(threads, math.ceil(max(rates) * 0.3))
+        connections_per_job = int(extra.get("SEND_CONNECTIONS", 256))
+        per_job = min(connections_per_job, max(4, math.ceil(max(rates) * 0.5)))
         connections = args.connections or per_job * args.workers
         print(f"baseline: {connections} connections for {args.baseline_seconds:g} s", flush=True)
         baseline = run_baseline(fake, connections, args.baseline_seconds)

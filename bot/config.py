@@ -99,7 +99,7 @@ def _broadcast_settings(env: Mapping[str, str]) -> dict[str, Any]:
         "BROADCAST_BATCH_SIZE": int(
             env.get("BROADCAST_BATCH_SIZE", defaults.DEFAULT_BROADCAST_BATCH_SIZE)
         ),
-        "SEND_THREADS": int(env.get("SEND_THREADS", defaults.DEFAULT_SEND_THREADS)),
+        "SEND_CONNECTIONS": int(env.get("SEND_CONNECTIONS", defaults.DEFAULT_SEND_CONNECTIONS)),
         "RECONCILE_INTERVAL_S": int(
             env.get("RECONCILE_INTERVAL_S", defaults.DEFAULT_RECONCILE_INTERVAL_S)
         ),

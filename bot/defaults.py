@@ -30,7 +30,7 @@ DEFAULT_WHATSAPP_RATE_PER_S = 80
 # taking a slot and the request reaching Twilio never puts N+1 in one second.
 DEFAULT_THROTTLE_MARGIN_MS = 40
 DEFAULT_BROADCAST_BATCH_SIZE = 500  # deliveries per send job
-DEFAULT_SEND_THREADS = 256  # most API calls in flight in one send job (1,000/s x 0.2 s)
+DEFAULT_SEND_CONNECTIONS = 256  # most API calls in flight in one send job (1,000/s x 0.2 s)
 DEFAULT_RECONCILE_INTERVAL_S = 15  # how often a worker re-queues what the database says is due
 DEFAULT_WHATSAPP_PAUSE_S = 600  # bulk pause on a sender after 63018/63038
 # A send whose process died is settled (asked of Twilio) after this long: > 2x the API timeout.

@@ -57,7 +57,7 @@ class TickJob:
     queue: str = QUEUE_HIGH
 
 
-MAX_CONNECTIONS = 512  # above SEND_THREADS: every sending thread books throttle slots
+MAX_CONNECTIONS = 512  # a thread waits for a free one (redis-py's default pool fails at 101)
 
 
 def connect(url: str, max_connections: int = MAX_CONNECTIONS) -> redis.Redis:

@@ -190,7 +190,7 @@ def test_two_workers_never_exceed_the_senders_rate_in_any_second(database, fake_
         SMS_RATE_PER_S="20",
         BROADCAST_BATCH_SIZE="30",
         THROTTLE_MARGIN_MS="400",
-        SEND_THREADS="4",
+        SEND_CONNECTIONS="4",
     )
     wait_until(lambda: status_of(database, broadcast_id) == "done", timeout_s=180)
     stats = fake_twilio.stats()

@@ -1,4 +1,4 @@
-"""Sending a batch of deliveries: rules, quiet hours, throttle, the send, the record.
+"""Sending a batch of deliveries: rules, quiet hours, the claim, the record.
 
 One delivery goes through these states (bot.broadcasts.models):
 
@@ -6,27 +6,31 @@ One delivery goes through these states (bot.broadcasts.models):
                                               \\-> queued again (429/5xx backoff,
                                                    WhatsApp rate limit pause)
 
-The claim is a conditional UPDATE (only from pending/queued), committed before
-the API call: two jobs on the same batch never send one delivery twice, and a
-process that dies leaves "sending", which reconcile settles by asking Twilio
-before anything is sent again. Sends run in a thread pool, each waiting for its
-slot in the sender's shared throttle right before the API call.
+The claim is a conditional UPDATE (only from pending/queued), committed with
+the message rows before the API call: two jobs on the same batch never send
+one delivery twice, and a process that dies leaves "sending", which reconcile
+settles by asking Twilio before anything is sent again.
+
+The database work is done in chunks (one transaction claims a chunk and writes
+its messages; one records a tenth of a second's answers); the sends themselves
+are paced to the sender's throttle slots on an asyncio loop
+(`bot.broadcasts.pacing`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
-import math
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, lazyload
 
 from bot import i18n
 from bot.broadcasts import quiet_hours
@@ -53,13 +57,14 @@ from bot.channels import twilio
 from bot.channels.errors import Effect, retry_limit
 from bot.contacts.models import CHANNEL_SMS, CHANNEL_WHATSAPP, STATUS_ACTIVE, Contact, FlowSession
 from bot.db import utcnow
-from bot.msgs.models import STATUS_BLOCKED
-from bot.msgs.sending import STATUS_SKIPPED_WINDOW, Outcome, in_whatsapp_window, send_to_contact
+from bot.msgs import sending
+from bot.msgs.models import STATUS_BLOCKED, STATUS_PENDING
+from bot.msgs.sending import STATUS_SKIPPED_WINDOW, Draft, Outcome, in_whatsapp_window
 from bot.text import sms_segments
 
 log = logging.getLogger(__name__)
 
-SLICE_S = 10.0  # a send job stops claiming after this long and queues itself again
+SLICE_S = 30.0  # a send job stops claiming after this long and queues itself again
 MAX_ATTEMPTS = 5  # 429 / 5xx retries before a delivery fails
 MAX_BACKOFF_S = 300
 STATUS_CHECK_S = 1.0  # how often a running job re-reads pause/cancel
@@ -157,6 +162,34 @@ def load_plan(runtime: Runtime, broadcast_id: int) -> Plan | None:
         )
 
 
+@dataclass(frozen=True)
+class Item:
+    """A delivery that may be sent now (rules and quiet hours checked)."""
+
+    delivery_id: int
+    contact: Contact
+    channel: str
+    template: bool  # WhatsApp outside the 24-hour window: the approved template
+
+
+@dataclass(frozen=True)
+class Ready:
+    """A claimed delivery with its message row written: what the pacer sends."""
+
+    item: Item
+    message_id: int
+    address: str
+    attempts: int
+    draft: Draft
+
+    @property
+    def weight(self) -> int:
+        """Throttle slots it takes: SMS segments (Twilio counts each), 1 on WhatsApp."""
+        if self.item.channel != CHANNEL_SMS or not self.draft.body:
+            return 1
+        return max(sms_segments(self.draft.body).segments, 1)
+
+
 def send_batch(
     runtime: Runtime,
     broadcast_id: int,
@@ -170,6 +203,8 @@ def send_batch(
     ``heartbeat`` is called about once a second while the job goes on;
     ``clock`` is "now" for quiet hours and the WhatsApp window (tests freeze it).
     """
+    from bot.broadcasts.pacing import Pacer
+
     result = BatchResult()
     plan = load_plan(runtime, broadcast_id)
     if plan is None:
@@ -191,79 +226,82 @@ def send_batch(
                 result.add(DELIVERY_QUEUED, r.send_after)
         contacts = _contacts(session, [r.contact_id for r in due])
     liveness = Liveness(runtime, broadcast_id, time.monotonic() + slice_s, heartbeat)
-    threads = send_threads(runtime, len(due))
-    warm_up(runtime, threads)
-    lock = threading.Lock()
-
-    def one(row: Any) -> None:
-        status, when = deliver(
-            runtime, plan, row.id, contacts[row.contact_id], row.channel, liveness
-        )
-        with lock:
-            if status is None:
-                result.left += 1
-            else:
-                result.add(status, when)
-
-    if due:
-        with ThreadPoolExecutor(threads, thread_name_prefix="send") as pool:
-            list(pool.map(one, due))
+    if not due or not liveness.go_on():
+        result.left += len(due)
+        return result
+    items = triage(runtime, plan, due, contacts, now, result)
+    if items:
+        asyncio.run(Pacer(runtime, plan, liveness, result, clock).run(items))
     return result
 
 
-def send_threads(runtime: Runtime, due: int) -> int:
-    """Enough threads for the senders' rates (calls in flight: rate x ~0.3 s), no more.
-
-    Idle threads are not free: each one woken for its slot competes for the GIL.
-    """
-    rate = max(runtime.limit(CHANNEL_SMS).rate_per_s, runtime.limit(CHANNEL_WHATSAPP).rate_per_s)
-    wanted = max(2, math.ceil(rate * 0.3))
-    return max(1, min(int(runtime.config.get("SEND_THREADS", 256)), wanted, due))
-
-
-def warm_up(runtime: Runtime, threads: int) -> None:
-    """Build the Twilio client with a connection per sending thread, before any slot."""
-    twilio.size_pool(runtime.sender, threads)
-
-
-def _contacts(session: Any, ids: list[int]) -> dict[int, Contact]:
+def _contacts(session: Session, ids: list[int]) -> dict[int, Contact]:
     contacts: dict[int, Contact] = {}
     for start in range(0, len(ids), 1000):
         chunk = ids[start : start + 1000]
-        for contact in session.scalars(select(Contact).where(Contact.id.in_(chunk))):
+        query = select(Contact).where(Contact.id.in_(chunk)).options(lazyload(Contact.tags))
+        for contact in session.scalars(query):
             contacts[contact.id] = contact
     session.expunge_all()
     return contacts
 
 
-def deliver(
+def triage(
     runtime: Runtime,
     plan: Plan,
-    delivery_id: int,
+    due: Sequence[Any],
+    contacts: Mapping[int, Contact],
+    now: dt.datetime,
+    result: BatchResult,
+) -> list[Item]:
+    """Settle what must not be sent, put off what must wait, return what may go now.
+
+    Skips and waits are written in one transaction; nothing here calls Twilio.
+    """
+    items: list[Item] = []
+    settle: list[dict[str, Any]] = []
+    paused = {
+        channel: runtime.throttle.paused_for(runtime.limit(channel).sender)
+        for channel in {r.channel for r in due}
+    }
+    for row in due:
+        contact = contacts[row.contact_id]
+        status, when = _triage_one(runtime, plan, contact, row.channel, paused, now)
+        if status is None:
+            template = row.channel == CHANNEL_WHATSAPP and not in_whatsapp_window(contact, now)
+            items.append(Item(row.id, contact, row.channel, template))
+            continue
+        settle.append(_values(row.id, status, now, send_after=when))
+        result.add(status, when)
+    if settle:
+        with runtime.db.session() as session:
+            session.execute(update(Delivery), settle)
+    return items
+
+
+def _triage_one(
+    runtime: Runtime,
+    plan: Plan,
     contact: Contact,
     channel: str,
-    liveness: Liveness,
-    clock: Callable[[], dt.datetime] = utcnow,
+    paused: Mapping[str, float],
+    now: dt.datetime,
 ) -> tuple[str | None, dt.datetime | None]:
-    """Try one delivery; returns (its new status, when to try again) or (None, None) if left."""
-    if not liveness.go_on():
-        return None, None
-    now = clock()
+    """(status, when) for a delivery that is not sent now; (None, None) to send it."""
     skip = _skip_reason(contact)
     if skip:
-        return _settle(runtime, delivery_id, skip, now), None
-    wait_until = _wait_until(runtime, plan, contact, channel, now)
-    if wait_until is not None:
+        return skip, None
+    wait_until = quiet_hours.next_allowed(now, contact.timezone, contact.country, runtime.window)
+    if wait_until <= now and paused[channel] > 0:
+        wait_until = now + dt.timedelta(seconds=paused[channel])
+    if wait_until > now:
         if plan.expires_at is not None and wait_until >= plan.expires_at:
-            return _settle(runtime, delivery_id, DELIVERY_SKIPPED_EXPIRED, now), None
-        _requeue(runtime, delivery_id, wait_until, now)
+            return DELIVERY_SKIPPED_EXPIRED, None
         return DELIVERY_QUEUED, wait_until
     template = channel == CHANNEL_WHATSAPP and not in_whatsapp_window(contact, now)
     if template and not plan.content_sid:
-        return _settle(runtime, delivery_id, DELIVERY_SKIPPED_WINDOW, now), None
-    if not claim(runtime, delivery_id, now):
-        return None, None  # another job has it
-    return _send(runtime, plan, delivery_id, contact, channel, template, now)
+        return DELIVERY_SKIPPED_WINDOW, None
+    return None, None
 
 
 def _skip_reason(contact: Contact) -> str | None:
@@ -274,70 +312,157 @@ def _skip_reason(contact: Contact) -> str | None:
     return None
 
 
-def _wait_until(
-    runtime: Runtime, plan: Plan, contact: Contact, channel: str, now: dt.datetime
-) -> dt.datetime | None:
-    """When the contact's quiet hours or the sender's pause end; None to send now."""
-    allowed = quiet_hours.next_allowed(now, contact.timezone, contact.country, runtime.window)
-    if allowed > now:
-        return allowed
-    paused = runtime.throttle.paused_for(runtime.limit(channel).sender)
-    if paused > 0:
-        return now + dt.timedelta(seconds=paused)
-    return None
-
-
-def claim(runtime: Runtime, delivery_id: int, now: dt.datetime) -> bool:
-    """Take the delivery for sending (committed before the API call); False if taken."""
-    with runtime.db.session() as session:
-        taken = session.execute(
-            update(Delivery)
-            .where(
-                Delivery.id == delivery_id,
-                Delivery.status.in_(OPEN_DELIVERY_STATUSES),
-                or_(Delivery.send_after.is_(None), Delivery.send_after <= now),
-            )
-            .values(
-                status=DELIVERY_SENDING,
-                claimed_at=now,
-                attempts=Delivery.attempts + 1,
-                updated_at=now,
-            )
-        )
-        return taken.rowcount == 1
-
-
-def _settle(
-    runtime: Runtime,
+def _values(
     delivery_id: int,
     status: str,
     now: dt.datetime,
     message_id: int | None = None,
     error_code: int | None = None,
-) -> str:
-    """Give a delivery its final (or unknown) state."""
+    send_after: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """One delivery's new state, for a bulk UPDATE by primary key (same keys in every row)."""
+    return {
+        "id": delivery_id,
+        "status": status,
+        "message_id": message_id,
+        "error_code": error_code,
+        "send_after": send_after,
+        "updated_at": now,
+    }
+
+
+def claim(runtime: Runtime, plan: Plan, items: Sequence[Item], now: dt.datetime) -> list[Ready]:
+    """Take deliveries for sending and write their messages, in one transaction.
+
+    Only deliveries still open and due are taken (another job may have some);
+    the sending module reads each contact again and refuses anyone who opted
+    out since the batch was loaded (the delivery ends "blocked"). Committed
+    before any API call.
+    """
+    if not items:
+        return []
     with runtime.db.session() as session:
-        session.execute(
-            update(Delivery)
-            .where(Delivery.id == delivery_id)
-            .values(status=status, message_id=message_id, error_code=error_code, updated_at=now)
+        taken = dict(
+            session.execute(
+                update(Delivery)
+                .where(
+                    Delivery.id.in_([i.delivery_id for i in items]),
+                    Delivery.status.in_(OPEN_DELIVERY_STATUSES),
+                    or_(Delivery.send_after.is_(None), Delivery.send_after <= now),
+                )
+                .values(
+                    status=DELIVERY_SENDING,
+                    claimed_at=now,
+                    attempts=Delivery.attempts + 1,
+                    updated_at=now,
+                )
+                .returning(Delivery.id, Delivery.attempts)
+                .execution_options(synchronize_session=False)
+            ).all()
         )
-    return status
+        mine = [i for i in items if i.delivery_id in taken]
+        prepared = sending.prepare_many(session, [draft_for(plan, i) for i in mine], now)
+        ready, links = [], []
+        for item, made in zip(mine, prepared, strict=True):
+            if made.status == STATUS_PENDING:
+                ready.append(
+                    Ready(item, made.message_id, made.address, taken[item.delivery_id], made.draft)
+                )
+                links.append(_values(item.delivery_id, DELIVERY_SENDING, now, made.message_id))
+            else:
+                status = DELIVERY_BLOCKED if made.status == STATUS_BLOCKED else made.status
+                links.append(_values(item.delivery_id, status, now, made.message_id))
+        if links:
+            session.execute(update(Delivery), links)
+    return ready
 
 
-def _requeue(
+def draft_for(plan: Plan, item: Item) -> Draft:
+    """The message for one delivery: the text in the contact's language, or the template."""
+    extra = {"broadcast_id": plan.broadcast_id, "delivery_id": item.delivery_id}
+    if item.template:
+        variables = _variables(plan, item.contact)
+        return Draft(
+            item.contact.id,
+            item.channel,
+            None,
+            content_sid=plan.content_sid,
+            content_variables=variables,
+            extra=extra,
+        )
+    body = body_for(plan, item.contact)
+    return Draft(item.contact.id, item.channel, body, plan.media_urls, extra=extra)
+
+
+def record(
     runtime: Runtime,
-    delivery_id: int,
-    when: dt.datetime,
-    now: dt.datetime,
-    error_code: int | None = None,
+    plan: Plan,
+    done: Sequence[tuple[Ready, twilio.SendResult]],
+    result: BatchResult,
 ) -> None:
+    """Store Twilio's answers and settle their deliveries, in one transaction."""
+    if not done:
+        return
+    now = utcnow()
     with runtime.db.session() as session:
-        session.execute(
-            update(Delivery)
-            .where(Delivery.id == delivery_id)
-            .values(status=DELIVERY_QUEUED, send_after=when, error_code=error_code, updated_at=now)
+        outcomes = sending.record_many(
+            session, [(r.message_id, r.item.contact.id, res) for r, res in done], now
         )
+        values, sent = [], []
+        for (ready, _res), outcome in zip(done, outcomes, strict=True):
+            status, when, error_code = decide(runtime, ready, outcome, now)
+            values.append(
+                _values(ready.item.delivery_id, status, now, outcome.message_id, error_code, when)
+            )
+            result.add(status, when)
+            if status == DELIVERY_SENT:
+                sent.append(ready.item.contact.id)
+        session.execute(update(Delivery), values)
+        if plan.flow_id and sent:
+            start_flows(session, runtime, sent, plan.flow_id, now)
+
+
+def decide(
+    runtime: Runtime, ready: Ready, outcome: Outcome, now: dt.datetime
+) -> tuple[str, dt.datetime | None, int | None]:
+    """What the sending module's outcome means for the delivery: (status, retry at, code)."""
+    code = outcome.error_code
+    if outcome.sid:
+        return DELIVERY_SENT, None, None
+    if outcome.status == STATUS_BLOCKED:
+        return DELIVERY_BLOCKED, None, code
+    if outcome.status == STATUS_SKIPPED_WINDOW or outcome.effect is Effect.OUTSIDE_WHATSAPP_WINDOW:
+        return DELIVERY_SKIPPED_WINDOW, None, code
+    if outcome.effect is Effect.UNKNOWN_FATE:
+        return DELIVERY_UNKNOWN, None, code  # reconcile asks Twilio before sending again
+    if outcome.effect is Effect.RATE_LIMITED_PAUSE_CHANNEL:
+        pause_s = int(runtime.config.get("WHATSAPP_PAUSE_S", 600))
+        runtime.throttle.pause(runtime.limit(ready.item.channel).sender, pause_s)
+        return DELIVERY_QUEUED, now + dt.timedelta(seconds=pause_s), code
+    if outcome.retryable and ready.attempts < _max_attempts(code):
+        return DELIVERY_QUEUED, now + backoff(ready.attempts), code
+    return DELIVERY_FAILED, None, code
+
+
+def retry_with_template(
+    runtime: Runtime, plan: Plan, ready: Ready, first: twilio.SendResult
+) -> Ready | None:
+    """Twilio said the contact is outside the WhatsApp window (63016): record that
+    answer and write the template message instead (None when there is no template).
+    """
+    if ready.item.template or not plan.content_sid:
+        return None
+    now = utcnow()
+    item = Item(ready.item.delivery_id, ready.item.contact, ready.item.channel, True)
+    with runtime.db.session() as session:
+        sending.record_many(session, [(ready.message_id, item.contact.id, first)], now)
+        (made,) = sending.prepare_many(session, [draft_for(plan, item)], now)
+        session.execute(
+            update(Delivery), [_values(item.delivery_id, DELIVERY_SENDING, now, made.message_id)]
+        )
+    if made.status != STATUS_PENDING:
+        return None
+    return Ready(item, made.message_id, made.address, ready.attempts, made.draft)
 
 
 def body_for(plan: Plan, contact: Contact) -> str:
@@ -375,91 +500,11 @@ def event_values(event: Event, language: str, timezone: str | None) -> dict[str,
     }
 
 
-def _send(
-    runtime: Runtime,
-    plan: Plan,
-    delivery_id: int,
-    contact: Contact,
-    channel: str,
-    template: bool,
-    now: dt.datetime,
-) -> tuple[str, dt.datetime | None]:
-    """Send a claimed delivery and record what Twilio said."""
-    body = body_for(plan, contact)
-    limit = runtime.limit(channel)
-    weight = sms_segments(body).segments if channel == CHANNEL_SMS else 1
-
-    def wait_for_slot() -> None:
-        runtime.throttle.acquire(limit, max(weight, 1), bulk=True)
-
-    variables = _variables(plan, contact) if template else None
-    outcome = send_to_contact(
-        runtime.db,
-        runtime.sender,
-        contact.id,
-        channel,
-        None if template else body,
-        media_urls=() if template else plan.media_urls,
-        content_sid=plan.content_sid if template else None,
-        content_variables=variables,
-        extra={"broadcast_id": plan.broadcast_id, "delivery_id": delivery_id},
-        now=now,
-        before_api_call=wait_for_slot,
-    )
-    if outcome.effect is Effect.OUTSIDE_WHATSAPP_WINDOW and not template and plan.content_sid:
-        return _send(runtime, plan, delivery_id, contact, channel, True, now)
-    return record(runtime, plan, delivery_id, contact, channel, outcome)
-
-
 def _variables(plan: Plan, contact: Contact) -> dict[str, str]:
     if plan.event is None:
         return dict(plan.content_variables)
     values = event_values(plan.event, contact.language, contact.timezone)
     return {k: v.format(**values) for k, v in plan.content_variables.items()}
-
-
-def record(
-    runtime: Runtime,
-    plan: Plan,
-    delivery_id: int,
-    contact: Contact,
-    channel: str,
-    outcome: Outcome,
-) -> tuple[str, dt.datetime | None]:
-    """What the sending module's outcome means for the delivery."""
-    now = utcnow()
-    if outcome.sid:
-        _settle(runtime, delivery_id, DELIVERY_SENT, now, outcome.message_id)
-        if plan.flow_id:
-            start_flow(runtime, contact.id, plan.flow_id, now)
-        return DELIVERY_SENT, None
-    if outcome.status == STATUS_BLOCKED:
-        return _settle(runtime, delivery_id, DELIVERY_BLOCKED, now, outcome.message_id), None
-    if outcome.status == STATUS_SKIPPED_WINDOW or outcome.effect is Effect.OUTSIDE_WHATSAPP_WINDOW:
-        status = DELIVERY_SKIPPED_WINDOW
-        return _settle(
-            runtime, delivery_id, status, now, outcome.message_id, outcome.error_code
-        ), None
-    if outcome.effect is Effect.UNKNOWN_FATE:
-        status = DELIVERY_UNKNOWN  # reconcile asks Twilio before anything is sent again
-        return _settle(runtime, delivery_id, status, now, outcome.message_id), None
-    if outcome.effect is Effect.RATE_LIMITED_PAUSE_CHANNEL:
-        pause_s = int(runtime.config.get("WHATSAPP_PAUSE_S", 600))
-        runtime.throttle.pause(runtime.limit(channel).sender, pause_s)
-        when = now + dt.timedelta(seconds=pause_s)
-        _requeue(runtime, delivery_id, when, now, outcome.error_code)
-        return DELIVERY_QUEUED, when
-    if outcome.retryable and _attempts(runtime, delivery_id) < _max_attempts(outcome.error_code):
-        when = now + backoff(_attempts(runtime, delivery_id))
-        _requeue(runtime, delivery_id, when, now, outcome.error_code)
-        return DELIVERY_QUEUED, when
-    status = DELIVERY_FAILED
-    return _settle(runtime, delivery_id, status, now, outcome.message_id, outcome.error_code), None
-
-
-def _attempts(runtime: Runtime, delivery_id: int) -> int:
-    with runtime.db.session() as session:
-        return session.scalar(select(Delivery.attempts).where(Delivery.id == delivery_id)) or 0
 
 
 def _max_attempts(error_code: int | None) -> int:
@@ -473,12 +518,20 @@ def backoff(attempts: int) -> dt.timedelta:
 
 
 def start_flow(runtime: Runtime, contact_id: int, flow_id: str, now: dt.datetime) -> None:
-    """Route the contact's replies to ``flow_id``: a session waiting at its first step.
+    """Route one contact's replies to ``flow_id`` (see `start_flows`)."""
+    with runtime.db.session() as session:
+        start_flows(session, runtime, [contact_id], flow_id, now)
+
+
+def start_flows(
+    session: Session, runtime: Runtime, contact_ids: Iterable[int], flow_id: str, now: dt.datetime
+) -> None:
+    """Route the contacts' replies to ``flow_id``: a session waiting at its first step.
 
     The broadcast's text stands in for what the flow would have said first
     (the poll's or the RSVP's question), so its answer goes to that step.
     """
-    from bot.flows.engine import Session
+    from bot.flows.engine import Session as FlowState
 
     expires = now + dt.timedelta(hours=23)
     first_step = flow_id
@@ -487,23 +540,28 @@ def start_flow(runtime: Runtime, contact_id: int, flow_id: str, now: dt.datetime
     if flow is not None and flow.first_step is not None:
         first_step = flow.first_step.id
         expires = now + flow.expire_after
-    data = Session(flow_id, first_step, True, 0, now, expires, {}).to_dict()
+    data = FlowState(flow_id, first_step, True, 0, now, expires, {}).to_dict()
     data["started_by"] = "broadcast"
-    with runtime.db.session() as session:
-        existing = session.get(FlowSession, contact_id)
-        if existing is None:
+    ids = list(contact_ids)
+    existing = {
+        s.contact_id: s
+        for s in session.scalars(select(FlowSession).where(FlowSession.contact_id.in_(ids)))
+    }
+    for contact_id in ids:
+        found = existing.get(contact_id)
+        if found is None:
             session.add(
                 FlowSession(
                     contact_id=contact_id,
                     flow_id=flow_id,
                     expires_at=expires,
-                    data=data,
+                    data=dict(data),
                     updated_at=now,
                 )
             )
         else:
-            existing.flow_id, existing.expires_at, existing.data = flow_id, expires, data
-            existing.updated_at = now
+            found.flow_id, found.expires_at, found.data = flow_id, expires, dict(data)
+            found.updated_at = now
 
 
 _loaded_flows: dict[str, Any] = {}

@@ -121,8 +121,8 @@ def send_batch(broadcast_id: int, batch: int) -> dict[str, int]:
     """Job: send one batch for a slice of time, then queue what is left."""
     rt = runtime.current()
     connection = _connection(rt)
-    # A thread woken for its throttle slot must get the GIL at once, not after
-    # other threads' 5 ms turns: late requests could crowd a later second.
+    # The sending loop woken for a throttle slot must get the GIL at once, not
+    # after the database thread's 5 ms turn: late requests could crowd a second.
     sys.setswitchinterval(SWITCH_INTERVAL_S)
 
     def heartbeat() -> None:

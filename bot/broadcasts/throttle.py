@@ -42,6 +42,27 @@ redis.call('SET', KEYS[1], tostring(slot + interval), 'PX', keep)
 return tostring(slot - now)
 """
 
+# The same, for many sends at once: ARGV[3..] are each send's interval (ms).
+# Books slots in order while they fit within ARGV[2] ms ahead; returns each
+# booked send's wait (ms), or {-(ms to wait before asking again)} if none fit.
+_RESERVE_MANY = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local ahead = tonumber(ARGV[2])
+local slot = math.max(now, tonumber(redis.call('GET', KEYS[1]) or '0'))
+local waits = {}
+for i = 3, #ARGV do
+  if ahead >= 0 and slot - now > ahead then break end
+  waits[#waits + 1] = tostring(slot - now)
+  slot = slot + tonumber(ARGV[i])
+end
+if #waits == 0 then
+  return {tostring(-(slot - now - ahead))}
+end
+redis.call('SET', KEYS[1], tostring(slot), 'PX', math.ceil(slot - now + 60000))
+return waits
+"""
+
 
 @dataclass(frozen=True)
 class Limit:
@@ -63,6 +84,7 @@ class Throttle:
         self.connection = connection
         self.prefix = prefix
         self._reserve = connection.register_script(_RESERVE)
+        self._reserve_many = connection.register_script(_RESERVE_MANY)
 
     def _key(self, sender: str, what: str) -> str:
         return f"{self.prefix}:{sender}:{what}"
@@ -74,6 +96,20 @@ class Throttle:
             keys=[self._key(limit.sender, "next")], args=[limit.interval_ms * weight, ahead]
         )
         return float(answer) / 1000.0
+
+    def reserve_many(self, limit: Limit, weights: list[int], bulk: bool = True) -> list[float]:
+        """Book slots for the first sends of ``weights`` that fit in the bulk horizon.
+
+        Returns each booked send's wait in seconds (in order, possibly fewer
+        than asked), or ``[-s]``: none fit, ask again after ``s`` seconds.
+        One Redis call for a whole chunk of a broadcast.
+        """
+        if not weights:
+            return []
+        ahead = BULK_AHEAD_MS if bulk else -1
+        args = [limit.interval_ms * max(w, 1) for w in weights]
+        answer = self._reserve_many(keys=[self._key(limit.sender, "next")], args=[0, ahead, *args])
+        return [float(ms) / 1000.0 for ms in answer]
 
     def acquire(
         self,

@@ -15,7 +15,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session, lazyload
 
 from bot import phones
 from bot.channels import twilio
@@ -24,7 +25,7 @@ from bot.contacts import consent
 from bot.contacts.models import CHANNEL_WHATSAPP, Contact
 from bot.db import Database, utcnow
 from bot.defaults import WHATSAPP_WINDOW_HOURS
-from bot.msgs.models import DIRECTION_OUT, STATUS_BLOCKED, STATUS_PENDING, Message
+from bot.msgs.models import DIRECTION_OUT, STATUS_BLOCKED, STATUS_PENDING, EarlyCallback, Message
 from bot.msgs.status import apply_callback, apply_early_callbacks
 
 log = logging.getLogger(__name__)
@@ -114,29 +115,145 @@ def _prepare(
     now: dt.datetime,
 ) -> tuple[Message, str]:
     contact = session.get_one(Contact, contact_id)
-    address = contact.address_for(channel)
-    target = address.address if address else phones.address_for(channel, contact.phone)
-    message = Message(
-        contact_id=contact.id,
-        direction=DIRECTION_OUT,
-        channel=channel,
-        address=target,
-        body=body or "",
-        media=[{"url": u} for u in media_urls],
-        extra=dict(extra or {}, **({"content_sid": content_sid} if content_sid else {})),
-        status=STATUS_PENDING,
-        created_at=now,
-        updated_at=now,
-    )
-    if not consent.can_receive(contact):
-        message.status = STATUS_BLOCKED  # recorded so organizers see it, never sent
-        message.error_message = f"contact is {contact.status}"
-    elif channel == CHANNEL_WHATSAPP and not content_sid and not in_whatsapp_window(contact, now):
-        message.status = STATUS_SKIPPED_WINDOW
-        message.error_message = "outside the WhatsApp 24-hour window and no template"
+    draft = Draft(contact_id, channel, body, tuple(media_urls), content_sid, extra=extra)
+    message = Message(**_message_row(contact, draft, now))
     session.add(message)
     session.flush()
-    return message, target
+    return message, message.address
+
+
+@dataclass(frozen=True)
+class Draft:
+    """One message a caller wants to send (a broadcast sends many at once)."""
+
+    contact_id: int
+    channel: str
+    body: str | None
+    media_urls: tuple[str, ...] = ()
+    content_sid: str | None = None
+    content_variables: Mapping[str, str] | None = None
+    extra: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A draft's message row: send it when ``status`` is pending, else it was refused."""
+
+    draft: Draft
+    message_id: int
+    address: str
+    status: str
+
+
+def _message_row(contact: Contact, draft: Draft, now: dt.datetime) -> dict[str, Any]:
+    """The outbound Message row for ``draft``, with the rules applied to its status."""
+    address = contact.address_for(draft.channel)
+    target = address.address if address else phones.address_for(draft.channel, contact.phone)
+    extra = dict(draft.extra or {})
+    if draft.content_sid:
+        extra["content_sid"] = draft.content_sid
+    row: dict[str, Any] = {
+        "contact_id": contact.id,
+        "direction": DIRECTION_OUT,
+        "channel": draft.channel,
+        "address": target,
+        "body": draft.body or "",
+        "media": [{"url": u} for u in draft.media_urls],
+        "extra": extra,
+        "status": STATUS_PENDING,
+        "error_message": None,
+        "created_at": now,
+        "updated_at": now,
+    }
+    if not consent.can_receive(contact):
+        row["status"] = STATUS_BLOCKED  # recorded so organizers see it, never sent
+        row["error_message"] = f"contact is {contact.status}"
+    elif (
+        draft.channel == CHANNEL_WHATSAPP
+        and not draft.content_sid
+        and not in_whatsapp_window(contact, now)
+    ):
+        row["status"] = STATUS_SKIPPED_WINDOW
+        row["error_message"] = "outside the WhatsApp 24-hour window and no template"
+    return row
+
+
+def prepare_many(session: Session, drafts: Sequence[Draft], now: dt.datetime) -> list[Prepared]:
+    """The rules and the message rows for many sends: two SELECTs and one INSERT.
+
+    The contacts are read again here, in the transaction that writes the rows,
+    so a STOP that arrived since the caller looked is respected.
+    """
+    if not drafts:
+        return []
+    ids = {d.contact_id for d in drafts}
+    contacts = {
+        c.id: c
+        for c in session.scalars(
+            select(Contact).where(Contact.id.in_(ids)).options(lazyload(Contact.tags))
+        )
+    }
+    rows = [_message_row(contacts[d.contact_id], d, now) for d in drafts]
+    ids_out = session.scalars(
+        insert(Message).returning(Message.id, sort_by_parameter_order=True), rows
+    ).all()
+    return [
+        Prepared(draft, message_id, row["address"], row["status"])
+        for draft, message_id, row in zip(drafts, ids_out, rows, strict=True)
+    ]
+
+
+def record_many(
+    session: Session,
+    results: Sequence[tuple[int, int | None, twilio.SendResult]],
+    now: dt.datetime,
+) -> list[Outcome]:
+    """`record_result` for many sends: (message id, contact id, Twilio's answer) each.
+
+    One UPDATE for all the messages; early status callbacks and what an error
+    means for a contact (opted out, bad number) are applied one by one, as
+    they are rare.
+    """
+    if not results:
+        return []
+    values = [
+        {
+            "id": message_id,
+            "sid": result.sid,
+            "status": _status_of(result),
+            "error_code": result.error_code,
+            "error_message": result.error_message,
+            "updated_at": now,
+        }
+        for message_id, _contact_id, result in results
+    ]
+    session.execute(update(Message), values)
+    statuses = {v["id"]: v["status"] for v in values}
+    sids = [r.sid for _m, _c, r in results if r.sid]
+    early = select(EarlyCallback.id).where(EarlyCallback.sid.in_(sids)).limit(1)
+    if sids and session.scalar(early) is not None:
+        for message_id, contact_id, _result in results:
+            message = session.get_one(Message, message_id)
+            for code in apply_early_callbacks(session, message, now):
+                if contact_id is not None:
+                    apply_effect(session, contact_id, classify_error(code, None)[0], code, now)
+            statuses[message_id] = message.status
+    outcomes = []
+    for message_id, contact_id, result in results:
+        if contact_id is not None and result.effect is not Effect.NONE:
+            apply_effect(session, contact_id, result.effect, result.error_code, now)
+        outcomes.append(_outcome(message_id, statuses[message_id], result))
+    return outcomes
+
+
+def _status_of(result: twilio.SendResult) -> str:
+    return result.status or ("pending" if result.retryable else "failed")
+
+
+def _outcome(message_id: int, status: str, result: twilio.SendResult) -> Outcome:
+    return Outcome(
+        message_id, status, result.sid, result.error_code, result.effect, result.retryable
+    )
 
 
 def record_result(
@@ -145,7 +262,7 @@ def record_result(
     """Store Twilio's answer on the message and apply what it means to the contact."""
     message = session.get_one(Message, message_id)
     message.sid = result.sid
-    message.status = result.status or ("pending" if result.retryable else "failed")
+    message.status = _status_of(result)
     message.error_code = result.error_code
     message.error_message = result.error_message
     message.updated_at = now
@@ -155,16 +272,7 @@ def record_result(
             apply_effect(session, message.contact_id, result.effect, result.error_code, now)
         for code in late_codes:
             apply_effect(session, message.contact_id, classify_error(code, None)[0], code, now)
-    if result.error_code:
-        log.warning(
-            "send to %s failed: %s %s",
-            phones.mask(message.address),
-            result.error_code,
-            result.effect,
-        )
-    return Outcome(
-        message.id, message.status, result.sid, result.error_code, result.effect, result.retryable
-    )
+    return _outcome(message.id, message.status, result)
 
 
 def apply_effect(

@@ -1,0 +1,149 @@
+"""One send job in this process: chunks, the claim's second look at consent, the slice.
+
+The worker-process tests (test_broadcast_workers.py) prove the whole path;
+these pin what the chunked engine must keep true inside one job.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from sqlalchemy import select
+
+from bot.broadcasts import deliveries
+from bot.broadcasts.models import Delivery
+from bot.contacts import consent
+from bot.contacts.models import Contact, FlowSession
+from bot.db import Database, utcnow
+from bot.msgs.models import Message
+from tests.test_broadcast_factories import add_broadcast, add_contact, in_process, settings
+
+pytestmark = pytest.mark.filterwarnings(
+    "ignore::ResourceWarning", "ignore::pytest.PytestUnraisableExceptionWarning"
+)
+
+
+@pytest.fixture
+def database(database_url):
+    db = Database(database_url)
+    yield db
+    db.engine.dispose()
+
+
+@pytest.fixture
+def env(database_url, redis_url, fake_twilio_server, fake_twilio):
+    # 40/s: chunks of ten deliveries, so a batch of 23 takes three claims.
+    return settings(database_url, redis_url, fake_twilio_server[1], SMS_RATE_PER_S="40")
+
+
+def fan_out(rt, broadcast_id: int) -> None:
+    from bot.broadcasts import fanout
+
+    fanout.fan_out(rt.db, broadcast_id, utcnow(), 500, lambda _batch: None)
+
+
+def test_a_batch_in_many_chunks_sends_each_contact_once_and_links_its_message(
+    database, env, fake_twilio
+):
+    rt = in_process(env)
+    phones = [f"+1213555{n:04d}" for n in range(1, 24)]
+    for phone in phones:
+        add_contact(database, phone, "en")
+    broadcast_id = add_broadcast(database)
+    fan_out(rt, broadcast_id)
+
+    result = deliveries.send_batch(rt, broadcast_id, 0)
+
+    assert result.statuses == {"sent": 23} and result.left == 0
+    assert Counter(m["to"] for m in fake_twilio.outbox()) == dict.fromkeys(phones, 1)
+    with database.session() as session:
+        rows = session.execute(
+            select(Delivery.status, Message.sid, Message.status, Message.extra)
+            .join(Message, Message.id == Delivery.message_id)
+            .where(Delivery.broadcast_id == broadcast_id)
+        ).all()
+    assert len(rows) == 23
+    sids = {m["sid"] for m in fake_twilio.outbox()}
+    for status, sid, message_status, extra in rows:
+        assert status == "sent" and sid in sids and message_status == "queued"
+        assert extra["broadcast_id"] == broadcast_id
+
+
+def test_a_stop_after_the_batch_was_read_is_respected_at_the_claim(
+    database, env, fake_twilio, monkeypatch
+):
+    """The batch loads its contacts once; a STOP arriving after that must still win."""
+    rt = in_process(env)
+    stays = add_contact(database, "+12135550101", "en")
+    leaves = add_contact(database, "+12135550102", "en")
+    broadcast_id = add_broadcast(database)
+    fan_out(rt, broadcast_id)
+    real_triage = deliveries.triage
+
+    def stop_arrives_meanwhile(*args, **kwargs):
+        items = real_triage(*args, **kwargs)
+        with database.session() as session:
+            consent.opt_out(session, session.get_one(Contact, leaves), utcnow(), source="STOP")
+        return items
+
+    monkeypatch.setattr(deliveries, "triage", stop_arrives_meanwhile)
+    deliveries.send_batch(rt, broadcast_id, 0)
+
+    assert [m["to"] for m in fake_twilio.outbox()] == ["+12135550101"]
+    with database.session() as session:
+        states = dict(
+            session.execute(
+                select(Delivery.contact_id, Delivery.status).where(
+                    Delivery.broadcast_id == broadcast_id
+                )
+            ).all()
+        )
+        blocked = session.scalars(select(Message).where(Message.contact_id == leaves)).all()
+    assert states == {stays: "sent", leaves: "blocked"}
+    assert [m.status for m in blocked] == ["blocked"]  # recorded for organizers, never sent
+
+
+def test_the_slice_ends_claims_but_everything_claimed_is_sent_and_recorded(
+    database, env, fake_twilio
+):
+    """80 sends at 40/s take two seconds; a 0.3 s slice claims only what it books."""
+    rt = in_process(env)
+    for n in range(1, 81):
+        add_contact(database, f"+1213556{n:04d}", "en")
+    broadcast_id = add_broadcast(database)
+    fan_out(rt, broadcast_id)
+
+    first = deliveries.send_batch(rt, broadcast_id, 0, slice_s=0.3)
+
+    sent = first.statuses.get("sent", 0)
+    assert 0 < sent < 80 and first.left == 80 - sent
+    with database.session() as session:
+        states = Counter(
+            session.scalars(
+                select(Delivery.status).where(Delivery.broadcast_id == broadcast_id)
+            ).all()
+        )
+    assert states == {"sent": sent, "pending": 80 - sent}  # none left "sending"
+    assert len(fake_twilio.outbox()) == sent
+
+    second = deliveries.send_batch(rt, broadcast_id, 0)
+    assert second.statuses == {"sent": 80 - sent}
+    assert len({m["to"] for m in fake_twilio.outbox()}) == len(fake_twilio.outbox()) == 80
+
+
+def test_a_poll_broadcast_routes_every_recipients_reply_to_its_flow(database, env, fake_twilio):
+    rt = in_process(env)
+    ids = [add_contact(database, f"+1213557{n:04d}", "es") for n in range(1, 6)]
+    broadcast_id = add_broadcast(
+        database,
+        {"es": "¿Vienes el sábado? SI o NO", "en": "Coming Saturday? YES or NO"},
+        flow_id="summit_rsvp",
+    )
+    fan_out(rt, broadcast_id)
+
+    deliveries.send_batch(rt, broadcast_id, 0)
+
+    with database.session() as session:
+        flows = dict(session.execute(select(FlowSession.contact_id, FlowSession.flow_id)).all())
+    assert flows == dict.fromkeys(ids, "summit_rsvp")
