@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import logging
 import random
 import threading
@@ -182,12 +183,20 @@ class Ready:
     attempts: int
     draft: Draft
 
-    @property
-    def weight(self) -> int:
-        """Throttle slots it takes: SMS segments (Twilio counts each), 1 on WhatsApp."""
-        if self.item.channel != CHANNEL_SMS or not self.draft.body:
-            return 1
-        return max(sms_segments(self.draft.body).segments, 1)
+    weight: int  # throttle slots it takes (see `weight_of`)
+
+
+def weight_of(draft: Draft) -> int:
+    """Throttle slots a send takes: its SMS segments (Twilio counts each), 1 on WhatsApp."""
+    if draft.channel != CHANNEL_SMS or not draft.body:
+        return 1
+    return _segments(draft.body)
+
+
+@functools.lru_cache(maxsize=1024)
+def _segments(body: str) -> int:
+    """A broadcast has one text per language (a few more with event times): cache them."""
+    return max(sms_segments(body).segments, 1)
 
 
 def send_batch(
@@ -365,8 +374,16 @@ def claim(runtime: Runtime, plan: Plan, items: Sequence[Item], now: dt.datetime)
         ready, links = [], []
         for item, made in zip(mine, prepared, strict=True):
             if made.status == STATUS_PENDING:
+                attempts = taken[item.delivery_id]
                 ready.append(
-                    Ready(item, made.message_id, made.address, taken[item.delivery_id], made.draft)
+                    Ready(
+                        item,
+                        made.message_id,
+                        made.address,
+                        attempts,
+                        made.draft,
+                        weight_of(made.draft),
+                    )
                 )
                 links.append(_values(item.delivery_id, DELIVERY_SENDING, now, made.message_id))
             else:
@@ -462,7 +479,9 @@ def retry_with_template(
         )
     if made.status != STATUS_PENDING:
         return None
-    return Ready(item, made.message_id, made.address, ready.attempts, made.draft)
+    return Ready(
+        item, made.message_id, made.address, ready.attempts, made.draft, weight_of(made.draft)
+    )
 
 
 def body_for(plan: Plan, contact: Contact) -> str:

@@ -1,19 +1,24 @@
 """Pacing a batch's sends to the sender's throttle slots, on one asyncio loop.
 
-For each channel of the batch a producer claims a chunk of deliveries (about
-a quarter second of sending: one transaction, in a thread beside the loop),
-books a throttle slot for each in one Redis call, and starts one task per
-send that sleeps until its slot and calls Twilio with twilio-python's
-asyncio client. Answers are recorded every ``FLUSH_S`` in one transaction.
+Each channel of the batch is a lane with two coroutines:
+
+- the producer claims a chunk of deliveries (about a quarter second of
+  sending: one transaction, in a thread beside the loop), books a throttle
+  slot for each in one Redis call (at most a second ahead, so it runs only
+  as far ahead as the sender's rate allows), and queues them in slot order;
+- the dispatcher sleeps until the next slot and starts that send with
+  twilio-python's asyncio client. A send whose slot passed more than half
+  the throttle margin ago (the process stalled) is not sent late, which could
+  crowd the next second: it goes back to the producer, which books it again
+  with the next chunk.
+
+Answers are recorded every ``FLUSH_S`` in one transaction. The slice's
+deadline stops new claims; what is claimed is always sent and recorded
+before the job ends.
 
 Why a loop and not threads: a send is mostly waiting (Twilio takes 100-300 ms
 to answer), and hundreds of waiting threads on two cores cost more CPU in
 switching than the sends themselves (docs/performance.md).
-
-A send that wakes more than half the throttle margin after its slot (the
-process stalled) books a new one instead of crowding the next second. The
-slice's deadline stops new claims; what is claimed is always sent and
-recorded before the job ends.
 """
 
 from __future__ import annotations
@@ -22,7 +27,9 @@ import asyncio
 import datetime as dt
 import logging
 import math
+from collections import deque
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 from bot.broadcasts.deliveries import (
     BatchResult,
@@ -45,7 +52,21 @@ log = logging.getLogger(__name__)
 CHUNK_S = 0.25  # claim about this much sending at a time
 MAX_CHUNK = 250
 FLUSH_S = 0.1  # how often answers are written
+REBOOK_S = 0.1  # a full throttle horizon: book again after this long
 IN_FLIGHT_S = 0.5  # connections per sender: its rate x this (Twilio answers in ~0.1-0.3 s)
+
+
+@dataclass
+class Lane:
+    """One channel's sends in a job: booked in slot order, or waiting to be booked again."""
+
+    limit: Limit
+    queue: deque[tuple[float, Ready]] = field(default_factory=deque)
+    again: list[Ready] = field(default_factory=list)
+    in_flight: int = 0
+    closed: bool = False
+    wake: asyncio.Event = field(default_factory=asyncio.Event)  # the dispatcher: new bookings
+    changed: asyncio.Event = field(default_factory=asyncio.Event)  # the producer: work back
 
 
 class Pacer:
@@ -76,9 +97,7 @@ class Pacer:
         self.client = twilio.AsyncClient(self.runtime.sender, self.connections(by_channel))
         flushing = asyncio.create_task(self._flush_every())
         try:
-            await asyncio.gather(*(self._pace(ch, todo) for ch, todo in by_channel.items()))
-            while self.tasks:
-                await asyncio.gather(*list(self.tasks))
+            await asyncio.gather(*(self._lane(ch, todo) for ch, todo in by_channel.items()))
         finally:
             self.stopping = True
             await flushing
@@ -92,73 +111,106 @@ class Pacer:
         )
         return max(1, min(int(self.runtime.config.get("SEND_CONNECTIONS", 256)), wanted))
 
-    async def _pace(self, channel: str, items: list[Item]) -> None:
-        """Claim, book and start the sends of one channel, a chunk at a time."""
-        limit = self.runtime.limit(channel)
-        size = max(1, min(MAX_CHUNK, math.ceil(limit.rate_per_s * CHUNK_S)))
-        for start in range(0, len(items), size):
-            if not self.liveness.go_on():
-                self.result.left += len(items) - start
-                return
-            chunk = items[start : start + size]
-            ready = await asyncio.to_thread(claim, self.runtime, self.plan, chunk, self.clock())
-            await self._book(limit, ready)
+    async def _lane(self, channel: str, items: list[Item]) -> None:
+        lane = Lane(self.runtime.limit(channel))
+        dispatching = asyncio.create_task(self._dispatch(lane))
+        try:
+            await self._produce(lane, items)
+        finally:
+            lane.closed = True
+            lane.wake.set()
+            await dispatching
 
-    async def _book(self, limit: Limit, ready: list[Ready]) -> None:
-        """Book a slot for each (as many as the throttle lets ahead), start their sends."""
+    async def _produce(self, lane: Lane, items: list[Item]) -> None:
+        """Claim and book, a chunk at a time; book again what came back late; until all is sent."""
+        size = max(1, min(MAX_CHUNK, math.ceil(lane.limit.rate_per_s * CHUNK_S)))
+        position = 0
+        while True:
+            lane.changed.clear()
+            if lane.again:
+                again, lane.again = lane.again, []
+                await self._book(lane, again)
+            elif position < len(items):
+                if not self.liveness.go_on():
+                    self.result.left += len(items) - position
+                    position = len(items)
+                    continue
+                chunk = items[position : position + size]
+                position += len(chunk)
+                now = self.clock()
+                await self._book(
+                    lane, await asyncio.to_thread(claim, self.runtime, self.plan, chunk, now)
+                )
+            elif lane.queue or lane.in_flight:
+                await lane.changed.wait()
+            else:
+                return
+
+    async def _book(self, lane: Lane, ready: list[Ready]) -> None:
+        """Book a slot for each, as far ahead as the throttle lets, and queue them."""
         loop = asyncio.get_running_loop()
         while ready:
-            waits = self.runtime.throttle.reserve_many(limit, [r.weight for r in ready])
+            waits = self.runtime.throttle.reserve_many(lane.limit, [r.weight for r in ready])
             if waits[0] < 0:
-                await asyncio.sleep(-waits[0])
+                # The horizon is full: come back when a good part of it is free, not
+                # for each slot that frees (one Redis call per chunk, not per send).
+                await asyncio.sleep(max(-waits[0], REBOOK_S))
                 continue
             booked_at = loop.time()
-            for one, wait in zip(ready, waits, strict=False):
-                self._start(self._send(limit, one, booked_at + wait))
+            lane.queue.extend((booked_at + w, r) for r, w in zip(ready, waits, strict=False))
+            lane.wake.set()
             ready = ready[len(waits) :]
 
-    def _start(self, coroutine: object) -> None:
-        task = asyncio.ensure_future(coroutine)  # type: ignore[arg-type]
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-
-    async def _send(self, limit: Limit, ready: Ready, due: float) -> None:
-        """Wait for the slot, send, keep the answer for the next flush."""
-        await self._wait_for(limit, ready.weight, due)
-        assert self.client is not None
-        draft = ready.draft
-        answer = await twilio.send_async(
-            self.client,
-            ready.address,
-            draft.body,
-            draft.media_urls,
-            content_sid=draft.content_sid,
-            content_variables=draft.content_variables,
-        )
-        if answer.effect is Effect.OUTSIDE_WHATSAPP_WINDOW and not ready.item.template:
-            retry = await asyncio.to_thread(
-                retry_with_template, self.runtime, self.plan, ready, answer
-            )
-            if retry is not None:
-                await self._send(limit, retry, due=-math.inf)  # no slot yet: books one
-                return
-        self.done.append((ready, answer))
-
-    async def _wait_for(self, limit: Limit, weight: int, due: float) -> None:
-        """Sleep until ``due``; woken too late, book a new slot (never crowd a second)."""
+    async def _dispatch(self, lane: Lane) -> None:
+        """Start each send at its slot; a send woken too late goes back to be booked again."""
         loop = asyncio.get_running_loop()
-        late_s = limit.margin_ms / 2000.0
+        late_s = lane.limit.margin_ms / 2000.0
         while True:
+            if not lane.queue:
+                if lane.closed:
+                    return
+                lane.wake.clear()
+                await lane.wake.wait()
+                continue
+            due, ready = lane.queue[0]
             delay = due - loop.time()
             if delay > 0:
-                await asyncio.sleep(delay)
-            if loop.time() - due <= late_s:
-                return
-            waits = self.runtime.throttle.reserve_many(limit, [weight])
-            while waits[0] < 0:
-                await asyncio.sleep(-waits[0])
-                waits = self.runtime.throttle.reserve_many(limit, [weight])
-            due = loop.time() + waits[0]
+                await asyncio.sleep(delay)  # later bookings always come after this one
+                continue
+            lane.queue.popleft()
+            if -delay > late_s:
+                lane.again.append(ready)
+                lane.changed.set()
+                continue
+            lane.in_flight += 1
+            task = asyncio.create_task(self._send(lane, ready))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+    async def _send(self, lane: Lane, ready: Ready) -> None:
+        """Send; keep the answer for the next flush (or book the template in its place)."""
+        assert self.client is not None
+        try:
+            draft = ready.draft
+            answer = await twilio.send_async(
+                self.client,
+                ready.address,
+                draft.body,
+                draft.media_urls,
+                content_sid=draft.content_sid,
+                content_variables=draft.content_variables,
+            )
+            if answer.effect is Effect.OUTSIDE_WHATSAPP_WINDOW and not ready.item.template:
+                retry = await asyncio.to_thread(
+                    retry_with_template, self.runtime, self.plan, ready, answer
+                )
+                if retry is not None:
+                    lane.again.append(retry)  # needs a slot of its own
+                    return
+            self.done.append((ready, answer))
+        finally:
+            lane.in_flight -= 1
+            lane.changed.set()
 
     async def _flush_every(self) -> None:
         while not self.stopping:
