@@ -1,4 +1,4 @@
-"""Contract test: `bot.channels.twilio.send` against Twilio's own OpenAPI spec.
+"""Contract test: `bot.channels.twilio.send` (and `send_async`) against Twilio's OpenAPI spec.
 
 Prism (@stoplight/prism-cli) serves tests/contract/twilio_api_v2010.yaml (a
 copy of Twilio's spec from twilio/twilio-oai, MIT, see tests/contract/LICENSE)
@@ -20,6 +20,7 @@ Run only these:  .venv/bin/pytest -m prism
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import os
@@ -31,6 +32,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -161,6 +163,38 @@ def test_content_template(sender: twilio.Sender) -> None:
     variables = {"1": "Ana María", "2": "sábado"}
     result = twilio.send(sender, MX_WA, None, content_sid=HX_SID, content_variables=variables)
     assert_accepted(result)
+
+
+def send_async(
+    sender: twilio.Sender, to: str, body: str | None, **kwargs: Any
+) -> twilio.SendResult:
+    """`twilio.send_async` on an AsyncClient built and closed in its own event loop."""
+
+    async def main() -> twilio.SendResult:
+        client = twilio.AsyncClient(sender, connections=1)
+        try:
+            return await twilio.send_async(client, to, body, **kwargs)
+        finally:
+            await client.close()
+
+    return asyncio.run(main())
+
+
+def test_async_sms_with_from(sender: twilio.Sender) -> None:
+    assert_accepted(send_async(sender, US, "Hola, ¿cómo estás? Reunión mañana"))
+
+
+def test_async_content_template(sender: twilio.Sender) -> None:
+    variables = {"1": "Ana María", "2": "sábado"}
+    result = send_async(sender, MX_WA, None, content_sid=HX_SID, content_variables=variables)
+    assert_accepted(result)
+
+
+def test_prism_rejects_what_breaks_the_spec_async(sender: twilio.Sender) -> None:
+    """Control for the async tests: the same malformed MessagingServiceSid is refused."""
+    result = send_async(dataclasses.replace(sender, messaging_service_sid="MG123"), US, "Hola")
+    assert result.http_status == 422
+    assert (result.effect, result.retryable) == (Effect.PERMANENT_FAILURE, False)
 
 
 def test_media(sender: twilio.Sender) -> None:

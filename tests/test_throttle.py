@@ -98,14 +98,142 @@ def test_replies_queue_is_worked_before_bulk(connect):
     assert [x.decode() for x in connection.lrange("ran", 0, -1)][0] == "reply"
 
 
-def test_every_sending_thread_can_get_a_redis_connection(connect):
-    """redis-py's default pool fails the 101st thread; ours waits, and is big enough."""
-    from bot.defaults import DEFAULT_SEND_THREADS
-
+def test_many_threads_can_get_a_redis_connection(connect):
+    """redis-py's default pool fails the 101st thread; ours waits, and is bigger."""
     connection = connect()
     pool = connection.connection_pool
     assert isinstance(pool, redis.BlockingConnectionPool)
-    assert pool.max_connections > DEFAULT_SEND_THREADS
-    held = [pool.get_connection() for _ in range(DEFAULT_SEND_THREADS + 1)]
+    assert pool.max_connections > 100
+    held = [pool.get_connection() for _ in range(101)]
     for held_connection in held:
         pool.release(held_connection)
+
+
+# -- reserve_many: a chunk of a broadcast in one Redis call --------------------------
+
+
+def booked_at(
+    throttle: Throttle, limit: Limit, weights: list[int], bulk: bool = True
+) -> tuple[list[float], list[float]]:
+    """reserve_many, with each booked wait turned into a time.monotonic() moment."""
+    waits = throttle.reserve_many(limit, weights, bulk=bulk)
+    now = time.monotonic()
+    return waits, [now + w for w in waits if w >= 0]
+
+
+def test_reserve_many_spaces_sends_by_interval_times_weight(connect):
+    limit = Limit("sms:+12135550101", rate_per_s=5, margin_ms=40)
+    waits = Throttle(connect()).reserve_many(limit, [1, 2, 1, 3])
+    step = limit.interval_ms / 1000.0  # 0.208 s
+    assert waits == pytest.approx([0.0, step, 3 * step, 4 * step], abs=1e-6)
+
+
+def test_reserve_many_of_nothing_books_nothing(connect):
+    limit = Limit("sms:+12135550102", rate_per_s=5, margin_ms=0)
+    throttle = Throttle(connect())
+    assert throttle.reserve_many(limit, []) == []
+    assert throttle.reserve(limit) == pytest.approx(0.0, abs=1e-6)  # the slot is still free
+
+
+def test_reserve_many_books_at_most_a_second_ahead_then_says_when_to_ask(connect):
+    limit = Limit("sms:+12135550103", rate_per_s=10, margin_ms=50)  # one send per 0.105 s
+    throttle = Throttle(connect())
+    waits = throttle.reserve_many(limit, [1] * 30)
+    assert waits == pytest.approx([n * 0.105 for n in range(10)], abs=1e-6)  # up to 0.945 s
+    again = throttle.reserve_many(limit, [1] * 30)
+    assert len(again) == 1 and -0.05 <= again[0] < 0  # the next slot is 1.05 s ahead
+    time.sleep(-again[0] + 0.01)
+    later = throttle.reserve_many(limit, [1] * 30)
+    assert later and all(0 <= w <= 1.0 for w in later)  # asked again when told to: booked
+
+
+def test_reserve_many_books_about_a_second_of_sends_at_ten_a_second(connect):
+    limit = Limit("sms:+12135550109", rate_per_s=10, margin_ms=0)  # one send per 0.1 s
+    throttle = Throttle(connect())
+    waits = throttle.reserve_many(limit, [1] * 30)
+    assert len(waits) in (10, 11)  # 0.0 .. 1.0 s ahead (1.0 itself: float rounding)
+    assert waits == pytest.approx([n / 10 for n in range(len(waits))], abs=1e-6)
+    time.sleep(0.01)  # so the 1.0 s slot, if left, is now within the horizon
+    again = throttle.reserve_many(limit, [1] * 30)
+    if len(waits) == 10:
+        assert again == pytest.approx([0.99], abs=0.01)
+        again = throttle.reserve_many(limit, [1] * 30)
+    assert len(again) == 1 and -0.1 < again[0] < 0
+
+
+def test_reserve_many_for_replies_books_any_distance_ahead(connect):
+    limit = Limit("sms:+12135550104", rate_per_s=10, margin_ms=0)
+    waits = Throttle(connect()).reserve_many(limit, [1] * 30, bulk=False)
+    assert waits == pytest.approx([n / 10 for n in range(30)], abs=1e-6)
+
+
+def test_reserve_many_counts_the_weight_of_sends_against_the_horizon(connect):
+    limit = Limit("sms:+12135550105", rate_per_s=10, margin_ms=0)
+    waits = Throttle(connect()).reserve_many(limit, [4] * 10)
+    assert waits == pytest.approx([0.0, 0.4, 0.8], abs=1e-6)  # the next would be 1.2 s ahead
+
+
+def test_reserve_and_reserve_many_never_book_the_same_slot(connect):
+    """Both take the sender's one "next slot": interleaved, they pack end to end."""
+    limit = Limit("whatsapp:+12135550106", rate_per_s=10, margin_ms=0)
+    first, second = (Throttle(connect()) for _ in range(2))
+    slots: list[tuple[float, int]] = []  # (moment, weight)
+    for round_ in range(4):
+        now = time.monotonic()
+        slots.append((now + first.reserve(limit, weight=2, bulk=False), 2))
+        weights = [1, 3, 1] if round_ % 2 else [2, 1]
+        waits, moments = booked_at(second, limit, weights, bulk=False)
+        assert len(waits) == len(weights)
+        slots.extend(zip(moments, weights, strict=True))
+        now = time.monotonic()
+        slots.append((now + second.reserve(limit, bulk=False), 1))
+    slots.sort()
+    assert len(slots) == 4 * 2 + 2 * 3 + 2 * 2
+    for (moment, weight), (following, _) in zip(slots, slots[1:], strict=False):
+        assert following - moment == pytest.approx(weight * 0.1, abs=0.02)
+
+
+def test_reserve_many_fills_the_horizon_that_reserve_then_respects(connect):
+    limit = Limit("sms:+12135550107", rate_per_s=10, margin_ms=50)  # one send per 0.105 s
+    throttle = Throttle(connect())
+    assert len(throttle.reserve_many(limit, [1] * 30)) == 10
+    assert throttle.reserve(limit) < 0  # bulk: nothing left within the second
+    reply = throttle.reserve(limit, bulk=False)  # a reply queues after the booked sends
+    assert 1.0 <= reply <= 1.05 + 1e-6
+
+
+def test_reserve_many_on_two_connections_never_takes_more_than_the_rate_in_any_second(connect):
+    """Four loops (two workers) booking chunks, and two single sends, share one 40/s."""
+    limit = Limit("sms:+12135550108", rate_per_s=40)
+    throttles = [Throttle(connect()) for _ in range(2)]
+    taken: list[float] = []
+    lock = threading.Lock()
+
+    def send_chunks(throttle: Throttle, chunk: int) -> None:
+        booked = 0
+        while booked < 24:
+            waits, moments = booked_at(throttle, limit, [1] * min(chunk, 24 - booked))
+            if waits[0] < 0:
+                time.sleep(-waits[0])
+                continue
+            booked += len(moments)
+            with lock:
+                taken.extend(moments)
+
+    def send_singles(throttle: Throttle) -> None:
+        for _ in range(12):
+            assert throttle.acquire(limit)
+            with lock:
+                taken.append(time.monotonic())
+
+    threads = [
+        threading.Thread(target=send_chunks, args=(throttles[i % 2], 5 + 3 * i)) for i in range(4)
+    ]
+    threads += [threading.Thread(target=send_singles, args=(throttles[i],)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(taken) == 4 * 24 + 2 * 12
+    assert max_in_any_second(taken) <= 40
+    assert max_in_any_second(taken) >= 30  # and the throttle did not just send slowly

@@ -97,11 +97,13 @@ class BatchResult:
     statuses: dict[str, int] = field(default_factory=dict)
     next_at: dt.datetime | None = None  # earliest time something left must be tried again
     left: int = 0  # not tried: out of time, or the broadcast was paused
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, status: str, when: dt.datetime | None = None) -> None:
-        self.statuses[status] = self.statuses.get(status, 0) + 1
-        if when is not None and (self.next_at is None or when < self.next_at):
-            self.next_at = when
+        with self.lock:  # the claiming and the recording threads both add
+            self.statuses[status] = self.statuses.get(status, 0) + 1
+            if when is not None and (self.next_at is None or when < self.next_at):
+                self.next_at = when
 
 
 class Liveness:
@@ -229,19 +231,25 @@ def send_batch(
             )
             .order_by(Delivery.id)
         ).all()
-        due = [r for r in rows if r.send_after is None or r.send_after <= now]
-        for r in rows:
-            if r.send_after is not None and r.send_after > now:
-                result.add(DELIVERY_QUEUED, r.send_after)
-        contacts = _contacts(session, [r.contact_id for r in due])
+    due = [r for r in rows if r.send_after is None or r.send_after <= now]
+    for r in rows:
+        if r.send_after is not None and r.send_after > now:
+            result.add(DELIVERY_QUEUED, r.send_after)
     liveness = Liveness(runtime, broadcast_id, time.monotonic() + slice_s, heartbeat)
-    if not due or not liveness.go_on():
-        result.left += len(due)
-        return result
-    items = triage(runtime, plan, due, contacts, now, result)
-    if items:
-        asyncio.run(Pacer(runtime, plan, liveness, result, clock).run(items))
+    if due:
+        asyncio.run(Pacer(runtime, plan, liveness, result, clock).run(due))
     return result
+
+
+def take(
+    runtime: Runtime, plan: Plan, rows: Sequence[Any], now: dt.datetime, result: BatchResult
+) -> list[Ready]:
+    """One chunk of due deliveries: read their contacts, settle or put off what must not
+    go now (`triage`), and claim the rest (`claim`). Run in a thread beside the loop.
+    """
+    with runtime.db.session() as session:
+        contacts = _contacts(session, [r.contact_id for r in rows])
+    return claim(runtime, plan, triage(runtime, plan, rows, contacts, now, result), now)
 
 
 def _contacts(session: Session, ids: list[int]) -> dict[int, Contact]:
@@ -370,7 +378,8 @@ def claim(runtime: Runtime, plan: Plan, items: Sequence[Item], now: dt.datetime)
             ).all()
         )
         mine = [i for i in items if i.delivery_id in taken]
-        prepared = sending.prepare_many(session, [draft_for(plan, i) for i in mine], now)
+        known = {i.contact.id: i.contact for i in mine}
+        prepared = sending.prepare_many(session, [draft_for(plan, i) for i in mine], now, known)
         ready, links = [], []
         for item, made in zip(mine, prepared, strict=True):
             if made.status == STATUS_PENDING:

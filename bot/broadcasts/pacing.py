@@ -30,16 +30,16 @@ import math
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from bot.broadcasts.deliveries import (
     BatchResult,
-    Item,
     Liveness,
     Plan,
     Ready,
-    claim,
     record,
     retry_with_template,
+    take,
 )
 from bot.broadcasts.runtime import Runtime
 from bot.broadcasts.throttle import Limit
@@ -90,10 +90,11 @@ class Pacer:
         self.client: twilio.AsyncClient | None = None
         self.stopping = False
 
-    async def run(self, items: Sequence[Item]) -> None:
-        by_channel: dict[str, list[Item]] = {}
-        for item in items:
-            by_channel.setdefault(item.channel, []).append(item)
+    async def run(self, due: Sequence[Any]) -> None:
+        """Send the due deliveries (rows with id, contact_id and channel)."""
+        by_channel: dict[str, list[Any]] = {}
+        for row in due:
+            by_channel.setdefault(row.channel, []).append(row)
         self.client = twilio.AsyncClient(self.runtime.sender, self.connections(by_channel))
         flushing = asyncio.create_task(self._flush_every())
         try:
@@ -104,14 +105,14 @@ class Pacer:
             await self._flush()
             await self.client.close()
 
-    def connections(self, by_channel: dict[str, list[Item]]) -> int:
+    def connections(self, by_channel: dict[str, list[Any]]) -> int:
         """HTTP connections: enough for every send in flight at the senders' rates."""
         wanted = sum(
             max(4, math.ceil(self.runtime.limit(ch).rate_per_s * IN_FLIGHT_S)) for ch in by_channel
         )
         return max(1, min(int(self.runtime.config.get("SEND_CONNECTIONS", 256)), wanted))
 
-    async def _lane(self, channel: str, items: list[Item]) -> None:
+    async def _lane(self, channel: str, items: list[Any]) -> None:
         lane = Lane(self.runtime.limit(channel))
         dispatching = asyncio.create_task(self._dispatch(lane))
         try:
@@ -121,8 +122,8 @@ class Pacer:
             lane.wake.set()
             await dispatching
 
-    async def _produce(self, lane: Lane, items: list[Item]) -> None:
-        """Claim and book, a chunk at a time; book again what came back late; until all is sent."""
+    async def _produce(self, lane: Lane, items: list[Any]) -> None:
+        """Take and book, a chunk at a time; book again what came back late; until all is sent."""
         size = max(1, min(MAX_CHUNK, math.ceil(lane.limit.rate_per_s * CHUNK_S)))
         position = 0
         while True:
@@ -138,9 +139,10 @@ class Pacer:
                 chunk = items[position : position + size]
                 position += len(chunk)
                 now = self.clock()
-                await self._book(
-                    lane, await asyncio.to_thread(claim, self.runtime, self.plan, chunk, now)
+                ready = await asyncio.to_thread(
+                    take, self.runtime, self.plan, chunk, now, self.result
                 )
+                await self._book(lane, ready)
             elif lane.queue or lane.in_flight:
                 await lane.changed.wait()
             else:
@@ -183,23 +185,32 @@ class Pacer:
                 lane.changed.set()
                 continue
             lane.in_flight += 1
-            task = asyncio.create_task(self._send(lane, ready))
+            task = asyncio.create_task(self._send(lane, ready, due + late_s))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
 
-    async def _send(self, lane: Lane, ready: Ready) -> None:
-        """Send; keep the answer for the next flush (or book the template in its place)."""
+    async def _send(self, lane: Lane, ready: Ready, send_by: float) -> None:
+        """Send; keep the answer for the next flush (or book the template in its place).
+
+        A request that cannot leave by ``send_by`` (the loop was held up after
+        the slot) is not sent: it is booked again, like a late dispatch.
+        """
         assert self.client is not None
         try:
             draft = ready.draft
-            answer = await twilio.send_async(
-                self.client,
-                ready.address,
-                draft.body,
-                draft.media_urls,
-                content_sid=draft.content_sid,
-                content_variables=draft.content_variables,
-            )
+            try:
+                answer = await twilio.send_async(
+                    self.client,
+                    ready.address,
+                    draft.body,
+                    draft.media_urls,
+                    content_sid=draft.content_sid,
+                    content_variables=draft.content_variables,
+                    send_by=send_by,
+                )
+            except twilio.SlotMissed:
+                lane.again.append(ready)
+                return
             if answer.effect is Effect.OUTSIDE_WHATSAPP_WINDOW and not ready.item.template:
                 retry = await asyncio.to_thread(
                     retry_with_template, self.runtime, self.plan, ready, answer

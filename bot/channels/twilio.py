@@ -10,10 +10,13 @@ masked addresses (`bot.phones.mask`) and never a body.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import json
 import logging
 import os
 import threading
+import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,6 +30,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
+from twilio.rest.api.v2010.account.message import MessageList  # noqa: F401 - see below
 from twilio.twiml.messaging_response import Message, MessagingResponse
 from urllib3.exceptions import NewConnectionError
 
@@ -34,6 +38,9 @@ from bot.channels.errors import Effect, classify_error
 from bot.phones import mask
 
 log = logging.getLogger(__name__)
+# twilio-python imports its API modules on first use (~0.1 s of imports): the
+# MessageList import above does it when this module loads, so an RQ work horse
+# (a fork) has them already instead of stalling its first sends.
 # twilio-python logs each request at INFO, query parameters included: a message
 # list filtered by To= would put a full number in the logs.
 logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
@@ -210,6 +217,13 @@ def _accepted(sid: str | None, status: str | None) -> SendResult:
     return SendResult(sid, status, None, None, Effect.NONE, False, 201)
 
 
+_send_by: contextvars.ContextVar[float | None] = contextvars.ContextVar("send_by", default=None)
+
+
+class SlotMissed(Exception):  # noqa: N818 - a signal, not an error
+    """The send's throttle slot passed before its request could leave: nothing was sent."""
+
+
 class _AiohttpClient(AsyncHttpClient):
     """twilio-python's async HTTP interface on one pooled aiohttp session.
 
@@ -233,14 +247,21 @@ class _AiohttpClient(AsyncHttpClient):
         timeout: float | None = None,
         allow_redirects: bool = False,
     ) -> Response:
+        send_by = _send_by.get()
+        if send_by is not None and asyncio.get_running_loop().time() > send_by:
+            raise SlotMissed  # checked last thing before the request leaves
         headers = dict(headers or {})
         if auth is not None:
             headers["Authorization"] = aiohttp.encode_basic_auth(auth[0], auth[1])
+        body = None
+        if data is not None:  # the form as requests encodes it (a list: repeated fields)
+            body = urllib.parse.urlencode(data, doseq=True).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
         async with self.session.request(
             method.upper(),
             uri,
             params=params,
-            data=data,
+            data=body,
             headers=headers,
             allow_redirects=allow_redirects,
         ) as answer:
@@ -257,9 +278,13 @@ class AsyncClient:
 
     def __init__(self, sender: Sender, connections: int) -> None:
         self.sender = sender
+        # As `send` (requests): a connect timeout and a read timeout, not one total,
+        # so a connection that never opened is told apart from an answer that never came.
         self.session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=max(connections, 1)),
-            timeout=aiohttp.ClientTimeout(total=sender.timeout_s),
+            timeout=aiohttp.ClientTimeout(
+                total=None, connect=sender.timeout_s, sock_read=sender.timeout_s
+            ),
         )
         client = Client(
             sender.account_sid, sender.auth_token, http_client=_AiohttpClient(self.session)
@@ -279,11 +304,20 @@ async def send_async(
     media_urls: Sequence[str] = (),
     content_sid: str | None = None,
     content_variables: Mapping[str, object] | None = None,
+    send_by: float | None = None,
 ) -> SendResult:
-    """`send`, on the asyncio client: the same rules, the same classification."""
+    """`send`, on the asyncio client: the same rules, the same classification.
+
+    With ``send_by`` (a time on the running loop's clock) the request leaves
+    only if it can before then; otherwise `SlotMissed` is raised and nothing
+    was sent (the broadcast throttle books another slot).
+    """
     params = message_params(client.sender, to, body, media_urls, content_sid, content_variables)
+    token = _send_by.set(send_by)
     try:
         message = await client.messages.create_async(**params)
+    except SlotMissed:
+        raise
     except (TwilioRestException, TwilioServiceException) as exc:
         result = _api_error_result(exc)
     except (aiohttp.ClientError, TimeoutError) as exc:
@@ -292,14 +326,16 @@ async def send_async(
         result = _UNREADABLE
     else:
         result = _accepted(message.sid, message.status)
+    finally:
+        _send_by.reset(token)
     _log_result(to, result)
     return result
 
 
 def _async_connection_error_result(exc: BaseException) -> SendResult:
     """No answer: retry if the connection was never made, else the fate is unknown."""
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        effect, retryable = Effect.RETRY, True
+    if isinstance(exc, (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)):
+        effect, retryable = Effect.RETRY, True  # the request never left
     else:
         effect, retryable = Effect.UNKNOWN_FATE, False
     message = f"{type(exc).__name__}: no answer from Twilio"

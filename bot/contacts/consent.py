@@ -22,7 +22,12 @@ from bot.contacts.models import (
 
 def can_receive(contact: Contact) -> bool:
     """Whether anything at all may be sent to this contact now."""
-    return contact.status == STATUS_ACTIVE
+    return status_can_receive(contact.status)
+
+
+def status_can_receive(status: str) -> bool:
+    """`can_receive` for a contact status read on its own (bulk sends re-read only it)."""
+    return status == STATUS_ACTIVE
 
 
 def is_subscribed(contact: Contact) -> bool:
