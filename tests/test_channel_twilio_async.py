@@ -380,3 +380,29 @@ def test_logs_hide_number_and_body(
     text = caplog.text
     assert "5125550142" not in text and "5512345678" not in text
     assert "secreto" not in text
+
+
+# -- the throttle's deadline --------------------------------------------------
+
+
+def test_a_request_that_cannot_leave_by_its_deadline_is_not_sent(
+    fake: FakeTwilio, sender: twilio.Sender
+) -> None:
+    """A broadcast send held up past its slot raises SlotMissed and reaches no one."""
+
+    async def late(client: twilio.AsyncClient) -> None:
+        deadline = asyncio.get_running_loop().time() - 0.001
+        await twilio.send_async(client, US, "Hola", send_by=deadline)
+
+    with pytest.raises(twilio.SlotMissed):
+        run_with_client(sender, late)
+    assert fake.outbox() == []
+
+
+def test_a_request_within_its_deadline_is_sent(fake: FakeTwilio, sender: twilio.Sender) -> None:
+    async def on_time(client: twilio.AsyncClient) -> twilio.SendResult:
+        deadline = asyncio.get_running_loop().time() + 5
+        return await twilio.send_async(client, US, "Hola", send_by=deadline)
+
+    assert run_with_client(sender, on_time).ok
+    assert [m["to"] for m in fake.outbox()] == [US]
