@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, g
-from sqlalchemy import DateTime, Engine, create_engine, event
+from sqlalchemy import DateTime, Engine, bindparam, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -126,3 +126,21 @@ def upgrade(url: str, revision: str = "heads") -> None:
     cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
     cfg.attributes["url"] = url
     command.upgrade(cfg, revision)
+
+
+def update_by_id(session: Session, model: type[Base], rows: list[dict[str, Any]]) -> None:
+    """UPDATE many rows by primary key ``id`` in one executemany.
+
+    Every row has the same keys. Core, not the ORM's bulk update: no per-row
+    bookkeeping, which matters for a broadcast recording hundreds a second.
+    """
+    if not rows:
+        return
+    table = model.__table__
+    columns = [key for key in rows[0] if key != "id"]
+    statement = (
+        table.update()
+        .where(table.c.id == bindparam("_id"))
+        .values({column: bindparam("_" + column) for column in columns})
+    )
+    session.execute(statement, [{"_" + key: value for key, value in row.items()} for row in rows])

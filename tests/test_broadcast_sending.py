@@ -43,9 +43,14 @@ def fan_out(rt, broadcast_id: int) -> None:
     fanout.fan_out(rt.db, broadcast_id, utcnow(), 500, lambda _batch: None)
 
 
+@pytest.mark.parametrize("children", [True, False], ids=["child-processes", "threads"])
 def test_a_batch_in_many_chunks_sends_each_contact_once_and_links_its_message(
-    database, env, fake_twilio
+    database, env, fake_twilio, monkeypatch, children
 ):
+    """The database work runs in child processes, or in threads without a Redis server."""
+    from bot.broadcasts import bookkeeping
+
+    monkeypatch.setattr(bookkeeping, "use_processes", lambda _runtime: children)
     rt = in_process(env)
     phones = [f"+1213555{n:04d}" for n in range(1, 24)]
     for phone in phones:
@@ -147,3 +152,55 @@ def test_a_poll_broadcast_routes_every_recipients_reply_to_its_flow(database, en
     with database.session() as session:
         flows = dict(session.execute(select(FlowSession.contact_id, FlowSession.flow_id)).all())
     assert flows == dict.fromkeys(ids, "summit_rsvp")
+
+
+CHILDREN_THEN_WAIT = """
+import json, sys, time
+from bot.broadcasts import bookkeeping, deliveries
+from tests.test_broadcast_factories import in_process
+rt = in_process(json.loads(sys.argv[1]))
+plan = deliveries.Plan(1, {"en": "Hi"}, "en", (), None, {}, None, None)
+keeper = bookkeeping.Bookkeeper(rt, plan)
+print(json.dumps(sorted(p.pid for p in keeper.pool._processes.values())), flush=True)
+time.sleep(600)
+"""
+
+
+def test_the_bookkeeping_children_exit_when_the_job_is_killed(env):
+    """A send job killed with SIGKILL leaves no child process holding database connections."""
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.test_broadcast_factories import ROOT
+
+    job = subprocess.Popen(
+        [sys.executable, "-c", CHILDREN_THEN_WAIT, json.dumps(env)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        children = json.loads(job.stdout.readline())
+        assert len(children) == 2 and all(_alive(pid) for pid in children)
+        job.send_signal(signal.SIGKILL)
+        job.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(_alive(pid) for pid in children)
+    finally:
+        if job.poll() is None:
+            job.kill()
+        job.stdout.close()
+
+
+def _alive(pid: int) -> bool:
+    """True while the process exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ", 1)[1][0] != "Z"
+    except FileNotFoundError:
+        return False

@@ -28,10 +28,10 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm import Session
 
 from bot import i18n
 from bot.broadcasts import quiet_hours
@@ -56,8 +56,16 @@ from bot.broadcasts.models import (
 from bot.broadcasts.runtime import Runtime
 from bot.channels import twilio
 from bot.channels.errors import Effect, retry_limit
-from bot.contacts.models import CHANNEL_SMS, CHANNEL_WHATSAPP, STATUS_ACTIVE, Contact, FlowSession
-from bot.db import utcnow
+from bot.contacts.models import (
+    CHANNEL_SMS,
+    CHANNEL_WHATSAPP,
+    STATUS_ACTIVE,
+    Contact,
+    FlowSession,
+    Recipient,
+    recipients,
+)
+from bot.db import update_by_id, utcnow
 from bot.msgs import sending
 from bot.msgs.models import STATUS_BLOCKED, STATUS_PENDING
 from bot.msgs.sending import STATUS_SKIPPED_WINDOW, Draft, Outcome, in_whatsapp_window
@@ -90,6 +98,14 @@ class Plan:
         return self.texts.get(language) or self.texts[self.default_language]
 
 
+class Due(NamedTuple):
+    """A delivery to try now (plain data: it crosses to the bookkeeping process)."""
+
+    id: int
+    contact_id: int
+    channel: str
+
+
 @dataclass
 class BatchResult:
     """What one job did with its batch."""
@@ -104,6 +120,14 @@ class BatchResult:
             self.statuses[status] = self.statuses.get(status, 0) + 1
             if when is not None and (self.next_at is None or when < self.next_at):
                 self.next_at = when
+
+    def merge(self, statuses: Mapping[str, int], next_at: dt.datetime | None) -> None:
+        """Add what another process did with part of the batch."""
+        with self.lock:
+            for status, count in statuses.items():
+                self.statuses[status] = self.statuses.get(status, 0) + count
+            if next_at is not None and (self.next_at is None or next_at < self.next_at):
+                self.next_at = next_at
 
 
 class Liveness:
@@ -170,22 +194,42 @@ class Item:
     """A delivery that may be sent now (rules and quiet hours checked)."""
 
     delivery_id: int
-    contact: Contact
+    contact: Contact | Recipient
     channel: str
     template: bool  # WhatsApp outside the 24-hour window: the approved template
 
 
 @dataclass(frozen=True)
 class Ready:
-    """A claimed delivery with its message row written: what the pacer sends."""
+    """A claimed delivery with its message row written: what the pacer sends.
 
-    item: Item
+    Plain data (no database object): it crosses from the process that claims
+    to the one that sends.
+    """
+
+    delivery_id: int
+    contact_id: int
+    channel: str
+    template: bool
     message_id: int
     address: str
     attempts: int
     draft: Draft
-
     weight: int  # throttle slots it takes (see `weight_of`)
+
+    @classmethod
+    def of(cls, item: Item, made: sending.Prepared, attempts: int) -> Ready:
+        return cls(
+            item.delivery_id,
+            item.contact.id,
+            item.channel,
+            item.template,
+            made.message_id,
+            made.address,
+            attempts,
+            made.draft,
+            weight_of(made.draft),
+        )
 
 
 def weight_of(draft: Draft) -> int:
@@ -214,6 +258,7 @@ def send_batch(
     ``heartbeat`` is called about once a second while the job goes on;
     ``clock`` is "now" for quiet hours and the WhatsApp window (tests freeze it).
     """
+    from bot.broadcasts.bookkeeping import Bookkeeper
     from bot.broadcasts.pacing import Pacer
 
     result = BatchResult()
@@ -231,43 +276,76 @@ def send_batch(
             )
             .order_by(Delivery.id)
         ).all()
-    due = [r for r in rows if r.send_after is None or r.send_after <= now]
+    due = [
+        Due(r.id, r.contact_id, r.channel)
+        for r in rows
+        if r.send_after is None or r.send_after <= now
+    ]
     for r in rows:
         if r.send_after is not None and r.send_after > now:
             result.add(DELIVERY_QUEUED, r.send_after)
-    liveness = Liveness(runtime, broadcast_id, time.monotonic() + slice_s, heartbeat)
-    if due:
-        asyncio.run(Pacer(runtime, plan, liveness, result, clock).run(due))
+    if not due:
+        return result
+    bookkeeper = Bookkeeper(runtime, plan)
+    try:
+        liveness = Liveness(runtime, broadcast_id, time.monotonic() + slice_s, heartbeat)
+        with asyncio.Runner(loop_factory=_event_loop) as runner:
+            runner.run(Pacer(runtime, plan, liveness, result, bookkeeper, clock).run(due))
+    finally:
+        bookkeeper.close()
     return result
 
 
+def more_due(
+    runtime: Runtime, broadcast_id: int, channel: str, now: dt.datetime, limit: int
+) -> list[Due]:
+    """Due deliveries of the broadcast on ``channel``, from any batch (lowest first).
+
+    A job whose own batch is done keeps its sender busy with these until its
+    slice ends, instead of stopping and starting a new job (a restart leaves
+    the sender idle for a moment, and batches sent side by side end together).
+    Claims are conditional, so two jobs on one batch still send each once.
+    """
+    with runtime.db.session() as session:
+        rows = session.execute(
+            select(Delivery.id, Delivery.contact_id, Delivery.channel)
+            .where(
+                Delivery.broadcast_id == broadcast_id,
+                Delivery.channel == channel,
+                Delivery.status.in_(OPEN_DELIVERY_STATUSES),
+                or_(Delivery.send_after.is_(None), Delivery.send_after <= now),
+            )
+            .order_by(Delivery.batch, Delivery.id)
+            .limit(limit)
+        ).all()
+    return [Due(r.id, r.contact_id, r.channel) for r in rows]
+
+
+def _event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop where it is installed: its loop does a send's I/O in about half the CPU."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
 def take(
-    runtime: Runtime, plan: Plan, rows: Sequence[Any], now: dt.datetime, result: BatchResult
+    runtime: Runtime, plan: Plan, rows: Sequence[Due], now: dt.datetime, result: BatchResult
 ) -> list[Ready]:
     """One chunk of due deliveries: read their contacts, settle or put off what must not
     go now (`triage`), and claim the rest (`claim`). Run in a thread beside the loop.
     """
     with runtime.db.session() as session:
-        contacts = _contacts(session, [r.contact_id for r in rows])
+        contacts = recipients(session, [r.contact_id for r in rows])
     return claim(runtime, plan, triage(runtime, plan, rows, contacts, now, result), now)
-
-
-def _contacts(session: Session, ids: list[int]) -> dict[int, Contact]:
-    contacts: dict[int, Contact] = {}
-    for start in range(0, len(ids), 1000):
-        chunk = ids[start : start + 1000]
-        query = select(Contact).where(Contact.id.in_(chunk)).options(lazyload(Contact.tags))
-        for contact in session.scalars(query):
-            contacts[contact.id] = contact
-    session.expunge_all()
-    return contacts
 
 
 def triage(
     runtime: Runtime,
     plan: Plan,
     due: Sequence[Any],
-    contacts: Mapping[int, Contact],
+    contacts: Mapping[int, Contact | Recipient],
     now: dt.datetime,
     result: BatchResult,
 ) -> list[Item]:
@@ -292,14 +370,14 @@ def triage(
         result.add(status, when)
     if settle:
         with runtime.db.session() as session:
-            session.execute(update(Delivery), settle)
+            update_by_id(session, Delivery, settle)
     return items
 
 
 def _triage_one(
     runtime: Runtime,
     plan: Plan,
-    contact: Contact,
+    contact: Contact | Recipient,
     channel: str,
     paused: Mapping[str, float],
     now: dt.datetime,
@@ -321,7 +399,7 @@ def _triage_one(
     return None, None
 
 
-def _skip_reason(contact: Contact) -> str | None:
+def _skip_reason(contact: Contact | Recipient) -> str | None:
     if contact.status != STATUS_ACTIVE:
         return DELIVERY_SKIPPED_OPTED_OUT
     if contact.opted_in_at is None:
@@ -383,23 +461,13 @@ def claim(runtime: Runtime, plan: Plan, items: Sequence[Item], now: dt.datetime)
         ready, links = [], []
         for item, made in zip(mine, prepared, strict=True):
             if made.status == STATUS_PENDING:
-                attempts = taken[item.delivery_id]
-                ready.append(
-                    Ready(
-                        item,
-                        made.message_id,
-                        made.address,
-                        attempts,
-                        made.draft,
-                        weight_of(made.draft),
-                    )
-                )
+                ready.append(Ready.of(item, made, taken[item.delivery_id]))
                 links.append(_values(item.delivery_id, DELIVERY_SENDING, now, made.message_id))
             else:
                 status = DELIVERY_BLOCKED if made.status == STATUS_BLOCKED else made.status
                 links.append(_values(item.delivery_id, status, now, made.message_id))
         if links:
-            session.execute(update(Delivery), links)
+            update_by_id(session, Delivery, links)
     return ready
 
 
@@ -432,18 +500,18 @@ def record(
     now = utcnow()
     with runtime.db.session() as session:
         outcomes = sending.record_many(
-            session, [(r.message_id, r.item.contact.id, res) for r, res in done], now
+            session, [(r.message_id, r.contact_id, res) for r, res in done], now
         )
         values, sent = [], []
         for (ready, _res), outcome in zip(done, outcomes, strict=True):
             status, when, error_code = decide(runtime, ready, outcome, now)
             values.append(
-                _values(ready.item.delivery_id, status, now, outcome.message_id, error_code, when)
+                _values(ready.delivery_id, status, now, outcome.message_id, error_code, when)
             )
             result.add(status, when)
             if status == DELIVERY_SENT:
-                sent.append(ready.item.contact.id)
-        session.execute(update(Delivery), values)
+                sent.append(ready.contact_id)
+        update_by_id(session, Delivery, values)
         if plan.flow_id and sent:
             start_flows(session, runtime, sent, plan.flow_id, now)
 
@@ -463,7 +531,7 @@ def decide(
         return DELIVERY_UNKNOWN, None, code  # reconcile asks Twilio before sending again
     if outcome.effect is Effect.RATE_LIMITED_PAUSE_CHANNEL:
         pause_s = int(runtime.config.get("WHATSAPP_PAUSE_S", 600))
-        runtime.throttle.pause(runtime.limit(ready.item.channel).sender, pause_s)
+        runtime.throttle.pause(runtime.limit(ready.channel).sender, pause_s)
         return DELIVERY_QUEUED, now + dt.timedelta(seconds=pause_s), code
     if outcome.retryable and ready.attempts < _max_attempts(code):
         return DELIVERY_QUEUED, now + backoff(ready.attempts), code
@@ -476,24 +544,23 @@ def retry_with_template(
     """Twilio said the contact is outside the WhatsApp window (63016): record that
     answer and write the template message instead (None when there is no template).
     """
-    if ready.item.template or not plan.content_sid:
+    if ready.template or not plan.content_sid:
         return None
     now = utcnow()
-    item = Item(ready.item.delivery_id, ready.item.contact, ready.item.channel, True)
     with runtime.db.session() as session:
-        sending.record_many(session, [(ready.message_id, item.contact.id, first)], now)
+        contact = session.get_one(Contact, ready.contact_id)
+        item = Item(ready.delivery_id, contact, ready.channel, True)
+        sending.record_many(session, [(ready.message_id, contact.id, first)], now)
         (made,) = sending.prepare_many(session, [draft_for(plan, item)], now)
-        session.execute(
-            update(Delivery), [_values(item.delivery_id, DELIVERY_SENDING, now, made.message_id)]
+        update_by_id(
+            session, Delivery, [_values(item.delivery_id, DELIVERY_SENDING, now, made.message_id)]
         )
     if made.status != STATUS_PENDING:
         return None
-    return Ready(
-        item, made.message_id, made.address, ready.attempts, made.draft, weight_of(made.draft)
-    )
+    return Ready.of(item, made, ready.attempts)
 
 
-def body_for(plan: Plan, contact: Contact) -> str:
+def body_for(plan: Plan, contact: Contact | Recipient) -> str:
     """The text in the contact's language, with an event's {name} {place} {when} filled in."""
     text = plan.text(contact.language)
     if plan.event is None:
@@ -528,7 +595,7 @@ def event_values(event: Event, language: str, timezone: str | None) -> dict[str,
     }
 
 
-def _variables(plan: Plan, contact: Contact) -> dict[str, str]:
+def _variables(plan: Plan, contact: Contact | Recipient) -> dict[str, str]:
     if plan.event is None:
         return dict(plan.content_variables)
     values = event_values(plan.event, contact.language, contact.timezone)

@@ -30,17 +30,9 @@ import math
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from bot.broadcasts.deliveries import (
-    BatchResult,
-    Liveness,
-    Plan,
-    Ready,
-    record,
-    retry_with_template,
-    take,
-)
+from bot.broadcasts.bookkeeping import Bookkeeper
+from bot.broadcasts.deliveries import BatchResult, Due, Liveness, Plan, Ready
 from bot.broadcasts.runtime import Runtime
 from bot.broadcasts.throttle import Limit
 from bot.channels import twilio
@@ -53,6 +45,7 @@ CHUNK_S = 0.25  # claim about this much sending at a time
 MAX_CHUNK = 250
 FLUSH_S = 0.1  # how often answers are written
 REBOOK_S = 0.1  # a full throttle horizon: book again after this long
+MORE_CHUNKS = 8  # the batch done, read this many chunks of the broadcast's other batches
 IN_FLIGHT_S = 0.5  # connections per sender: its rate x this (Twilio answers in ~0.1-0.3 s)
 
 
@@ -60,6 +53,7 @@ IN_FLIGHT_S = 0.5  # connections per sender: its rate x this (Twilio answers in 
 class Lane:
     """One channel's sends in a job: booked in slot order, or waiting to be booked again."""
 
+    channel: str
     limit: Limit
     queue: deque[tuple[float, Ready]] = field(default_factory=deque)
     again: list[Ready] = field(default_factory=list)
@@ -78,9 +72,11 @@ class Pacer:
         plan: Plan,
         liveness: Liveness,
         result: BatchResult,
+        bookkeeper: Bookkeeper,
         clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
         self.runtime = runtime
+        self.bookkeeper = bookkeeper
         self.plan = plan
         self.liveness = liveness
         self.result = result
@@ -90,9 +86,9 @@ class Pacer:
         self.client: twilio.AsyncClient | None = None
         self.stopping = False
 
-    async def run(self, due: Sequence[Any]) -> None:
+    async def run(self, due: Sequence[Due]) -> None:
         """Send the due deliveries (rows with id, contact_id and channel)."""
-        by_channel: dict[str, list[Any]] = {}
+        by_channel: dict[str, list[Due]] = {}
         for row in due:
             by_channel.setdefault(row.channel, []).append(row)
         self.client = twilio.AsyncClient(self.runtime.sender, self.connections(by_channel))
@@ -105,15 +101,15 @@ class Pacer:
             await self._flush()
             await self.client.close()
 
-    def connections(self, by_channel: dict[str, list[Any]]) -> int:
+    def connections(self, by_channel: dict[str, list[Due]]) -> int:
         """HTTP connections: enough for every send in flight at the senders' rates."""
         wanted = sum(
             max(4, math.ceil(self.runtime.limit(ch).rate_per_s * IN_FLIGHT_S)) for ch in by_channel
         )
         return max(1, min(int(self.runtime.config.get("SEND_CONNECTIONS", 256)), wanted))
 
-    async def _lane(self, channel: str, items: list[Any]) -> None:
-        lane = Lane(self.runtime.limit(channel))
+    async def _lane(self, channel: str, items: list[Due]) -> None:
+        lane = Lane(channel, self.runtime.limit(channel))
         dispatching = asyncio.create_task(self._dispatch(lane))
         try:
             await self._produce(lane, items)
@@ -122,27 +118,45 @@ class Pacer:
             lane.wake.set()
             await dispatching
 
-    async def _produce(self, lane: Lane, items: list[Any]) -> None:
-        """Take and book, a chunk at a time; book again what came back late; until all is sent."""
+    async def _produce(self, lane: Lane, items: list[Due]) -> None:
+        """Take and book, a chunk at a time; book again what came back late; until all is sent.
+
+        Before the job's own deliveries run out it reads more of the
+        broadcast's (`more_due`), so the sender never waits on that query.
+        """
         size = max(1, min(MAX_CHUNK, math.ceil(lane.limit.rate_per_s * CHUNK_S)))
         position = 0
+        seen = {d.id for d in items}
+        exhausted = False  # the broadcast has no more due deliveries on this channel
+        fetching: asyncio.Task[list[Due]] | None = None
         while True:
             lane.changed.clear()
+            if fetching is not None and fetching.done():
+                more = [d for d in fetching.result() if d.id not in seen]
+                seen.update(d.id for d in more)
+                items.extend(more)
+                exhausted, fetching = not more, None
+            left = len(items) - position
+            if not exhausted and fetching is None and left <= 2 * size and self.liveness.go_on():
+                limit = size * MORE_CHUNKS + left  # what we hold may come back too
+                fetching = asyncio.create_task(
+                    self.bookkeeper.more(lane.channel, self.clock(), limit)
+                )
             if lane.again:
                 again, lane.again = lane.again, []
                 await self._book(lane, again)
-            elif position < len(items):
+            elif left:
                 if not self.liveness.go_on():
-                    self.result.left += len(items) - position
-                    position = len(items)
+                    self.result.left += left
+                    position, exhausted = len(items), True
                     continue
                 chunk = items[position : position + size]
                 position += len(chunk)
                 now = self.clock()
-                ready = await asyncio.to_thread(
-                    take, self.runtime, self.plan, chunk, now, self.result
-                )
+                ready = await self.bookkeeper.take(chunk, now, self.result)
                 await self._book(lane, ready)
+            elif fetching is not None:
+                await asyncio.wait([fetching])
             elif lane.queue or lane.in_flight:
                 await lane.changed.wait()
             else:
@@ -166,7 +180,7 @@ class Pacer:
     async def _dispatch(self, lane: Lane) -> None:
         """Start each send at its slot; a send woken too late goes back to be booked again."""
         loop = asyncio.get_running_loop()
-        late_s = lane.limit.margin_ms / 2000.0
+        late_s = lane.limit.margin_ms / 4000.0
         while True:
             if not lane.queue:
                 if lane.closed:
@@ -211,10 +225,8 @@ class Pacer:
             except twilio.SlotMissed:
                 lane.again.append(ready)
                 return
-            if answer.effect is Effect.OUTSIDE_WHATSAPP_WINDOW and not ready.item.template:
-                retry = await asyncio.to_thread(
-                    retry_with_template, self.runtime, self.plan, ready, answer
-                )
+            if answer.effect is Effect.OUTSIDE_WHATSAPP_WINDOW and not ready.template:
+                retry = await self.bookkeeper.retry_with_template(ready, answer)
                 if retry is not None:
                     lane.again.append(retry)  # needs a slot of its own
                     return
@@ -232,4 +244,4 @@ class Pacer:
         if not self.done:
             return
         done, self.done = self.done, []
-        await asyncio.to_thread(record, self.runtime, self.plan, done, self.result)
+        await self.bookkeeper.record(done, self.result)

@@ -15,15 +15,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, lazyload
 
 from bot import phones
 from bot.channels import twilio
 from bot.channels.errors import Effect, classify_error
 from bot.contacts import consent
-from bot.contacts.models import CHANNEL_WHATSAPP, Contact
-from bot.db import Database, utcnow
+from bot.contacts.models import CHANNEL_WHATSAPP, Contact, Recipient
+from bot.db import Database, update_by_id, utcnow
 from bot.defaults import WHATSAPP_WINDOW_HOURS
 from bot.msgs.models import DIRECTION_OUT, STATUS_BLOCKED, STATUS_PENDING, EarlyCallback, Message
 from bot.msgs.status import apply_callback, apply_early_callbacks
@@ -60,7 +60,7 @@ def sender_from_config(config: Mapping[str, Any]) -> twilio.Sender:
     )
 
 
-def in_whatsapp_window(contact: Contact, now: dt.datetime) -> bool:
+def in_whatsapp_window(contact: Contact | Recipient, now: dt.datetime) -> bool:
     """Whether free-form WhatsApp messages may reach this contact now."""
     address = contact.address_for(CHANNEL_WHATSAPP)
     if address is None or address.last_inbound_at is None:
@@ -150,7 +150,7 @@ class Prepared:
 
 
 def _message_row(
-    contact: Contact, draft: Draft, now: dt.datetime, status: str | None = None
+    contact: Contact | Recipient, draft: Draft, now: dt.datetime, status: str | None = None
 ) -> dict[str, Any]:
     """The outbound Message row for ``draft``, with the rules applied to its status.
 
@@ -192,7 +192,7 @@ def prepare_many(
     session: Session,
     drafts: Sequence[Draft],
     now: dt.datetime,
-    known: Mapping[int, Contact] | None = None,
+    known: Mapping[int, Contact | Recipient] | None = None,
 ) -> list[Prepared]:
     """The rules and the message rows for many sends, in the caller's transaction.
 
@@ -248,7 +248,7 @@ def record_many(
         }
         for message_id, _contact_id, result in results
     ]
-    session.execute(update(Message), values)
+    update_by_id(session, Message, values)
     statuses = {v["id"]: v["status"] for v in values}
     sids = [r.sid for _m, _c, r in results if r.sid]
     early = select(EarlyCallback.id).where(EarlyCallback.sid.in_(sids)).limit(1)
