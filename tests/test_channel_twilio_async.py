@@ -8,6 +8,7 @@ same parameters must reach Twilio and every outcome must be classified alike.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import dataclasses
 import logging
@@ -45,6 +46,14 @@ sender = sync_tests.sender
 T = TypeVar("T")
 
 
+def run_async(coroutine: Awaitable[T]) -> T:
+    """asyncio.run in a thread of its own: the browser tests leave Playwright's loop
+    running in the main thread of a test process, where asyncio.run refuses to start.
+    """
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()  # type: ignore[arg-type]
+
+
 def run_with_client(sender: twilio.Sender, use: Callable[[twilio.AsyncClient], Awaitable[T]]) -> T:
     """Build an AsyncClient inside a fresh event loop, run ``use(client)``, close it."""
 
@@ -55,7 +64,7 @@ def run_with_client(sender: twilio.Sender, use: Callable[[twilio.AsyncClient], A
         finally:
             await client.close()
 
-    return asyncio.run(main())
+    return run_async(main())
 
 
 def send(
@@ -277,7 +286,7 @@ def send_to_stub(
             stub.close()
             await stub.wait_closed()
 
-    return asyncio.run(main()), received
+    return run_async(main()), received
 
 
 def assert_request_reached(received: list[bytes]) -> None:

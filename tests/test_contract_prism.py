@@ -20,7 +20,6 @@ Run only these:  .venv/bin/pytest -m prism
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 import os
@@ -38,6 +37,7 @@ import pytest
 
 from bot.channels import twilio
 from bot.channels.errors import Effect
+from tests.test_channel_twilio_async import run_async
 
 pytestmark = pytest.mark.prism
 
@@ -177,7 +177,7 @@ def send_async(
         finally:
             await client.close()
 
-    return asyncio.run(main())
+    return run_async(main())
 
 
 def test_async_sms_with_from(sender: twilio.Sender) -> None:

@@ -19,7 +19,6 @@ are paced to the sender's throttle slots on an asyncio loop
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import functools
 import logging
@@ -259,7 +258,7 @@ def send_batch(
     ``clock`` is "now" for quiet hours and the WhatsApp window (tests freeze it).
     """
     from bot.broadcasts.bookkeeping import Bookkeeper
-    from bot.broadcasts.pacing import Pacer
+    from bot.broadcasts.pacing import Pacer, run_loop
 
     result = BatchResult()
     plan = load_plan(runtime, broadcast_id)
@@ -289,8 +288,8 @@ def send_batch(
     bookkeeper = Bookkeeper(runtime, plan)
     try:
         liveness = Liveness(runtime, broadcast_id, time.monotonic() + slice_s, heartbeat)
-        with asyncio.Runner(loop_factory=_event_loop) as runner:
-            runner.run(Pacer(runtime, plan, liveness, result, bookkeeper, clock).run(due))
+        pacer = Pacer(runtime, plan, liveness, result, bookkeeper, clock)
+        run_loop(lambda: pacer.run(due))
     finally:
         bookkeeper.close()
     return result
@@ -319,15 +318,6 @@ def more_due(
             .limit(limit)
         ).all()
     return [Due(r.id, r.contact_id, r.channel) for r in rows]
-
-
-def _event_loop() -> asyncio.AbstractEventLoop:
-    """uvloop where it is installed: its loop does a send's I/O in about half the CPU."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.new_event_loop()
-    return uvloop.new_event_loop()
 
 
 def take(

@@ -2,19 +2,24 @@
 
 Each channel of the batch is a lane with two coroutines:
 
-- the producer claims a chunk of deliveries (about a quarter second of
-  sending: one transaction, in a thread beside the loop), books a throttle
-  slot for each in one Redis call (at most a second ahead, so it runs only
-  as far ahead as the sender's rate allows), and queues them in slot order;
+- the producer takes a chunk of deliveries (about a quarter second of
+  sending) from the bookkeeping children (`bot.broadcasts.bookkeeping`:
+  contacts read, quiet hours and consent checked, deliveries claimed and
+  message rows written, in one transaction), books a throttle slot for each
+  in one Redis call (at most a second ahead, so it runs only as far ahead as
+  the sender's rate allows), and queues them in slot order. Before the job's
+  own batch runs out it reads more of the broadcast's, so a job keeps its
+  sender busy until its slice ends;
 - the dispatcher sleeps until the next slot and starts that send with
-  twilio-python's asyncio client. A send whose slot passed more than half
-  the throttle margin ago (the process stalled) is not sent late, which could
-  crowd the next second: it goes back to the producer, which books it again
-  with the next chunk.
+  twilio-python's asyncio client. A send that cannot leave within a quarter
+  of the throttle margin after its slot (the process stalled) is not sent
+  late, which could crowd the next second at Twilio: it goes back to the
+  producer, which books it again. The check is made last thing before the
+  request leaves (`twilio.send_async(send_by=…)`).
 
-Answers are recorded every ``FLUSH_S`` in one transaction. The slice's
-deadline stops new claims; what is claimed is always sent and recorded
-before the job ends.
+Answers are recorded every ``FLUSH_S``, in bulk, by the bookkeeping children.
+The slice's deadline stops new claims; what is claimed is always sent and
+recorded before the job ends.
 
 Why a loop and not threads: a send is mostly waiting (Twilio takes 100-300 ms
 to answer), and hundreds of waiting threads on two cores cost more CPU in
@@ -27,9 +32,11 @@ import asyncio
 import datetime as dt
 import logging
 import math
+import threading
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from bot.broadcasts.bookkeeping import Bookkeeper
 from bot.broadcasts.deliveries import BatchResult, Due, Liveness, Plan, Ready
@@ -47,6 +54,42 @@ FLUSH_S = 0.1  # how often answers are written
 REBOOK_S = 0.1  # a full throttle horizon: book again after this long
 MORE_CHUNKS = 8  # the batch done, read this many chunks of the broadcast's other batches
 IN_FLIGHT_S = 0.5  # connections per sender: its rate x this (Twilio answers in ~0.1-0.3 s)
+
+
+def event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop (an event loop written in C) where it is installed, else asyncio's own."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
+def run_loop(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run ``main()`` to completion on a new event loop.
+
+    In a thread of its own when this thread already runs a loop (a caller
+    inside asyncio, or Playwright's in the browser tests).
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        with asyncio.Runner(loop_factory=event_loop) as runner:
+            runner.run(main())
+        return
+    failed: list[BaseException] = []
+
+    def in_thread() -> None:
+        try:
+            run_loop(main)
+        except BaseException as exc:  # noqa: BLE001 - raised again in the caller
+            failed.append(exc)
+
+    thread = threading.Thread(target=in_thread, name="send-loop")
+    thread.start()
+    thread.join()
+    if failed:
+        raise failed[0]
 
 
 @dataclass
@@ -180,6 +223,9 @@ class Pacer:
     async def _dispatch(self, lane: Lane) -> None:
         """Start each send at its slot; a send woken too late goes back to be booked again."""
         loop = asyncio.get_running_loop()
+        # A quarter of the margin; the rest covers the time from the last check to
+        # the request reaching Twilio. With half, a saturated 2-core machine put
+        # up to 16 requests too many in a second (docs/performance.md).
         late_s = lane.limit.margin_ms / 4000.0
         while True:
             if not lane.queue:
