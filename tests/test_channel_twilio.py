@@ -136,26 +136,27 @@ def test_status_callback_is_always_sent(fake: FakeTwilio, sender: twilio.Sender)
 # -- errors -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("code", "http_status", "effect", "retryable"),
-    [
-        (21610, 400, Effect.OPTED_OUT, False),
-        (21211, 400, Effect.INVALID_NUMBER, False),
-        (21614, 400, Effect.INVALID_NUMBER, False),
-        (30006, 400, Effect.INVALID_NUMBER, False),
-        (63016, 400, Effect.OUTSIDE_WHATSAPP_WINDOW, False),
-        (63018, 429, Effect.RATE_LIMITED_PAUSE_CHANNEL, True),
-        (63038, 400, Effect.RATE_LIMITED_PAUSE_CHANNEL, True),
-        (21611, 400, Effect.RATE_LIMITED_PAUSE_CHANNEL, True),
-        (30001, 400, Effect.RATE_LIMITED_PAUSE_CHANNEL, True),
-        (20429, 429, Effect.RETRY, True),
-        (30003, 400, Effect.RETRY, True),
-        (20500, 500, Effect.RETRY, True),
-        (20503, 503, Effect.RETRY, True),
-        (21408, 400, Effect.PERMANENT_FAILURE, False),
-        (20003, 401, Effect.PERMANENT_FAILURE, False),
-    ],
-)
+# Twilio error code, HTTP status -> what it means (also used by the async tests).
+ERROR_CASES = [
+    (21610, 400, Effect.OPTED_OUT, False),
+    (21211, 400, Effect.INVALID_NUMBER, False),
+    (21614, 400, Effect.INVALID_NUMBER, False),
+    (30006, 400, Effect.INVALID_NUMBER, False),
+    (63016, 400, Effect.OUTSIDE_WHATSAPP_WINDOW, False),
+    (63018, 429, Effect.RATE_LIMITED_PAUSE_CHANNEL, True),
+    (63038, 400, Effect.RATE_LIMITED_PAUSE_CHANNEL, True),
+    (21611, 400, Effect.RATE_LIMITED_PAUSE_CHANNEL, True),
+    (30001, 400, Effect.RATE_LIMITED_PAUSE_CHANNEL, True),
+    (20429, 429, Effect.RETRY, True),
+    (30003, 400, Effect.RETRY, True),
+    (20500, 500, Effect.RETRY, True),
+    (20503, 503, Effect.RETRY, True),
+    (21408, 400, Effect.PERMANENT_FAILURE, False),
+    (20003, 401, Effect.PERMANENT_FAILURE, False),
+]
+
+
+@pytest.mark.parametrize(("code", "http_status", "effect", "retryable"), ERROR_CASES)
 def test_injected_error_maps_to_effect(
     fake: FakeTwilio,
     sender: twilio.Sender,
