@@ -204,3 +204,22 @@ def _alive(pid: int) -> bool:
             return stat.read().split(") ", 1)[1][0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_a_sender_setting_twilio_would_refuse_fails_the_delivery_and_says_why(
+    database, database_url, redis_url, fake_twilio_server, fake_twilio
+):
+    """No SMS number and no Messaging Service: nothing is sent, nothing is retried forever."""
+    env = settings(database_url, redis_url, fake_twilio_server[1], TWILIO_SMS_FROM="")
+    rt = in_process(env)
+    contact = add_contact(database, "+12135550161", "en")
+    broadcast_id = add_broadcast(database)
+    fan_out(rt, broadcast_id)
+
+    result = deliveries.send_batch(rt, broadcast_id, 0)
+
+    assert result.statuses == {"failed": 1}
+    assert fake_twilio.outbox() == []
+    with database.session() as session:
+        message = session.scalars(select(Message).where(Message.contact_id == contact)).one()
+    assert message.status == "failed" and "SMS send needs" in message.error_message

@@ -271,6 +271,16 @@ class Pacer:
             except twilio.SlotMissed:
                 lane.again.append(ready)
                 return
+            except ValueError as exc:  # Twilio's rules broken before any request: a setting
+                answer = twilio.SendResult(
+                    None, None, None, str(exc), Effect.PERMANENT_FAILURE, False, None
+                )
+            except Exception as exc:  # noqa: BLE001 - the request may have left: ask Twilio
+                log.exception("send of message %s: unexpected error", ready.message_id)
+                message = f"{type(exc).__name__}: unexpected error while sending"
+                answer = twilio.SendResult(
+                    None, None, None, message, Effect.UNKNOWN_FATE, False, None
+                )
             if answer.effect is Effect.OUTSIDE_WHATSAPP_WINDOW and not ready.template:
                 retry = await self.bookkeeper.retry_with_template(ready, answer)
                 if retry is not None:
