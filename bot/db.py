@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, g
-from sqlalchemy import DateTime, Engine, bindparam, create_engine, event
+from sqlalchemy import ColumnElement, DateTime, Engine, bindparam, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -128,11 +128,18 @@ def upgrade(url: str, revision: str = "heads") -> None:
     command.upgrade(cfg, revision)
 
 
-def update_by_id(session: Session, model: type[Base], rows: list[dict[str, Any]]) -> None:
+def update_by_id(
+    session: Session,
+    model: type[Base],
+    rows: list[dict[str, Any]],
+    only_if: ColumnElement[bool] | None = None,
+) -> None:
     """UPDATE many rows by primary key ``id`` in one executemany.
 
-    Every row has the same keys. Core, not the ORM's bulk update: no per-row
-    bookkeeping, which matters for a broadcast recording hundreds a second.
+    Every row has the same keys; ``only_if`` is a further condition (rows
+    that fail it are left as they are). Core, not the ORM's bulk update: no
+    per-row bookkeeping, which matters for a broadcast recording hundreds a
+    second.
     """
     if not rows:
         return
@@ -143,4 +150,6 @@ def update_by_id(session: Session, model: type[Base], rows: list[dict[str, Any]]
         .where(table.c.id == bindparam("_id"))
         .values({column: bindparam("_" + column) for column in columns})
     )
+    if only_if is not None:
+        statement = statement.where(only_if)
     session.execute(statement, [{"_" + key: value for key, value in row.items()} for row in rows])

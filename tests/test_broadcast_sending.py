@@ -223,3 +223,32 @@ def test_a_sender_setting_twilio_would_refuse_fails_the_delivery_and_says_why(
     with database.session() as session:
         message = session.scalars(select(Message).where(Message.contact_id == contact)).one()
     assert message.status == "failed" and "SMS send needs" in message.error_message
+
+
+def test_a_stale_read_never_puts_back_a_delivery_another_job_already_sent(
+    database, database_url, redis_url, fake_twilio_server, fake_twilio
+):
+    """Two jobs read the same deliveries (more_due). If one sends a delivery while the
+    other still holds its stale read, the other's quiet-hours wait must not re-open it.
+    """
+    import datetime as dt
+
+    env = settings(
+        database_url, redis_url, fake_twilio_server[1], QUIET_HOURS_START="8", QUIET_HOURS_END="21"
+    )
+    rt = in_process(env)
+    contact = add_contact(database, "+12135550171", "en")  # Los Angeles
+    broadcast_id = add_broadcast(database)
+    fan_out(rt, broadcast_id)
+    with database.session() as session:
+        delivery = session.scalars(select(Delivery).where(Delivery.contact_id == contact)).one()
+        stale = deliveries.Due(delivery.id, contact, delivery.channel)
+        delivery.status = "sent"  # the other job sent it after this job read it
+    night = dt.datetime(2026, 6, 3, 10, 0, tzinfo=dt.UTC)  # 03:00 in Los Angeles
+    plan = deliveries.load_plan(rt, broadcast_id)
+
+    ready = deliveries.take(rt, plan, [stale], night, deliveries.BatchResult())
+
+    assert ready == []
+    with database.session() as session:
+        assert session.get(Delivery, delivery.id).status == "sent"

@@ -38,6 +38,7 @@ from bot.broadcasts.models import (
     ACTIVE_BROADCAST_STATUSES,
     DELIVERY_BLOCKED,
     DELIVERY_FAILED,
+    DELIVERY_PENDING,
     DELIVERY_QUEUED,
     DELIVERY_SENDING,
     DELIVERY_SENT,
@@ -360,7 +361,12 @@ def triage(
         result.add(status, when)
     if settle:
         with runtime.db.session() as session:
-            update_by_id(session, Delivery, settle)
+            # Only rows still open: another job reading the broadcast (more_due)
+            # may have claimed, sent and recorded one since this job read it.
+            still_open = or_(
+                Delivery.status == DELIVERY_PENDING, Delivery.status == DELIVERY_QUEUED
+            )
+            update_by_id(session, Delivery, settle, only_if=still_open)
     return items
 
 
