@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
+import sys
 
 from werkzeug.serving import run_simple
 
@@ -27,6 +29,8 @@ def main() -> None:
     upgrade(app.config["DATABASE_URL"])
     stop_queue = start_dev_queue(app.config, app.instance_path)  # redis-server + worker.py
     print(f"\n  Puente is running: open http://127.0.0.1:{args.port} to text it.\n")
+    # `kill` (SIGTERM) stops the queue too, as Ctrl-C does: no redis-server left behind.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         run_simple("127.0.0.1", args.port, app, threaded=True, use_reloader=False)
     finally:
