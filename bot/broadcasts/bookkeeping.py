@@ -8,8 +8,8 @@ one send in ten at 1,000 messages a second (docs/performance.md). In a child
 process it competes only for a CPU, which the operating system shares far
 more finely.
 
-The children are forked when the job starts, before the loop and its threads
-exist; each builds its own database pool and Redis connection from the job's
+The children are forked when the job starts, before the job's loop and its
+threads exist; each builds its own database pool and Redis connection from the job's
 settings and never touches the ones it inherited. They exit with the job, or
 within a second of the job's process dying (they watch their parent).
 
@@ -60,7 +60,7 @@ class Bookkeeper:
                 initializer=_start_child,
                 initargs=(dict(runtime.config), plan, os.getpid()),
             )
-            # Fork now, while this process has no loop and no threads.
+            # Fork now, before this job starts its loop and threads.
             list(self.pool.map(_alive, range(CHILDREN)))
 
     async def take(self, rows: Sequence[Due], now: dt.datetime, result: BatchResult) -> list[Ready]:
