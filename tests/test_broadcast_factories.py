@@ -42,7 +42,7 @@ def settings(database_url: str, redis_url: str, fake_url: str, **overrides: Any)
         "SMS_RATE_PER_S": "50",
         "WHATSAPP_RATE_PER_S": "50",
         "RECONCILE_INTERVAL_S": "1",
-        "SETTLE_AFTER_S": "2",
+        "SETTLE_AFTER_S": "6",  # a claimed send leaves within 3 s or never
         "LOG_LEVEL": "WARNING",
         # Workers run on the real clock: open the window all day (quiet hours have their tests).
         "QUIET_HOURS_START": "0",

@@ -252,3 +252,39 @@ def test_a_stale_read_never_puts_back_a_delivery_another_job_already_sent(
     assert ready == []
     with database.session() as session:
         assert session.get(Delivery, delivery.id).status == "sent"
+
+
+def test_a_send_held_up_past_its_claims_time_is_never_sent(
+    database, database_url, redis_url, fake_twilio_server, fake_twilio, monkeypatch
+):
+    """A Redis outage stalls the loop after a claim. Reconcile may have settled the
+    claim by the time Redis answers: the job must then drop the send, not make it.
+    """
+    import time
+
+    from bot.broadcasts import throttle
+
+    env = settings(database_url, redis_url, fake_twilio_server[1], SETTLE_AFTER_S="2")
+    rt = in_process(env)
+    for n in range(1, 6):
+        add_contact(database, f"+1213558{n:04d}", "en")
+    broadcast_id = add_broadcast(database)
+    fan_out(rt, broadcast_id)
+    real = throttle.Throttle.reserve_many
+    stalled = []
+
+    def stall_once(self, limit, weights, bulk=True):
+        if not stalled:
+            stalled.append(1)
+            time.sleep(1.2)  # redis-py retrying a lost connection; a send may wait 1 s
+        return real(self, limit, weights, bulk)
+
+    monkeypatch.setattr(throttle.Throttle, "reserve_many", stall_once)
+    deliveries.send_batch(rt, broadcast_id, 0)
+
+    assert fake_twilio.outbox() == []
+    with database.session() as session:
+        states = session.scalars(
+            select(Delivery.status).where(Delivery.broadcast_id == broadcast_id)
+        ).all()
+    assert states == ["sending"] * 5  # reconcile settles them: Twilio never got them

@@ -26,7 +26,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 from sqlalchemy import or_, select, update
@@ -216,9 +216,12 @@ class Ready:
     attempts: int
     draft: Draft
     weight: int  # throttle slots it takes (see `weight_of`)
+    send_before: dt.datetime  # after this, reconcile may send it again: never send it late
 
     @classmethod
-    def of(cls, item: Item, made: sending.Prepared, attempts: int) -> Ready:
+    def of(
+        cls, runtime: Runtime, item: Item, made: sending.Prepared, attempts: int, now: dt.datetime
+    ) -> Ready:
         return cls(
             item.delivery_id,
             item.contact.id,
@@ -229,7 +232,19 @@ class Ready:
             attempts,
             made.draft,
             weight_of(made.draft),
+            now + send_within(runtime),
         )
+
+
+def send_within(runtime: Runtime) -> dt.timedelta:
+    """How long after its claim a delivery may still be sent: half of SETTLE_AFTER_S.
+
+    Reconcile settles a delivery left "sending" for SETTLE_AFTER_S by asking
+    Twilio, and queues it again if Twilio does not have it. A send held up past
+    this (a Redis outage stalls the loop) is dropped instead, so it can never
+    reach Twilio after reconcile decided it never would.
+    """
+    return dt.timedelta(seconds=int(runtime.config.get("SETTLE_AFTER_S", 30)) / 2)
 
 
 def weight_of(draft: Draft) -> int:
@@ -457,7 +472,7 @@ def claim(runtime: Runtime, plan: Plan, items: Sequence[Item], now: dt.datetime)
         ready, links = [], []
         for item, made in zip(mine, prepared, strict=True):
             if made.status == STATUS_PENDING:
-                ready.append(Ready.of(item, made, taken[item.delivery_id]))
+                ready.append(Ready.of(runtime, item, made, taken[item.delivery_id], now))
                 links.append(_values(item.delivery_id, DELIVERY_SENDING, now, made.message_id))
             else:
                 status = DELIVERY_BLOCKED if made.status == STATUS_BLOCKED else made.status
@@ -553,7 +568,8 @@ def retry_with_template(
         )
     if made.status != STATUS_PENDING:
         return None
-    return Ready.of(item, made, ready.attempts)
+    retry = Ready.of(runtime, item, made, ready.attempts, now)
+    return replace(retry, send_before=ready.send_before)  # the time of the first claim
 
 
 def body_for(plan: Plan, contact: Contact | Recipient) -> str:

@@ -128,6 +128,7 @@ class Pacer:
         self.done: list[tuple[Ready, twilio.SendResult]] = []
         self.client: twilio.AsyncClient | None = None
         self.stopping = False
+        self.dropped = 0  # held up past their claim's time (see `send_within`)
 
     async def run(self, due: Sequence[Due]) -> None:
         """Send the due deliveries (rows with id, contact_id and channel)."""
@@ -209,6 +210,12 @@ class Pacer:
         """Book a slot for each, as far ahead as the throttle lets, and queue them."""
         loop = asyncio.get_running_loop()
         while ready:
+            expired = [r for r in ready if loop.time() >= self._expires(r)]
+            for one in expired:
+                self._drop(one)
+            ready = [r for r in ready if r not in expired]
+            if not ready:
+                return
             waits = self.runtime.throttle.reserve_many(lane.limit, [r.weight for r in ready])
             if waits[0] < 0:
                 # The horizon is full: come back when a good part of it is free, not
@@ -240,12 +247,17 @@ class Pacer:
                 await asyncio.sleep(delay)  # later bookings always come after this one
                 continue
             lane.queue.popleft()
+            expires = self._expires(ready)
+            if loop.time() >= expires:
+                self._drop(ready)
+                lane.changed.set()  # the producer may be waiting for the queue to empty
+                continue
             if -delay > late_s:
                 lane.again.append(ready)
                 lane.changed.set()
                 continue
             lane.in_flight += 1
-            task = asyncio.create_task(self._send(lane, ready, due + late_s))
+            task = asyncio.create_task(self._send(lane, ready, min(due + late_s, expires)))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
 
@@ -269,7 +281,10 @@ class Pacer:
                     send_by=send_by,
                 )
             except twilio.SlotMissed:
-                lane.again.append(ready)
+                if asyncio.get_running_loop().time() >= self._expires(ready):
+                    self._drop(ready)
+                else:
+                    lane.again.append(ready)
                 return
             except ValueError as exc:  # Twilio's rules broken before any request: a setting
                 answer = twilio.SendResult(
@@ -290,6 +305,19 @@ class Pacer:
         finally:
             lane.in_flight -= 1
             lane.changed.set()
+
+    def _expires(self, ready: Ready) -> float:
+        """When (on the loop's clock) this send may no longer leave: see `send_within`."""
+        left = (ready.send_before - self.clock()).total_seconds()
+        return asyncio.get_running_loop().time() + left
+
+    def _drop(self, ready: Ready) -> None:
+        """Held up past its claim's time: never send it; reconcile will queue it again."""
+        self.dropped += 1
+        log.warning(
+            "delivery %s not sent: held up past its claim's time (reconcile queues it again)",
+            ready.delivery_id,
+        )
 
     async def _flush_every(self) -> None:
         while not self.stopping:
