@@ -94,6 +94,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return server.url(name)
 
 
+@pytest.fixture
+def database(database_url: str) -> Iterator[Database]:
+    """A Database on this test's fresh database (for tests without the Flask app)."""
+    db = Database(database_url)
+    yield db
+    db.engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def fake_twilio_server() -> Iterator[tuple[FakeTwilio, str]]:
     server, thread, base_url = run_fake_twilio("127.0.0.1", 0, auth_token=AUTH_TOKEN)

@@ -15,20 +15,13 @@ from bot.broadcasts import deliveries
 from bot.broadcasts.models import Delivery
 from bot.contacts import consent
 from bot.contacts.models import Contact, FlowSession
-from bot.db import Database, utcnow
+from bot.db import utcnow
 from bot.msgs.models import Message
 from tests.test_broadcast_factories import add_broadcast, add_contact, in_process, settings
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore::ResourceWarning", "ignore::pytest.PytestUnraisableExceptionWarning"
 )
-
-
-@pytest.fixture
-def database(database_url):
-    db = Database(database_url)
-    yield db
-    db.engine.dispose()
 
 
 @pytest.fixture

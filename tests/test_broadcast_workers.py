@@ -30,13 +30,6 @@ pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
 
 
 @pytest.fixture
-def database(database_url):
-    db = Database(database_url)
-    yield db
-    db.engine.dispose()
-
-
-@pytest.fixture
 def env(database_url, redis_url, fake_twilio_server, fake_twilio):
     return settings(database_url, redis_url, fake_twilio_server[1])
 

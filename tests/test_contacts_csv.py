@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
 from bot.broadcasts import imports
@@ -14,13 +13,6 @@ from bot.db import Database
 
 FIXTURE = Path(__file__).parent / "fixtures" / "csv" / "contacts_with_bad_rows.csv"
 NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def database(database_url):
-    db = Database(database_url)
-    yield db
-    db.engine.dispose()
 
 
 def run_import(db: Database, text: str) -> imports.Report:

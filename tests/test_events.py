@@ -12,19 +12,12 @@ from bot import queue
 from bot.broadcasts import events, reconcile
 from bot.broadcasts.deliveries import event_values
 from bot.broadcasts.models import Broadcast, Event
-from bot.db import Database, utcnow
+from bot.db import utcnow
 from tests.test_broadcast_factories import add_contact, in_process, settings
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore::ResourceWarning", "ignore::pytest.PytestUnraisableExceptionWarning"
 )
-
-
-@pytest.fixture
-def database(database_url):
-    db = Database(database_url)
-    yield db
-    db.engine.dispose()
 
 
 def test_event_times_read_as_the_contact_writes_them():

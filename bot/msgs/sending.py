@@ -254,7 +254,8 @@ def record_many(
     early = select(EarlyCallback.id).where(EarlyCallback.sid.in_(sids)).limit(1)
     if sids and session.scalar(early) is not None:
         for message_id, contact_id, _result in results:
-            message = session.get_one(Message, message_id)
+            # populate_existing: the UPDATE above bypassed any copy this session holds
+            message = session.get_one(Message, message_id, populate_existing=True)
             for code in apply_early_callbacks(session, message, now):
                 if contact_id is not None:
                     apply_effect(session, contact_id, classify_error(code, None)[0], code, now)
@@ -281,19 +282,8 @@ def record_result(
     session: Session, message_id: int, result: twilio.SendResult, now: dt.datetime
 ) -> Outcome:
     """Store Twilio's answer on the message and apply what it means to the contact."""
-    message = session.get_one(Message, message_id)
-    message.sid = result.sid
-    message.status = _status_of(result)
-    message.error_code = result.error_code
-    message.error_message = result.error_message
-    message.updated_at = now
-    late_codes = apply_early_callbacks(session, message, now)
-    if message.contact_id is not None:
-        if result.effect is not Effect.NONE:  # most sends: nothing to change on the contact
-            apply_effect(session, message.contact_id, result.effect, result.error_code, now)
-        for code in late_codes:
-            apply_effect(session, message.contact_id, classify_error(code, None)[0], code, now)
-    return _outcome(message.id, message.status, result)
+    contact_id = session.scalar(select(Message.contact_id).where(Message.id == message_id))
+    return record_many(session, [(message_id, contact_id, result)], now)[0]
 
 
 def apply_effect(
