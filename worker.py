@@ -16,11 +16,11 @@ import time
 import redis
 
 from bot import queue
-from bot.broadcasts import jobs, runtime
 from bot.config import from_environ
+from bot.sending import process, queueing
 
 log = logging.getLogger("puente.worker")
-RECONCILE = queue.TickJob(jobs.RECONCILE_JOB, "puente-reconcile", queue.QUEUE_HIGH)
+RECONCILE = queue.TickJob(queueing.RECONCILE_JOB, "puente-reconcile", queue.QUEUE_HIGH)
 
 
 def wait_for_redis(connection: redis.Redis, timeout_s: float = 30.0) -> None:
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         level=config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
-    url = runtime.redis_url(config)
+    url = process.redis_url(config)
     if not url:
         log.error("no queue: set REDIS_URL (or start `make run`, which starts one)")
         return 2

@@ -21,10 +21,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import insert  # noqa: E402
 
 from bot import queue  # noqa: E402
-from bot.broadcasts import broadcast, fanout, jobs  # noqa: E402
+from bot.broadcasts import broadcast, fanout  # noqa: E402
 from bot.broadcasts.audiences import Filters  # noqa: E402
 from bot.contacts.models import Address, Contact  # noqa: E402
 from bot.db import Database, upgrade  # noqa: E402
+from bot.sending import queueing  # noqa: E402
 from tests.services import RedisServer  # noqa: E402
 
 NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
@@ -84,7 +85,7 @@ def main() -> None:
 
     def ours() -> None:
         fanout.fan_out(
-            db, broadcast_id, NOW, 500, lambda n: jobs.queue_batch(connection, broadcast_id, n)
+            db, broadcast_id, NOW, 500, lambda n: queueing.queue_batch(connection, broadcast_id, n)
         )
 
     baseline, base_peak = measure("raw Redis pipeline (HSET + RPUSH)", raw)

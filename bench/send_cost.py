@@ -11,12 +11,12 @@ durable PostgreSQL. Rows:
 - ``twilio.send_async`` alone on one ``twilio.AsyncClient``, --concurrency
   sends in flight at --latency: twilio-python async's own cost per request
   (aiohttp included), what the "x async baseline" column divides by;
-- ``deliveries.send_batch`` of one batch of --messages deliveries at
+- ``batches.send_batch`` of one batch of --messages deliveries at
   --latency, with the send job's GIL switch interval: the whole engine
   (plan and rows; the sending loop on uvloop with the sends on
   ``AsyncClient``, SEND_CONNECTIONS=--connections, and a Redis EVALSHA per
   chunk; and its bookkeeping in two forked child processes,
-  bot/broadcasts/bookkeeping.py: triage, claim + message rows per chunk,
+  bot/sending/bookkeeping.py: triage, claim + message rows per chunk,
   answers recorded every 0.1 s, the closing ``more_due`` read).
 
 The baselines' CPU is this process's (``time.process_time``, every thread).
@@ -87,14 +87,16 @@ from bench.send_rate import (  # noqa: E402
     seed,
     worker_env,
 )
-from bot.broadcasts import broadcast, deliveries, fanout, runtime  # noqa: E402
+from bot.broadcasts import broadcast, fanout  # noqa: E402
 from bot.broadcasts.audiences import Filters  # noqa: E402
-from bot.broadcasts.jobs import SWITCH_INTERVAL_S  # noqa: E402
 from bot.broadcasts.models import Delivery  # noqa: E402
 from bot.channels import twilio  # noqa: E402
 from bot.config import from_environ  # noqa: E402
 from bot.db import Database  # noqa: E402
 from bot.defaults import DEFAULT_SEND_CONNECTIONS  # noqa: E402
+from bot.sending import process  # noqa: E402
+from bot.sending.batches import send_batch  # noqa: E402
+from bot.sending.jobs import SWITCH_INTERVAL_S  # noqa: E402
 
 UNTHROTTLED = 100_000.0  # msg/s: the throttle never makes a send wait
 WARM = 200  # deliveries of the warm-up broadcast, sent before the measured one
@@ -211,7 +213,7 @@ class SqlCounts:
 
 def prepared(
     databases: Databases, redis_url: str, fake: Fake, count: int, connections: int
-) -> tuple[runtime.Runtime, int, int]:
+) -> tuple[process.Runtime, int, int]:
     """A runtime; a broadcast with ``count`` deliveries, all in batch 0; and a warm-up
     broadcast with WARM deliveries (other contacts), in its batch 0.
     """
@@ -227,8 +229,8 @@ def prepared(
     db.engine.dispose()
     extra = {"SEND_CONNECTIONS": str(connections)}
     env = worker_env(url, redis_url, fake.url, UNTHROTTLED, extra)
-    rt = runtime.build(from_environ(env))
-    runtime.use(rt)
+    rt = process.build(from_environ(env))
+    process.use(rt)
     rt.redis.flushall()
     batches: list[int] = []
     fanout.fan_out(rt.db, measured_id, NOW, count, batches.append)
@@ -267,13 +269,13 @@ class EngineRun:
 
 
 def engine(
-    rt: runtime.Runtime, measured_id: int, warm_id: int, databases: Databases, fake: Fake
+    rt: process.Runtime, measured_id: int, warm_id: int, databases: Databases, fake: Fake
 ) -> EngineRun:
     """send_batch of the warm-up broadcast, then of the measured one (measured)."""
     previous = sys.getswitchinterval()
     sys.setswitchinterval(SWITCH_INTERVAL_S)  # as the send job does
     try:
-        warmed = deliveries.send_batch(rt, warm_id, 0, slice_s=3600)
+        warmed = send_batch(rt, warm_id, 0, slice_s=3600)
         fake.reset(None)  # the fake counts the measured call's requests only
         multiprocessing.active_children()  # reap any finished multiprocessing child now
         before = child_pids()  # the fake, redis-server: none may be reaped in the window
@@ -283,7 +285,7 @@ def engine(
         children0 = children_cpu()
         cpu0, wall0 = time.process_time(), time.perf_counter()
         try:
-            result = deliveries.send_batch(rt, measured_id, 0, slice_s=3600)
+            result = send_batch(rt, measured_id, 0, slice_s=3600)
         finally:
             cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
             children = children_cpu() - children0
@@ -378,7 +380,7 @@ def main() -> None:
             Row(label, total, run.rate, run.loop_cpu, run.children_cpu, run.statements, run.commits)
         )
     finally:
-        runtime.reset()
+        process.reset()
         fast.stop()
         slow.stop()
         redis_server.stop()

@@ -55,11 +55,12 @@ from rq import Worker  # noqa: E402
 from sqlalchemy import func, insert, select  # noqa: E402
 
 from bot import queue  # noqa: E402
-from bot.broadcasts import broadcast, jobs  # noqa: E402
+from bot.broadcasts import broadcast  # noqa: E402
 from bot.broadcasts.audiences import Filters  # noqa: E402
 from bot.broadcasts.models import Broadcast, Delivery  # noqa: E402
 from bot.contacts.models import Address, Contact  # noqa: E402
 from bot.db import Database, upgrade  # noqa: E402
+from bot.sending import queueing  # noqa: E402
 from tests.services import PostgresServer, RedisServer, free_port, wait_for_port  # noqa: E402
 
 ACCOUNT_SID = "AC" + "0" * 32
@@ -392,17 +393,17 @@ def worker_env(
 # --- profiling (optional: --py-spy PATH) --------------------------------------
 
 STEPS = {  # engine steps, by a frame on the stack (py-spy's names; inclusive)
-    "claim (bot/broadcasts/deliveries.py)": "claim a chunk: UPDATE deliveries + message rows",
-    "record (bot/broadcasts/deliveries.py)": "record answers: UPDATE messages + deliveries",
-    "_book (bot/broadcasts/pacing.py)": "throttle slots for a chunk (Redis EVALSHA)",
-    "_wait_for (bot/broadcasts/pacing.py)": "waiting for a slot (late: re-book)",
+    "claim (bot/sending/deliveries.py)": "claim a chunk: UPDATE deliveries + message rows",
+    "record (bot/sending/deliveries.py)": "record answers: UPDATE messages + deliveries",
+    "_book (bot/sending/pacing.py)": "throttle slots for a chunk (Redis EVALSHA)",
+    "_wait_for (bot/sending/pacing.py)": "waiting for a slot (late: re-book)",
     "send_async (bot/channels/twilio.py)": "twilio-python + aiohttp (the API call)",
-    "triage (bot/broadcasts/deliveries.py)": "quiet hours + pause check",
-    "Liveness.go_on (bot/broadcasts/deliveries.py)": "liveness check",
-    "build (bot/broadcasts/runtime.py)": "work horse builds its runtime (imports, pools)",
+    "triage (bot/sending/deliveries.py)": "quiet hours + pause check",
+    "Liveness.go_on (bot/sending/deliveries.py)": "liveness check",
+    "build (bot/sending/process.py)": "work horse builds its runtime (imports, pools)",
     "read_flows (bot/flows/loader.py)": "flows loaded (YAML)",
-    "_contacts (bot/broadcasts/deliveries.py)": "batch start: load contacts",
-    "send_batch (bot/broadcasts/deliveries.py)": "batch start: rows, plan",
+    "_contacts (bot/sending/deliveries.py)": "batch start: load contacts",
+    "send_batch (bot/sending/batches.py)": "batch start: rows, plan",
     "fan_out (bot/broadcasts/fanout.py)": "fan-out",
 }
 
@@ -535,7 +536,7 @@ def run_engine(
             databases.cpu(),
         )
         wall0 = time.monotonic()
-        jobs.queue_fan_out(connection, broadcast_id)  # what the dashboard's "send" does
+        queueing.queue_fan_out(connection, broadcast_id)  # what the dashboard's "send" does
         profiler = Profiler(py_spy, [p.pid for p in started.processes]) if py_spy else None
         _wait(fake, db, broadcast_id, count, figures, profiler)
         wall = time.monotonic() - wall0

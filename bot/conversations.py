@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -137,6 +137,40 @@ def store_session(
     if stored is None:
         stored = FlowSession(contact_id=contact.id)
         session.add(stored)
+    _keep(stored, flow_session, now)
+
+
+def start_flows(
+    session: Session,
+    flows: LoadedFlows,
+    contact_ids: Iterable[int],
+    flow_id: str,
+    now: dt.datetime,
+) -> None:
+    """Route the contacts' replies to ``flow_id``: a session waiting at its first step.
+
+    A broadcast's text stands in for what the flow would have said first (the
+    poll's or the RSVP's question), so its answer goes to that step. A flow
+    that is no longer loaded starts nothing: the replies go where any text goes.
+    """
+    flow = flows.flowset.get(flow_id)
+    if flow is None or flow.first_step is None:
+        log.warning("flow %s is not loaded: the broadcast's replies start no flow", flow_id)
+        return
+    started = engine.Session(flow_id, flow.first_step.id, True, 0, now, now + flow.expire_after)
+    ids = list(contact_ids)
+    stored = {
+        s.contact_id: s
+        for s in session.scalars(select(FlowSession).where(FlowSession.contact_id.in_(ids)))
+    }
+    for contact_id in ids:
+        if contact_id not in stored:
+            stored[contact_id] = FlowSession(contact_id=contact_id)
+            session.add(stored[contact_id])
+        _keep(stored[contact_id], started, now)
+
+
+def _keep(stored: FlowSession, flow_session: engine.Session, now: dt.datetime) -> None:
     stored.flow_id = flow_session.flow_id
     stored.expires_at = flow_session.expires_at
     stored.data = flow_session.to_dict()

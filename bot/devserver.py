@@ -22,12 +22,13 @@ def main() -> None:
     os.environ.setdefault("PUBLIC_URL", f"http://127.0.0.1:{args.port}")
 
     from bot import create_app
-    from bot.broadcasts.runtime import start_dev_queue
     from bot.db import upgrade
+    from bot.sending.process import start_dev_queue
+    from bot.sending.queueing import RECONCILE_JOB
 
     app = create_app()
     upgrade(app.config["DATABASE_URL"])
-    stop_queue = start_dev_queue(app.config, app.instance_path)  # redis-server + worker.py
+    stop_queue = start_dev_queue(app.config, app.instance_path, RECONCILE_JOB)  # + worker.py
     print(f"\n  Puente is running: open http://127.0.0.1:{args.port} to text it.\n")
     # `kill` (SIGTERM) stops the queue too, as Ctrl-C does: no redis-server left behind.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

@@ -5,7 +5,7 @@ own message triggered) and ``low`` for bulk (broadcast fan-out and sending).
 Workers always take ``high`` first, and bulk jobs are short slices, so a
 broadcast never keeps a reply waiting for long.
 
-Jobs are named by dotted path ("bot.broadcasts.jobs.send_batch"), so this
+Jobs are named by dotted path ("bot.sending.jobs.send_batch"), so this
 module imports nothing from the domains above it. A worker runs RQ's own
 scheduler (``enqueue_at``) and, every tick, enqueues the "tick jobs" it was
 given: the broadcast reconcile that rebuilds the queue from the database

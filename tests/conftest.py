@@ -31,9 +31,9 @@ _db_names = itertools.count()
 def _close_broadcast_runtime() -> Iterator[None]:
     """Jobs run in the test process leave a runtime (a pool, a Redis client): close it."""
     yield
-    from bot.broadcasts import runtime
+    from bot.sending import process
 
-    runtime.reset()
+    process.reset()
 
 
 @pytest.fixture(scope="session")

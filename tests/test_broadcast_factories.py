@@ -15,11 +15,12 @@ from typing import Any
 from sqlalchemy import select
 
 from bot import phones
-from bot.broadcasts import broadcast, runtime
+from bot.broadcasts import broadcast
 from bot.broadcasts.audiences import Filters
 from bot.broadcasts.models import Delivery
 from bot.contacts.models import Address, Contact, ContactTag
 from bot.db import Database
+from bot.sending import process
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL, SMS_FROM, WHATSAPP_FROM
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,12 +54,12 @@ def settings(database_url: str, redis_url: str, fake_url: str, **overrides: Any)
     return env
 
 
-def in_process(env: Mapping[str, str]) -> runtime.Runtime:
+def in_process(env: Mapping[str, str]) -> process.Runtime:
     """A runtime for jobs run in the test process."""
     from bot.config import from_environ
 
-    built = runtime.build(from_environ(env))
-    runtime.use(built)
+    built = process.build(from_environ(env))
+    process.use(built)
     return built
 
 

@@ -11,12 +11,12 @@ from collections import Counter
 import pytest
 from sqlalchemy import select
 
-from bot.broadcasts import deliveries
 from bot.broadcasts.models import Delivery
 from bot.contacts import consent
 from bot.contacts.models import Contact, FlowSession
 from bot.db import utcnow
 from bot.msgs.models import Message
+from bot.sending import batches, deliveries
 from tests.test_broadcast_factories import add_broadcast, add_contact, in_process, settings
 
 pytestmark = pytest.mark.filterwarnings(
@@ -41,7 +41,7 @@ def test_a_batch_in_many_chunks_sends_each_contact_once_and_links_its_message(
     database, env, fake_twilio, monkeypatch, children
 ):
     """The database work runs in child processes, or in threads without a Redis server."""
-    from bot.broadcasts import bookkeeping
+    from bot.sending import bookkeeping
 
     monkeypatch.setattr(bookkeeping, "use_processes", lambda _runtime: children)
     rt = in_process(env)
@@ -51,7 +51,7 @@ def test_a_batch_in_many_chunks_sends_each_contact_once_and_links_its_message(
     broadcast_id = add_broadcast(database)
     fan_out(rt, broadcast_id)
 
-    result = deliveries.send_batch(rt, broadcast_id, 0)
+    result = batches.send_batch(rt, broadcast_id, 0)
 
     assert result.statuses == {"sent": 23} and result.left == 0
     assert Counter(m["to"] for m in fake_twilio.outbox()) == dict.fromkeys(phones, 1)
@@ -86,7 +86,7 @@ def test_a_stop_after_the_batch_was_read_is_respected_at_the_claim(
         return items
 
     monkeypatch.setattr(deliveries, "triage", stop_arrives_meanwhile)
-    deliveries.send_batch(rt, broadcast_id, 0)
+    batches.send_batch(rt, broadcast_id, 0)
 
     assert [m["to"] for m in fake_twilio.outbox()] == ["+12135550101"]
     with database.session() as session:
@@ -112,7 +112,7 @@ def test_the_slice_ends_claims_but_everything_claimed_is_sent_and_recorded(
     broadcast_id = add_broadcast(database)
     fan_out(rt, broadcast_id)
 
-    first = deliveries.send_batch(rt, broadcast_id, 0, slice_s=0.3)
+    first = batches.send_batch(rt, broadcast_id, 0, slice_s=0.3)
 
     sent = first.statuses.get("sent", 0)
     assert 0 < sent < 80 and first.left == 80 - sent
@@ -125,7 +125,7 @@ def test_the_slice_ends_claims_but_everything_claimed_is_sent_and_recorded(
     assert states == {"sent": sent, "pending": 80 - sent}  # none left "sending"
     assert len(fake_twilio.outbox()) == sent
 
-    second = deliveries.send_batch(rt, broadcast_id, 0)
+    second = batches.send_batch(rt, broadcast_id, 0)
     assert second.statuses == {"sent": 80 - sent}
     assert len({m["to"] for m in fake_twilio.outbox()}) == len(fake_twilio.outbox()) == 80
 
@@ -140,7 +140,7 @@ def test_a_poll_broadcast_routes_every_recipients_reply_to_its_flow(database, en
     )
     fan_out(rt, broadcast_id)
 
-    deliveries.send_batch(rt, broadcast_id, 0)
+    batches.send_batch(rt, broadcast_id, 0)
 
     with database.session() as session:
         flows = dict(session.execute(select(FlowSession.contact_id, FlowSession.flow_id)).all())
@@ -149,7 +149,7 @@ def test_a_poll_broadcast_routes_every_recipients_reply_to_its_flow(database, en
 
 CHILDREN_THEN_WAIT = """
 import json, sys, time
-from bot.broadcasts import bookkeeping, deliveries
+from bot.sending import bookkeeping, deliveries
 from tests.test_broadcast_factories import in_process
 rt = in_process(json.loads(sys.argv[1]))
 plan = deliveries.Plan(1, {"en": "Hi"}, "en", (), None, {}, None, None)
@@ -209,7 +209,7 @@ def test_a_sender_setting_twilio_would_refuse_fails_the_delivery_and_says_why(
     broadcast_id = add_broadcast(database)
     fan_out(rt, broadcast_id)
 
-    result = deliveries.send_batch(rt, broadcast_id, 0)
+    result = batches.send_batch(rt, broadcast_id, 0)
 
     assert result.statuses == {"failed": 1}
     assert fake_twilio.outbox() == []
@@ -255,7 +255,7 @@ def test_a_send_held_up_past_its_claims_time_is_never_sent(
     """
     import time
 
-    from bot.broadcasts import throttle
+    from bot.sending import throttle
 
     env = settings(database_url, redis_url, fake_twilio_server[1], SETTLE_AFTER_S="2")
     rt = in_process(env)
@@ -273,7 +273,7 @@ def test_a_send_held_up_past_its_claims_time_is_never_sent(
         return real(self, limit, weights, bulk)
 
     monkeypatch.setattr(throttle.Throttle, "reserve_many", stall_once)
-    deliveries.send_batch(rt, broadcast_id, 0)
+    batches.send_batch(rt, broadcast_id, 0)
 
     assert fake_twilio.outbox() == []
     with database.session() as session:

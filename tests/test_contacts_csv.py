@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from bot.broadcasts import imports
+from bot.contacts import csv_lists
 from bot.contacts.models import ConsentEvent, Contact
 from bot.db import Database
 
@@ -15,12 +15,12 @@ FIXTURE = Path(__file__).parent / "fixtures" / "csv" / "contacts_with_bad_rows.c
 NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 
 
-def run_import(db: Database, text: str) -> imports.Report:
-    report = imports.Report()
+def run_import(db: Database, text: str) -> csv_lists.Report:
+    report = csv_lists.Report()
     with db.session() as session:
-        for row in imports.read_rows(text.splitlines(keepends=True), "MX", NOW):
-            if isinstance(row, imports.Row):
-                imports.apply_row(session, row, NOW, report)
+        for row in csv_lists.read_rows(text.splitlines(keepends=True), "MX", NOW):
+            if isinstance(row, csv_lists.Row):
+                csv_lists.apply_row(session, row, NOW, report)
             else:
                 report.problems.append(row)
     return report
@@ -66,5 +66,5 @@ def test_an_import_never_undoes_a_stop(database):
 
 
 def test_a_file_without_consent_columns_is_refused():
-    rows = list(imports.read_rows(["phone,language\n", "+12135550181,en\n"]))
+    rows = list(csv_lists.read_rows(["phone,language\n", "+12135550181,en\n"]))
     assert rows == [(1, "missing column(s): consent_source, consent_date")]

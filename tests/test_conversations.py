@@ -203,16 +203,13 @@ def test_unconfigured_optional_media_is_left_out_not_invented(client):
 
 def test_replies_to_a_broadcast_with_a_flow_go_to_that_flow(app, client, db):
     """A broadcast asked the RSVP question; the contact's answer lands in the flow."""
-    from bot.broadcasts import deliveries, runtime
+    from bot.conversations import start_flows
     from bot.db import utcnow
 
     text(client, MX, "Hola")
     contact_id = load(db, MX).id
-    built = runtime.build(app.config)
-    try:
-        deliveries.start_flow(built, contact_id, "summit_rsvp", utcnow())
-    finally:
-        built.close()
+    with db.session() as session:
+        start_flows(session, app.extensions["puente.flows"], [contact_id], "summit_rsvp", utcnow())
     replies = text(client, MX, "sí")
     assert any("Cuántas personas" in r or "personas vienen" in r for r in replies), replies
     contact = load(db, MX)
@@ -261,12 +258,12 @@ def test_the_workers_reconcile_tick_runs_flow_timeouts(app, client, db, fake_twi
 
     import redis
 
-    from bot.broadcasts import reconcile, runtime
     from bot.db import utcnow
+    from bot.sending import process, reconcile
 
     text(client, US, "SUMMIT")
     text(client, US, "1")
-    rt = runtime.build(app.config, redis.Redis.from_url(redis_url))
+    rt = process.build(app.config, redis.Redis.from_url(redis_url))
     try:
         done = reconcile.run(rt, rt.redis, utcnow() + dt.timedelta(hours=2, minutes=1))
     finally:

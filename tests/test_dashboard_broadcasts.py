@@ -8,9 +8,10 @@ import pytest
 from sqlalchemy import select
 
 from bot.accounts.models import AuditEntry
-from bot.broadcasts import events, jobs, runtime
+from bot.broadcasts import events
 from bot.broadcasts.models import Broadcast, Delivery, Reminder, Rsvp
 from bot.db import utcnow
+from bot.sending import jobs, process
 from tests.test_dashboard_factories import MX_PHONE, US_PHONE, WA_US_PHONE, create_contact
 
 TEXTS = {
@@ -102,7 +103,7 @@ def test_a_sent_broadcast_arrives_in_each_language(
         "QUIET_HOURS_END": 24,
         "QUIET_HOURS_START_MX": 0,
     }
-    runtime.use(runtime.build(config))
+    process.use(process.build(config))
     jobs.fan_out(broadcast_id)
     with db.session() as session:
         batches = set(

@@ -9,10 +9,11 @@ import pytest
 from sqlalchemy import func, select
 
 from bot import queue
-from bot.broadcasts import events, reconcile
-from bot.broadcasts.deliveries import event_values
+from bot.broadcasts import events
 from bot.broadcasts.models import Broadcast, Event
 from bot.db import utcnow
+from bot.sending import reconcile
+from bot.sending.deliveries import event_values
 from tests.test_broadcast_factories import add_contact, in_process, settings
 
 pytestmark = pytest.mark.filterwarnings(

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from bot.broadcasts.quiet_hours import Window, next_allowed
+from bot.sending.quiet_hours import Window, next_allowed
 
 W = Window()
 

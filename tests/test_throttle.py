@@ -9,7 +9,7 @@ import pytest
 import redis
 
 from bot import queue
-from bot.broadcasts.throttle import Limit, Throttle
+from bot.sending.throttle import Limit, Throttle
 
 
 @pytest.fixture

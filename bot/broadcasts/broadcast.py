@@ -1,14 +1,15 @@
 """A broadcast's life: create, preview, test, send or schedule, pause, resume, cancel, status.
 
 These functions only change the database; the worker's reconcile picks up
-what is due within seconds, and ``jobs.kick`` starts it at once when the
-queue is reachable. This is the API for the CLI and the dashboard:
+what is due within seconds, and ``queueing.kick`` (bot.sending.queueing)
+starts it at once when the queue is reachable. This is the API for the CLI
+and the dashboard:
 
     with db.session() as session:
         b = broadcast.create(session, "Marcha", {"es": "…", "en": "…"}, filters, now=now)
         p = broadcast.preview(session, b.id, config, now)
         broadcast.send(session, b.id, now)
-    jobs.kick(connection, b.id)
+    queueing.kick(connection, b.id)
 """
 
 from __future__ import annotations

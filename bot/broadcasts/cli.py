@@ -16,12 +16,14 @@ from zoneinfo import ZoneInfo
 import click
 from flask import current_app
 
-from bot.broadcasts import audiences, broadcast, events, imports, jobs, runtime
+from bot.broadcasts import audiences, broadcast, events
 from bot.broadcasts.audiences import Filters
 from bot.broadcasts.broadcast import BroadcastError
+from bot.contacts import csv_lists
 from bot.contacts.identity import find_by_phone
 from bot.db import Database, get_db, utcnow
 from bot.msgs.sending import send_to_contact, sender_from_config
+from bot.sending import process, queueing
 
 
 def _db() -> Database:
@@ -57,15 +59,15 @@ contacts_group = click.Group("contacts", help="Import and export contacts (CSV).
 def contacts_import(file: Any, region: str) -> None:
     """Import FILE.csv: phone, channel, language, tags, consent_source, consent_date."""
     lines = file.readlines()
-    report = imports.Report()
+    report = csv_lists.Report()
     now = utcnow()
     with (
-        click.progressbar(list(imports.read_rows(lines, region, now)), label="importing") as rows,
+        click.progressbar(list(csv_lists.read_rows(lines, region, now)), label="importing") as rows,
         _db().session() as session,
     ):
         for row in rows:
-            if isinstance(row, imports.Row):
-                imports.apply_row(session, row, now, report)
+            if isinstance(row, csv_lists.Row):
+                csv_lists.apply_row(session, row, now, report)
             else:
                 report.problems.append(row)
     click.echo(f"{report.created} new, {report.updated} updated, {len(report.problems)} bad rows")
@@ -80,7 +82,7 @@ def contacts_import(file: Any, region: str) -> None:
 def contacts_export(file: Any) -> None:
     """Write every contact to FILE (default: standard output)."""
     with _db().session() as session:
-        imports.write_csv(imports.export_rows(session), file)
+        csv_lists.write_csv(csv_lists.export_rows(session), file)
 
 
 # --- audiences -----------------------------------------------------------------------
@@ -230,10 +232,10 @@ def broadcast_preview(broadcast_id: int) -> None:
 
 
 def _kick(broadcast_id: int) -> None:
-    url = runtime.redis_url(_config(), current_app.instance_path)
+    url = process.redis_url(_config(), current_app.instance_path)
     from bot import queue
 
-    started = jobs.kick(queue.connect(url) if url else None, broadcast_id)
+    started = queueing.kick(queue.connect(url) if url else None, broadcast_id)
     if not started:
         click.echo("the worker will start it within a few seconds (next reconcile)")
 

@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.accounts.roles import EDIT, SEND
-from bot.broadcasts import audiences, broadcast, jobs
+from bot.broadcasts import audiences, broadcast
 from bot.broadcasts.audiences import Filters
 from bot.broadcasts.broadcast import BroadcastError
 from bot.broadcasts.models import (
@@ -40,13 +40,14 @@ from bot.broadcasts.models import (
     Broadcast,
     Event,
 )
-from bot.broadcasts.runtime import redis_url
 from bot.contacts.identity import find_by_phone
 from bot.contacts.models import CHANNEL_SMS, CHANNEL_WHATSAPP, Contact, ContactTag
 from bot.db import get_db, get_session, utcnow
 from bot.flows.loader import read_flows
 from bot.i18n import LANGUAGES, N_
 from bot.msgs.sending import send_to_contact, sender_from_config
+from bot.sending import queueing
+from bot.sending.process import redis_url
 from bot.text import sms_segments
 from bot.web.dashboard.auth import current_user, record, require
 from bot.web.dashboard.flows import flows_dir
@@ -387,7 +388,7 @@ def _kick(broadcast_id: int) -> None:
 
     connection = queue.connect(url)
     try:
-        jobs.kick(connection, broadcast_id)
+        queueing.kick(connection, broadcast_id)
     finally:
         connection.close()
 

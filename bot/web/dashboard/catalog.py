@@ -24,7 +24,7 @@ BOT = Path(__file__).resolve().parents[2]
 SOURCES = (
     (BOT / "web" / "dashboard", [("**.py", "python")]),
     (BOT / "accounts", [("**.py", "python")]),
-    (BOT / "broadcasts", [("imports.py", "python")]),  # CSV bad-row reasons
+    (BOT / "contacts", [("csv_lists.py", "python")]),  # CSV bad-row reasons
     (BOT / "web" / "templates" / "dashboard", [("**.html", "jinja2.ext:babel_extract")]),
 )
 

@@ -14,10 +14,9 @@ from sqlalchemy.orm import Session
 
 from bot import phones
 from bot.accounts.roles import EDIT, SEE_PHONES, SEE_TEXTS
-from bot.broadcasts import imports
 from bot.broadcasts.audiences import Filters, matching
-from bot.broadcasts.imports import Reason
-from bot.contacts import consent
+from bot.contacts import consent, csv_lists
+from bot.contacts.csv_lists import Reason
 from bot.contacts.models import (
     CHANNELS,
     STATUS_OPTED_OUT,
@@ -239,7 +238,7 @@ def opt_out(contact_id: int) -> Any:
 def import_form() -> str:
     """The CSV import form, with the columns it expects."""
     return render_template(
-        "dashboard/contacts/import.html", report=None, columns=imports.REQUIRED_COLUMNS
+        "dashboard/contacts/import.html", report=None, columns=csv_lists.REQUIRED_COLUMNS
     )
 
 
@@ -267,17 +266,17 @@ def import_csv() -> Any:
         "dashboard/contacts/import.html",
         report=report,
         problems=[(line, _masked(_in_language(reason))) for line, reason in report.problems],
-        columns=imports.REQUIRED_COLUMNS,
+        columns=csv_lists.REQUIRED_COLUMNS,
     )
 
 
-def _import(lines: list[str], region: str) -> imports.Report:
-    report = imports.Report()
+def _import(lines: list[str], region: str) -> csv_lists.Report:
+    report = csv_lists.Report()
     now = utcnow()
     with get_db().session() as session:
-        for row in imports.read_rows(lines, region, now):
-            if isinstance(row, imports.Row):
-                imports.apply_row(session, row, now, report)
+        for row in csv_lists.read_rows(lines, region, now):
+            if isinstance(row, csv_lists.Row):
+                csv_lists.apply_row(session, row, now, report)
             else:
                 report.problems.append(row)
     return report
@@ -301,7 +300,7 @@ def export() -> Response:
     """Every contact as CSV; full numbers only for roles that may see them."""
     out = io.StringIO()
     with get_db().session() as session:
-        rows = imports.export_rows(session)
+        rows = csv_lists.export_rows(session)
         header = next(rows)
         phone = header.index("phone")
         writer = csv.writer(out)

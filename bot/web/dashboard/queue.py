@@ -17,7 +17,7 @@ from flask import Blueprint, Flask, abort, current_app, render_template, request
 
 from bot import queue
 from bot.accounts.roles import MANAGE, allows
-from bot.broadcasts.runtime import redis_url
+from bot.sending.process import redis_url
 from bot.web.dashboard.auth import current_user, require
 
 log = logging.getLogger(__name__)

@@ -3,7 +3,7 @@
 Each channel of the batch is a lane with two coroutines:
 
 - the producer takes a chunk of deliveries (about a quarter second of
-  sending) from the bookkeeping children (`bot.broadcasts.bookkeeping`:
+  sending) from the bookkeeping children (`bot.sending.bookkeeping`:
   contacts read, quiet hours and consent checked, deliveries claimed and
   message rows written, in one transaction), books a throttle slot for each
   in one Redis call (at most a second ahead, so it runs only as far ahead as
@@ -38,13 +38,13 @@ from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.broadcasts.bookkeeping import Bookkeeper
-from bot.broadcasts.deliveries import BatchResult, Due, Liveness, Plan, Ready
-from bot.broadcasts.runtime import Runtime
-from bot.broadcasts.throttle import Limit
 from bot.channels import twilio
 from bot.channels.errors import Effect
 from bot.db import utcnow
+from bot.sending.bookkeeping import Bookkeeper
+from bot.sending.deliveries import BatchResult, Due, Liveness, Plan, Ready
+from bot.sending.process import Runtime
+from bot.sending.throttle import Limit
 
 log = logging.getLogger(__name__)
 

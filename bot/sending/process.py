@@ -1,7 +1,8 @@
-"""What broadcast jobs run with outside a Flask request: settings, database, Twilio, Redis.
+"""What send jobs run with in this process: settings, database, Twilio, Redis, flows.
 
-Built from the environment once per process (an RQ work horse is a fork: it
-builds its own, so no database connection or socket crosses a fork).
+Outside a Flask request a job has no app: it gets a `Runtime`, built from the
+environment once per process (an RQ work horse is a fork: it builds its own, so
+no database connection or socket crosses a fork).
 """
 
 from __future__ import annotations
@@ -17,22 +18,22 @@ from typing import Any
 
 import redis
 
-from bot import queue
-from bot.broadcasts.quiet_hours import Window, window_from_config
-from bot.broadcasts.throttle import Limit, Throttle
+from bot import conversations, queue
 from bot.channels import twilio
 from bot.config import from_environ
 from bot.contacts.models import CHANNEL_WHATSAPP
 from bot.db import Database
 from bot.defaults import DEFAULT_DEV_TWILIO_API_PATH
 from bot.msgs.sending import sender_from_config
+from bot.sending.quiet_hours import Window, window_from_config
+from bot.sending.throttle import Limit, Throttle
 
 INSTANCE_DIR = Path("instance")
 
 
 @dataclass
 class Runtime:
-    """Everything a broadcast job needs, for one process."""
+    """Everything a send job needs, for one process."""
 
     config: Mapping[str, Any]
     db: Database
@@ -44,6 +45,11 @@ class Runtime:
         if self.redis is None:
             raise RuntimeError("the throttle needs Redis (REDIS_URL)")
         return Throttle(self.redis)
+
+    @cached_property
+    def flows(self) -> conversations.LoadedFlows:
+        """The checked flows (loaded on first use: a broadcast that starts one, timeouts)."""
+        return conversations.load(self.config)
 
     def close(self) -> None:
         """Close the database pool and the Redis connection."""
@@ -109,15 +115,16 @@ def reset() -> None:
     _current.clear()
 
 
-def start_dev_queue(config: Mapping[str, Any], instance_path: str | Path) -> Callable[[], None]:
+def start_dev_queue(
+    config: Mapping[str, Any], instance_path: str | Path, reconcile_job: str
+) -> Callable[[], None]:
     """`make run`: a redis-server under instance/ and a `worker.py` process, or, when
-    redis-server is not installed, in-process fakeredis worked by a SimpleWorker thread.
+    redis-server is not installed, in-process fakeredis worked by a SimpleWorker thread
+    that runs ``reconcile_job`` (the path of the reconcile job) every tick.
 
     Returns the function that stops them.
     """
-    from bot.broadcasts.jobs import RECONCILE_JOB
-
-    tick = queue.TickJob(RECONCILE_JOB, "puente-reconcile")
+    tick = queue.TickJob(reconcile_job, "puente-reconcile")
     interval = int(config.get("RECONCILE_INTERVAL_S", 15))
     if not queue.EmbeddedRedis.available():
         connection, _thread = queue.start_in_process_queue([tick], interval)

@@ -23,7 +23,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot import conversations, phones
-from bot.broadcasts import broadcast, events, jobs
+from bot.broadcasts import broadcast, events
 from bot.broadcasts.models import (
     ACTIVE_BROADCAST_STATUSES,
     BROADCAST_OPEN,
@@ -37,11 +37,11 @@ from bot.broadcasts.models import (
     Broadcast,
     Delivery,
 )
-from bot.broadcasts.runtime import Runtime
 from bot.channels import twilio
 from bot.contacts.models import Contact
-from bot.conversations import LoadedFlows
 from bot.msgs.models import DIRECTION_OUT, STATUS_PENDING, Message
+from bot.sending import queueing
+from bot.sending.process import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -50,19 +50,19 @@ LOCK_S = 120
 DEFAULT_SETTLE_AFTER_S = 30  # > 2x the API timeout: a dead process's request is over
 
 
-def run(rt: Runtime, connection: redis.Redis, now: dt.datetime) -> dict[str, int]:
+def run(runtime: Runtime, connection: redis.Redis, now: dt.datetime) -> dict[str, int]:
     """One reconcile pass; returns what it did (for logs and tests)."""
     token = str(now.timestamp())
     if not connection.set(LOCK_KEY, token, nx=True, ex=LOCK_S):
         return {"skipped": 1}
     try:
-        done = {"started": start_due(rt, connection, now)}
-        done["reminders"] = events.fire_due(rt.db, now)
-        done["settled"] = settle_unknown(rt, now)
-        done["fanouts"] = queue_fan_outs(rt, connection, now)
-        done["batches"] = queue_batches(rt, connection, now)
-        done["finished"] = finish(rt, now)
-        done["flow_timeouts"] = expire_flow_waits(rt, now)
+        done = {"started": start_due(runtime, connection, now)}
+        done["reminders"] = events.fire_due(runtime.db, now)
+        done["settled"] = settle_unknown(runtime, now)
+        done["fanouts"] = queue_fan_outs(runtime, connection, now)
+        done["batches"] = queue_batches(runtime, connection, now)
+        done["finished"] = finish(runtime, now)
+        done["flow_timeouts"] = expire_flow_waits(runtime, now)
     finally:
         if connection.get(LOCK_KEY) == token.encode():
             connection.delete(LOCK_KEY)
@@ -71,21 +71,14 @@ def run(rt: Runtime, connection: redis.Redis, now: dt.datetime) -> dict[str, int
     return done
 
 
-_flows: dict[int, LoadedFlows] = {}
-
-
-def expire_flow_waits(rt: Runtime, now: dt.datetime) -> int:
+def expire_flow_waits(runtime: Runtime, now: dt.datetime) -> int:
     """Conversations whose question timed out take their timeout path (once)."""
-    key = id(rt)
-    if key not in _flows:
-        _flows.clear()
-        _flows[key] = conversations.load(rt.config)
-    return conversations.expire_due(rt.db, rt.sender, _flows[key], now)
+    return conversations.expire_due(runtime.db, runtime.sender, runtime.flows, now)
 
 
-def start_due(rt: Runtime, connection: redis.Redis, now: dt.datetime) -> int:
+def start_due(runtime: Runtime, connection: redis.Redis, now: dt.datetime) -> int:
     """Scheduled broadcasts whose time has come start sending."""
-    with rt.db.session() as session:
+    with runtime.db.session() as session:
         due = session.scalars(
             select(Broadcast.id).where(
                 Broadcast.status == BROADCAST_SCHEDULED, Broadcast.send_at <= now
@@ -96,9 +89,9 @@ def start_due(rt: Runtime, connection: redis.Redis, now: dt.datetime) -> int:
     return len(due)
 
 
-def queue_fan_outs(rt: Runtime, connection: redis.Redis, now: dt.datetime) -> int:
+def queue_fan_outs(runtime: Runtime, connection: redis.Redis, now: dt.datetime) -> int:
     """Fan-outs not finished (or a series to top up) with no job working on them."""
-    with rt.db.session() as session:
+    with runtime.db.session() as session:
         rows = session.execute(
             select(Broadcast.id, Broadcast.status, Broadcast.reminder_id).where(
                 or_(
@@ -110,22 +103,22 @@ def queue_fan_outs(rt: Runtime, connection: redis.Redis, now: dt.datetime) -> in
         series = {r.id: events.series_filters(session, r.reminder_id, now) for r in rows}
     queued = 0
     for row in rows:
-        if jobs.has_lease(connection, "fanout", row.id):
+        if queueing.has_lease(connection, "fanout", row.id):
             continue
         if row.status == BROADCAST_OPEN:
             filters = series[row.id]
             if filters is None:
                 continue
-            jobs.queue_series(connection, row.id, filters)
+            queueing.queue_series(connection, row.id, filters)
         else:
-            jobs.queue_fan_out(connection, row.id)
+            queueing.queue_fan_out(connection, row.id)
         queued += 1
     return queued
 
 
-def queue_batches(rt: Runtime, connection: redis.Redis, now: dt.datetime) -> int:
+def queue_batches(runtime: Runtime, connection: redis.Redis, now: dt.datetime) -> int:
     """Every batch with deliveries left and no job's lease gets a job (at its due time)."""
-    with rt.db.session() as session:
+    with runtime.db.session() as session:
         rows = session.execute(
             select(Delivery.broadcast_id, Delivery.batch, func.min(Delivery.send_after))
             .join(Broadcast, Broadcast.id == Delivery.broadcast_id)
@@ -137,17 +130,17 @@ def queue_batches(rt: Runtime, connection: redis.Redis, now: dt.datetime) -> int
         ).all()
     queued = 0
     for broadcast_id, batch, send_after in rows:
-        if jobs.has_lease(connection, "send", broadcast_id, batch):
+        if queueing.has_lease(connection, "send", broadcast_id, batch):
             continue
         at = send_after if send_after is not None and send_after > now else None
-        jobs.queue_batch(connection, broadcast_id, batch, at=at)
+        queueing.queue_batch(connection, broadcast_id, batch, at=at)
         queued += 1
     return queued
 
 
-def finish(rt: Runtime, now: dt.datetime) -> int:
+def finish(runtime: Runtime, now: dt.datetime) -> int:
     """Broadcasts with nothing left to send or settle are done."""
-    with rt.db.session() as session:
+    with runtime.db.session() as session:
         sending = session.scalars(
             select(Broadcast).where(
                 Broadcast.status == BROADCAST_SENDING, Broadcast.fanout_done_at.is_not(None)
@@ -159,11 +152,11 @@ def finish(rt: Runtime, now: dt.datetime) -> int:
 # --- deliveries whose fate is unknown -------------------------------------------
 
 
-def settle_unknown(rt: Runtime, now: dt.datetime) -> int:
+def settle_unknown(runtime: Runtime, now: dt.datetime) -> int:
     """Settle "sending" and "unknown" deliveries old enough that no request is in flight."""
-    after = int(rt.config.get("SETTLE_AFTER_S", DEFAULT_SETTLE_AFTER_S))
+    after = int(runtime.config.get("SETTLE_AFTER_S", DEFAULT_SETTLE_AFTER_S))
     cutoff = now - dt.timedelta(seconds=after)
-    with rt.db.session() as session:
+    with runtime.db.session() as session:
         stuck = session.scalars(
             select(Delivery).where(
                 Delivery.status.in_((DELIVERY_SENDING, DELIVERY_UNKNOWN)),
@@ -173,15 +166,15 @@ def settle_unknown(rt: Runtime, now: dt.datetime) -> int:
     settled = 0
     for delivery in stuck:
         try:
-            settled += settle(rt, delivery, now)
+            settled += settle(runtime, delivery, now)
         except Exception:  # noqa: BLE001 - one bad delivery must not stop reconcile
             log.exception("could not settle delivery %s", delivery.id)
     return settled
 
 
-def settle(rt: Runtime, delivery: Delivery, now: dt.datetime) -> int:
+def settle(runtime: Runtime, delivery: Delivery, now: dt.datetime) -> int:
     """Sent if our record or Twilio has the message; otherwise safe to send again."""
-    with rt.db.session() as session:
+    with runtime.db.session() as session:
         message = _our_message(session, delivery)
         if message is not None and message.sid:
             _mark(session, delivery.id, DELIVERY_SENT, message.id, now)
@@ -189,8 +182,8 @@ def settle(rt: Runtime, delivery: Delivery, now: dt.datetime) -> int:
         contact = session.get_one(Contact, delivery.contact_id)
         to = message.address if message else phones.address_for(delivery.channel, contact.phone)
         body = message.body if message else None
-    found = find_at_twilio(rt.sender, to, delivery.claimed_at, body)
-    with rt.db.session() as session:
+    found = find_at_twilio(runtime.sender, to, delivery.claimed_at, body)
+    with runtime.db.session() as session:
         message = _our_message(session, delivery)
         if found is not None:
             if message is not None:

@@ -1,4 +1,4 @@
-"""Sending a batch of deliveries: rules, quiet hours, the claim, the record.
+"""A broadcast's deliveries: rules, quiet hours, the claim, the record.
 
 One delivery goes through these states (bot.broadcasts.models):
 
@@ -14,7 +14,7 @@ settles by asking Twilio before anything is sent again.
 The database work is done in chunks (one transaction claims a chunk and writes
 its messages; one records a tenth of a second's answers); the sends themselves
 are paced to the sender's throttle slots on an asyncio loop
-(`bot.broadcasts.pacing`).
+(`bot.sending.pacing`), for one batch at a time (`bot.sending.batches`).
 """
 
 from __future__ import annotations
@@ -25,15 +25,13 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session
 
-from bot import i18n
-from bot.broadcasts import quiet_hours
+from bot import conversations, i18n
 from bot.broadcasts.models import (
     ACTIVE_BROADCAST_STATUSES,
     DELIVERY_BLOCKED,
@@ -53,7 +51,6 @@ from bot.broadcasts.models import (
     Event,
     Reminder,
 )
-from bot.broadcasts.runtime import Runtime
 from bot.channels import twilio
 from bot.channels.errors import Effect, retry_limit
 from bot.contacts.models import (
@@ -61,7 +58,6 @@ from bot.contacts.models import (
     CHANNEL_WHATSAPP,
     STATUS_ACTIVE,
     Contact,
-    FlowSession,
     Recipient,
     recipients,
 )
@@ -69,11 +65,12 @@ from bot.db import update_by_id, utcnow
 from bot.msgs import sending
 from bot.msgs.models import STATUS_BLOCKED, STATUS_PENDING
 from bot.msgs.sending import STATUS_SKIPPED_WINDOW, Draft, Outcome, in_whatsapp_window
+from bot.sending import quiet_hours
+from bot.sending.process import Runtime
 from bot.text import sms_segments
 
 log = logging.getLogger(__name__)
 
-SLICE_S = 30.0  # a send job stops claiming after this long and queues itself again
 MAX_ATTEMPTS = 5  # 429 / 5xx retries before a delivery fails
 MAX_BACKOFF_S = 300
 STATUS_CHECK_S = 1.0  # how often a running job re-reads pause/cancel
@@ -258,57 +255,6 @@ def weight_of(draft: Draft) -> int:
 def _segments(body: str) -> int:
     """A broadcast has one text per language (a few more with event times): cache them."""
     return max(sms_segments(body).segments, 1)
-
-
-def send_batch(
-    runtime: Runtime,
-    broadcast_id: int,
-    batch: int,
-    slice_s: float = SLICE_S,
-    heartbeat: Callable[[], None] = lambda: None,
-    clock: Callable[[], dt.datetime] = utcnow,
-) -> BatchResult:
-    """Send what is due in one batch, until it is done or ``slice_s`` has passed.
-
-    ``heartbeat`` is called about once a second while the job goes on;
-    ``clock`` is "now" for quiet hours and the WhatsApp window (tests freeze it).
-    """
-    from bot.broadcasts.bookkeeping import Bookkeeper
-    from bot.broadcasts.pacing import Pacer, run_loop
-
-    result = BatchResult()
-    plan = load_plan(runtime, broadcast_id)
-    if plan is None:
-        return result
-    now = clock()
-    with runtime.db.session() as session:
-        rows = session.execute(
-            select(Delivery.id, Delivery.contact_id, Delivery.channel, Delivery.send_after)
-            .where(
-                Delivery.broadcast_id == broadcast_id,
-                Delivery.batch == batch,
-                Delivery.status.in_(OPEN_DELIVERY_STATUSES),
-            )
-            .order_by(Delivery.id)
-        ).all()
-    due = [
-        Due(r.id, r.contact_id, r.channel)
-        for r in rows
-        if r.send_after is None or r.send_after <= now
-    ]
-    for r in rows:
-        if r.send_after is not None and r.send_after > now:
-            result.add(DELIVERY_QUEUED, r.send_after)
-    if not due:
-        return result
-    bookkeeper = Bookkeeper(runtime, plan)
-    try:
-        liveness = Liveness(runtime, broadcast_id, time.monotonic() + slice_s, heartbeat)
-        pacer = Pacer(runtime, plan, liveness, result, bookkeeper, clock)
-        run_loop(lambda: pacer.run(due))
-    finally:
-        bookkeeper.close()
-    return result
 
 
 def more_due(
@@ -524,7 +470,7 @@ def record(
                 sent.append(ready.contact_id)
         update_by_id(session, Delivery, values)
         if plan.flow_id and sent:
-            start_flows(session, runtime, sent, plan.flow_id, now)
+            conversations.start_flows(session, runtime.flows, sent, plan.flow_id, now)
 
 
 def decide(
@@ -622,69 +568,3 @@ def backoff(attempts: int) -> dt.timedelta:
     """Exponential backoff with jitter: about 1 s, 2 s, 4 s… up to five minutes."""
     seconds = min(2 ** max(attempts - 1, 0), MAX_BACKOFF_S)
     return dt.timedelta(seconds=seconds * (1 + random.random() * 0.25))
-
-
-def start_flow(runtime: Runtime, contact_id: int, flow_id: str, now: dt.datetime) -> None:
-    """Route one contact's replies to ``flow_id`` (see `start_flows`)."""
-    with runtime.db.session() as session:
-        start_flows(session, runtime, [contact_id], flow_id, now)
-
-
-def start_flows(
-    session: Session, runtime: Runtime, contact_ids: Iterable[int], flow_id: str, now: dt.datetime
-) -> None:
-    """Route the contacts' replies to ``flow_id``: a session waiting at its first step.
-
-    The broadcast's text stands in for what the flow would have said first
-    (the poll's or the RSVP's question), so its answer goes to that step.
-    """
-    from bot.flows.engine import Session as FlowState
-
-    expires = now + dt.timedelta(hours=23)
-    first_step = flow_id
-    flows = _flows(runtime)
-    flow = flows.get(flow_id) if flows is not None else None
-    if flow is not None and flow.first_step is not None:
-        first_step = flow.first_step.id
-        expires = now + flow.expire_after
-    data = FlowState(flow_id, first_step, True, 0, now, expires, {}).to_dict()
-    data["started_by"] = "broadcast"
-    ids = list(contact_ids)
-    existing = {
-        s.contact_id: s
-        for s in session.scalars(select(FlowSession).where(FlowSession.contact_id.in_(ids)))
-    }
-    for contact_id in ids:
-        found = existing.get(contact_id)
-        if found is None:
-            session.add(
-                FlowSession(
-                    contact_id=contact_id,
-                    flow_id=flow_id,
-                    expires_at=expires,
-                    data=dict(data),
-                    updated_at=now,
-                )
-            )
-        else:
-            found.flow_id, found.expires_at, found.data = flow_id, expires, dict(data)
-            found.updated_at = now
-
-
-_loaded_flows: dict[str, Any] = {}
-
-
-def _flows(runtime: Runtime) -> Any:
-    """The FlowSet from FLOWS_DIR (loaded once per process), or None."""
-    from bot.conversations import FLOWS_DIR
-
-    directory = runtime.config.get("FLOWS_DIR") or FLOWS_DIR
-    if directory not in _loaded_flows:
-        try:
-            from bot.flows.loader import load_flows
-
-            _loaded_flows[directory] = load_flows(directory)
-        except Exception:  # noqa: BLE001 - a broken flow folder must not stop a broadcast
-            log.exception("could not load flows from %s", directory)
-            _loaded_flows[directory] = None
-    return _loaded_flows[directory]

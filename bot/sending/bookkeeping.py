@@ -1,6 +1,6 @@
 """A send job's database work, in child processes beside the sending loop.
 
-The pacer (`bot.broadcasts.pacing`) must wake at each throttle slot within a
+The pacer (`bot.sending.pacing`) must wake at each throttle slot within a
 few milliseconds. Claiming deliveries and recording Twilio's answers is
 Python-heavy work (SQLAlchemy, psycopg); run in a thread of the same process
 it holds the interpreter lock for long stretches, and the loop woke late for
@@ -29,8 +29,9 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-from bot.broadcasts import runtime as runtimes
-from bot.broadcasts.deliveries import (
+from bot.channels import twilio
+from bot.sending import process
+from bot.sending.deliveries import (
     BatchResult,
     Due,
     Plan,
@@ -40,7 +41,7 @@ from bot.broadcasts.deliveries import (
     retry_with_template,
     take,
 )
-from bot.channels import twilio
+from bot.sending.process import Runtime
 
 CHILDREN = 2  # one can claim while the other records
 CHILD_NICE = 10  # lowering one's own priority needs no privilege
@@ -49,7 +50,7 @@ CHILD_NICE = 10  # lowering one's own priority needs no privilege
 class Bookkeeper:
     """take / record / retry_with_template for one job, in child processes (or threads)."""
 
-    def __init__(self, runtime: runtimes.Runtime, plan: Plan) -> None:
+    def __init__(self, runtime: Runtime, plan: Plan) -> None:
         self.runtime = runtime
         self.plan = plan
         self.pool: ProcessPoolExecutor | None = None
@@ -101,21 +102,21 @@ class Bookkeeper:
             self.pool.shutdown(wait=True)
 
 
-def use_processes(runtime: runtimes.Runtime) -> bool:
+def use_processes(runtime: Runtime) -> bool:
     """Children need a Redis server of their own to reach (not the in-process fakeredis)."""
-    return runtimes.redis_url(runtime.config) is not None
+    return process.redis_url(runtime.config) is not None
 
 
 # --- in the children ------------------------------------------------------------
 
-_child: tuple[runtimes.Runtime, Plan] | None = None
+_child: tuple[Runtime, Plan] | None = None
 
 
 def _start_child(config: Mapping[str, Any], plan: Plan, parent: int) -> None:
     global _child
     # Below the sending loop: a claim can wait a few milliseconds, a send cannot.
     os.nice(CHILD_NICE)
-    _child = (runtimes.build(config), plan)
+    _child = (process.build(config), plan)
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
 
 
@@ -130,7 +131,7 @@ def _alive(_: int) -> int:
     return os.getpid()
 
 
-def _mine() -> tuple[runtimes.Runtime, Plan]:
+def _mine() -> tuple[Runtime, Plan]:
     if _child is None:
         raise RuntimeError("not a bookkeeping child")
     return _child
