@@ -48,9 +48,9 @@ from email.utils import formatdate
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
-from twilio.request_validator import RequestValidator
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from bot.channels.twilio import compute_signature
 from bot.text import sms_segments
 
 API_VERSION = "2010-04-01"
@@ -267,9 +267,7 @@ class FakeTwilio:
     def _post_callback(self, callback: Callback) -> int:
         """POST one signed callback and record the new status; return the HTTP status."""
         self._set_status(callback.params)
-        signature = RequestValidator(callback.auth_token).compute_signature(
-            callback.url, callback.params
-        )
+        signature = compute_signature(callback.auth_token, callback.url, callback.params)
         req = urllib.request.Request(
             callback.url,
             data=urllib.parse.urlencode(callback.params).encode(),
