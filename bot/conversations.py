@@ -22,7 +22,13 @@ from sqlalchemy.orm import Session
 from bot.broadcasts.events import record_answer
 from bot.channels.twilio import Sender
 from bot.contacts import consent
-from bot.contacts.models import CHANNEL_SMS, Contact, ContactTag, FlowSession
+from bot.contacts.models import (
+    CHANNEL_SMS,
+    Contact,
+    ContactTag,
+    FlowSession,
+    choose_language,
+)
 from bot.db import Database
 from bot.flows import engine
 from bot.flows.check import load_checked_flows
@@ -114,22 +120,28 @@ def converse(
     text: str,
     now: dt.datetime,
     how: Mapping[str, str | None],
+    stored: FlowSession | None,
 ) -> engine.Result:
-    """Run one inbound text through the flows and apply the result."""
-    stored = session.get(FlowSession, contact.id)
+    """Run one inbound text through the flows and apply the result.
+
+    ``stored`` is the contact's flow session as the caller loaded it with them.
+    """
     current = engine.Session.from_dict(stored.data) if stored else None
     view = contact_view(contact, channel)
     result = engine.handle(flows.flowset, current, view, text, now, flows.variables)
     apply_effects(session, contact, result.effects, now, how, flows.rsvp_event_id)
-    store_session(session, contact, result.session, now)
+    store_session(session, contact, result.session, now, stored)
     return result
 
 
 def store_session(
-    session: Session, contact: Contact, flow_session: engine.Session | None, now: dt.datetime
+    session: Session,
+    contact: Contact,
+    flow_session: engine.Session | None,
+    now: dt.datetime,
+    stored: FlowSession | None,
 ) -> None:
     """Keep the contact's place in a flow, or forget it when the flow ended."""
-    stored = session.get(FlowSession, contact.id)
     if flow_session is None:
         if stored is not None:
             session.delete(stored)
@@ -198,8 +210,7 @@ def apply_effects(
             case engine.RemoveTag(tag=tag):
                 contact.tags = [t for t in contact.tags if t.tag != tag]
             case engine.SetLanguage(lang=lang):
-                contact.language = lang
-                contact.language_chosen = True
+                choose_language(contact, lang)
             case engine.OptIn(flow_id=flow_id):
                 # Only the contact's own message can opt them (back) in, never a timeout.
                 if how.get("message_sid") and not consent.is_subscribed(contact):
@@ -267,7 +278,7 @@ def _expire_one(
         apply_effects(
             session, contact, result.effects, now, {"channel": channel}, flows.rsvp_event_id
         )
-        store_session(session, contact, result.session, now)
+        store_session(session, contact, result.session, now, stored)
         return list(result.outputs), channel
 
 

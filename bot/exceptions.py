@@ -7,3 +7,7 @@ class PuenteError(Exception):
 
 class ConfigError(PuenteError):
     """A required setting is missing or malformed; start-up stops."""
+
+
+class InvalidWebhook(PuenteError):
+    """A signed webhook request Puente cannot use (no sender, no SID): answered 400."""

@@ -1,15 +1,21 @@
 """One inbound message, start to finish: record, dedupe, contact, compliance, reply.
 
-`receive` runs inside one database transaction. The inbound message row is
-inserted first, with Twilio's MessageSid unique: a Twilio retry (or a second
-copy arriving at the same moment) fails that insert and gets the replies that
-were stored the first time, so nothing happens twice.
+`receive` runs inside one database transaction, flushed once at the end
+(a handful of statements: docs/performance.md). Twilio's MessageSid is unique:
+a Twilio retry (or a second copy arriving at the same moment) fails the
+inbound message's insert, the whole transaction with every effect is rolled
+back, and the retry gets the replies stored the first time, so nothing
+happens twice.
+
+Every field of the webhook is length-capped and a value that cannot be
+parsed counts as absent, so no signed request can get a 5xx or grow memory.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,12 +27,22 @@ from sqlalchemy.orm import Session
 from bot import phones
 from bot.compliance import replies
 from bot.compliance.keywords import Intent, classify
-from bot.compliance.language import guess_language
+from bot.compliance.language import clear_switch, guess_language
 from bot.contacts import consent
-from bot.contacts.identity import find_or_create
-from bot.contacts.models import STATUS_OPTED_OUT, Contact
+from bot.contacts.identity import Found, find_or_create
+from bot.contacts.models import (
+    CHANNEL_SMS,
+    LANGUAGE_DEFAULT,
+    LANGUAGE_FROM_MESSAGE,
+    LANGUAGE_FROM_NUMBER,
+    LANGUAGE_SWITCHED,
+    STATUS_OPTED_OUT,
+    Contact,
+    choose_language,
+)
 from bot.conversations import LoadedFlows, converse, is_joining
 from bot.db import Database
+from bot.exceptions import InvalidWebhook
 from bot.flows import engine
 from bot.msgs.models import (
     DIRECTION_IN,
@@ -41,13 +57,46 @@ log = logging.getLogger(__name__)
 
 _EXTRA_KEYS = (
     "MessageType", "ButtonText", "ButtonPayload", "Latitude", "Longitude", "Address",
-    "Label", "OriginalRepliedMessageSid", "WaId", "OptOutType", "NumSegments",
+    "Label", "OriginalRepliedMessageSid", "WaId", "OptOutType", "NumSegments", "ListId",
+    "ListTitle",
 )  # fmt: skip
 
+# Caps on what a webhook may carry: Twilio's own values fit well inside them, and
+# anything longer is cut, so no input can grow memory or overflow a column.
+MAX_MEDIA = 10  # Twilio sends at most 10 media items per message
+MAX_BODY = 4096  # WhatsApp's longest message; SMS bodies stop at 1600
+MAX_SID = 64  # the messages.sid column
+MAX_ADDRESS = 40  # the messages.address column
+MAX_FIELD = 256  # profile names, button texts, coordinates, extra fields
+MAX_URL = 1024
+SID = re.compile(r"[A-Za-z0-9_-]{2,64}")
 
 # When Twilio's own opt-out handling matched (including keywords configured in
 # the Twilio console, and YES), its verdict stands.
 _TWILIO_OPT_OUT_TYPES = {"STOP": Intent.OPT_OUT, "START": Intent.OPT_IN, "HELP": Intent.HELP}
+
+
+def clean(value: str | None, limit: int) -> str:
+    """A webhook value cut to ``limit`` characters, without NUL (PostgreSQL refuses it)."""
+    return (value or "")[: limit * 2].replace("\x00", "")[:limit]
+
+
+def media_count(raw: str | None) -> int:
+    """Twilio's NumMedia as a number of items, 0 to MAX_MEDIA; anything else counts as 0."""
+    text = clean(raw, 12).strip()
+    if text.isascii() and text.isdigit():
+        return min(int(text), MAX_MEDIA)  # "99999999999" media are still at most ten
+    return 0
+
+
+def number(raw: str | None) -> int | None:
+    """A webhook value as a non-negative integer that fits a column, or None.
+
+    ASCII digits only ("٣" is a digit to Python), at most 9 of them: Twilio's
+    counts and error codes are far shorter, and PostgreSQL's integer is 32-bit.
+    """
+    text = clean(raw, 12).strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else None
 
 
 @dataclass(frozen=True)
@@ -65,26 +114,48 @@ class Inbound:
 
     @classmethod
     def from_params(cls, params: Mapping[str, str]) -> Inbound:
-        count = int(params.get("NumMedia") or 0)
+        """The message in Twilio's form fields; raises InvalidWebhook without sender or SID.
+
+        Every value is length-capped and a value that cannot be parsed counts as absent.
+        """
+        sid = clean(
+            params.get("MessageSid") or params.get("SmsMessageSid") or params.get("SmsSid"),
+            MAX_SID + 1,
+        )
+        sender = clean(params.get("From"), MAX_FIELD).strip()
+        if not SID.fullmatch(sid) or not sender:
+            raise InvalidWebhook("an inbound message needs From and a MessageSid")
         media = [
-            {"url": params.get(f"MediaUrl{i}", ""), "type": params.get(f"MediaContentType{i}", "")}
-            for i in range(count)
+            {
+                "url": clean(params.get(f"MediaUrl{i}"), MAX_URL),
+                "type": clean(params.get(f"MediaContentType{i}"), MAX_FIELD),
+            }
+            for i in range(media_count(params.get("NumMedia")))
+            if params.get(f"MediaUrl{i}")
         ]
+        extra = {k: clean(params.get(k), MAX_FIELD) for k in _EXTRA_KEYS}
+        opt_out = clean(params.get("OptOutType"), 16).upper()
         return cls(
-            sid=params.get("MessageSid") or params.get("SmsMessageSid") or params["SmsSid"],
-            sender=params["From"],
-            recipient=params.get("To", ""),
-            body=params.get("Body", ""),
+            sid=sid,
+            sender=sender,
+            recipient=clean(params.get("To"), MAX_ADDRESS),
+            body=clean(params.get("Body"), MAX_BODY),
             media=media,
-            profile_name=params.get("ProfileName") or None,
-            opt_out_type=(params.get("OptOutType") or "").upper() or None,
-            extra={k: params[k] for k in _EXTRA_KEYS if params.get(k)},
+            profile_name=clean(params.get("ProfileName"), 128) or None,
+            opt_out_type=opt_out if opt_out in _TWILIO_OPT_OUT_TYPES else None,
+            extra={k: v for k, v in extra.items() if v},
         )
 
     @property
     def text(self) -> str:
-        """What the contact said: a quick-reply button's payload counts as text."""
-        return self.body or self.extra.get("ButtonPayload") or self.extra.get("ButtonText") or ""
+        """What the contact said: a tapped button's or list row's payload counts as text."""
+        return (
+            self.body
+            or self.extra.get("ButtonPayload")
+            or self.extra.get("ButtonText")
+            or self.extra.get("ListId")
+            or ""
+        )
 
 
 @dataclass(frozen=True)
@@ -130,11 +201,51 @@ def _receive(
     now: dt.datetime,
     flows: LoadedFlows | None,
 ) -> list[Reply]:
-    parsed = phones.parse_address(inbound.sender)
-    message = Message(
+    try:
+        parsed = phones.parse_address(inbound.sender)
+    except phones.InvalidNumber:
+        _record_unsupported(session, inbound, now)
+        return []
+    message = _inbound_message(inbound, parsed.channel, parsed.address, now)
+    guessed = guess_language(inbound.text)
+    first_language = guessed or ("es" if parsed.phone.startswith("+52") else None)
+    with session.no_autoflush:  # one flush at the end: a few statements, not one per change
+        source = (
+            LANGUAGE_FROM_MESSAGE if guessed else LANGUAGE_FROM_NUMBER if first_language
+            else LANGUAGE_DEFAULT
+        )  # fmt: skip
+        found = find_or_create(
+            session,
+            parsed,
+            first_language or settings["DEFAULT_LANGUAGE"],
+            now,
+            language_source=source,
+            last_seen_at=now,
+            profile_name=inbound.profile_name,
+        )
+        contact = found.contact
+        message.contact_id = contact.id
+        _touch(contact, parsed.channel, inbound, now)
+        turn = Turn(session, contact, message, inbound, settings, now, found, first_language, flows)
+        texts = _respond(turn)
+    # The unique MessageSid: a retry (or a concurrent copy) fails here, and the whole
+    # transaction, with every effect of this message, is rolled back.
+    session.add(message)
+    session.flush()
+    log.info(
+        "inbound %s from %s handled by %s",
+        inbound.sid,
+        phones.mask(parsed.address),
+        message.handled_by,
+    )
+    return _record_replies(session, contact, message, texts, now)
+
+
+def _inbound_message(inbound: Inbound, channel: str, address: str, now: dt.datetime) -> Message:
+    return Message(
         direction=DIRECTION_IN,
-        channel=parsed.channel,
-        address=parsed.address,
+        channel=channel,
+        address=address,
         body=inbound.body,
         media=inbound.media,
         extra=inbound.extra,
@@ -143,26 +254,19 @@ def _receive(
         created_at=now,
         updated_at=now,
     )
-    session.add(message)
+
+
+def _record_unsupported(session: Session, inbound: Inbound, now: dt.datetime) -> None:
+    """A sender that is not a phone number (a short code, ``messenger:…``): kept, not answered.
+
+    It waits in the organizers' inbox, shown as an unsupported sender; Puente
+    cannot reply to it, so the webhook answers with empty TwiML.
+    """
+    scheme, colon, _ = inbound.sender.partition(":")
+    channel = scheme.lower()[:16] if colon and scheme.isalpha() else CHANNEL_SMS
+    session.add(_inbound_message(inbound, channel, inbound.sender[:MAX_ADDRESS], now))
     session.flush()  # the unique MessageSid: a duplicate stops here
-    guessed = guess_language(inbound.text)
-    first_language = guessed or ("es" if parsed.phone.startswith("+52") else None)
-    contact, created = find_or_create(
-        session, parsed, first_language or settings["DEFAULT_LANGUAGE"], now
-    )
-    message.contact_id = contact.id
-    _touch(contact, parsed.channel, inbound, now)
-    if guessed and not contact.language_chosen:
-        contact.language = guessed  # they write in it, until they choose one explicitly
-    turn = Turn(session, contact, message, inbound, settings, now, created, first_language, flows)
-    texts = _respond(turn)
-    log.info(
-        "inbound %s from %s handled by %s",
-        inbound.sid,
-        phones.mask(parsed.address),
-        message.handled_by,
-    )
-    return _record_replies(session, contact, message, texts, now)
+    log.info("inbound %s from an unsupported sender %s", inbound.sid, phones.mask(inbound.sender))
 
 
 @dataclass
@@ -175,9 +279,14 @@ class Turn:
     inbound: Inbound
     settings: Mapping[str, Any]
     now: dt.datetime
-    created: bool  # this is the contact's first message
+    found: Found  # the contact, whether they are new, their flow session
     first_language: str | None  # what the first message told us, if anything
     flows: LoadedFlows | None
+
+    @property
+    def created(self) -> bool:
+        """This is the contact's first message."""
+        return self.found.created
 
     def say(self, msgid: str) -> Reply:
         return _say(msgid, self.contact, self.settings)
@@ -218,12 +327,43 @@ def _respond(turn: Turn) -> list[Reply]:
         consent.help_requested(session, contact, now, source="keyword", **how)
         return [] if inbound.opt_out_type == "HELP" else [turn.say(replies.HELP)]
     if intent in (Intent.LANGUAGE_ES, Intent.LANGUAGE_EN):
-        contact.language = "es" if intent is Intent.LANGUAGE_ES else "en"
-        contact.language_chosen = True
+        choose_language(contact, "es" if intent is Intent.LANGUAGE_ES else "en")
         return [turn.say(replies.LANGUAGE_SET)]
     if intent is Intent.LANGUAGE_ASK:
         return [turn.say(replies.LANGUAGE_ASK)]
+    if _follow_language(turn):
+        return [turn.say(replies.LANGUAGE_SWITCHED), *_converse(turn)]
     return _converse(turn)
+
+
+def _follow_language(turn: Turn) -> bool:
+    """The language rules for a message that is no keyword; True when it switched.
+
+    A contact's language was set by their first message (or their +52 number)
+    or chosen. An answer to a flow question never changes it: names and places
+    carry accents. A free message switches only a language we guessed, and only
+    when it is clearly written in the other one (`clear_switch`); the reply
+    then says so and how to switch back.
+    """
+    contact, text = turn.contact, turn.inbound.text
+    if turn.created or contact.language_chosen or _in_flow(turn):
+        return False
+    if contact.language_source == LANGUAGE_DEFAULT:  # nothing told us yet, so we asked
+        guessed = guess_language(text)
+        if guessed:
+            contact.language, contact.language_source = guessed, LANGUAGE_FROM_MESSAGE
+        return False
+    switched = clear_switch(text, contact.language)
+    if switched is None:
+        return False
+    contact.language, contact.language_source = switched, LANGUAGE_SWITCHED
+    return True
+
+
+def _in_flow(turn: Turn) -> bool:
+    """Whether the contact is answering a flow's question."""
+    stored = turn.found.flow_session
+    return stored is not None and stored.expires_at > turn.now
 
 
 def _joining_again(turn: Turn) -> bool:
@@ -249,6 +389,7 @@ def _converse(turn: Turn) -> list[Reply]:
             turn.inbound.text,
             turn.now,
             how,
+            turn.found.flow_session,
         )
         if result.outputs or result.handled:
             flow_id = result.session.flow_id if result.session else _ended_flow(result)

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import phonenumbers
 from phonenumbers import geocoder, timezone
 
+from bot.exceptions import PuenteError
+
 WHATSAPP_PREFIX = "whatsapp:"
 _MX_WHATSAPP_MOBILE = re.compile(r"^\+521(\d{10})$")
 _US_STATES = {
@@ -30,7 +32,7 @@ _US_STATES = {
 }  # fmt: skip
 
 
-class InvalidNumber(ValueError):
+class InvalidNumber(PuenteError, ValueError):
     """Not a phone number we can message."""
 
 
@@ -64,10 +66,18 @@ def normalize_phone(raw: str, default_region: str = "US") -> str:
 
 
 def parse_address(raw: str) -> ParsedAddress:
-    """Split a Twilio ``From``/``To`` into channel, E.164 phone and address."""
-    if raw.startswith(WHATSAPP_PREFIX):
-        return ParsedAddress("whatsapp", normalize_phone(raw[len(WHATSAPP_PREFIX) :]), raw)
-    return ParsedAddress("sms", normalize_phone(raw), raw)
+    """Split a Twilio ``From``/``To`` into channel, E.164 phone and address.
+
+    The address keeps the number as Twilio wrote it (WhatsApp's ``+521``),
+    without any spaces or punctuation around the digits.
+    """
+    whatsapp = raw.startswith(WHATSAPP_PREFIX)
+    number = raw[len(WHATSAPP_PREFIX) :] if whatsapp else raw
+    phone = normalize_phone(number)
+    compact = "+" + re.sub(r"\D", "", number)
+    if whatsapp:
+        return ParsedAddress("whatsapp", phone, WHATSAPP_PREFIX + compact)
+    return ParsedAddress("sms", phone, compact)
 
 
 def address_for(channel: str, phone: str) -> str:

@@ -25,6 +25,10 @@ OPT_IN_CONFIRMATION = N_(
 )
 FREQUENCY = N_("Msg frequency varies.")
 LANGUAGE_SET = N_("OK, we will write to you in English. Para español, responde ESPAÑOL.")
+LANGUAGE_SWITCHED = N_(
+    "You wrote in English, so we will write to you in English from now on. "
+    "Para seguir en español, responde ESPAÑOL."
+)
 LANGUAGE_ASK = N_(
     "{org_name}: Reply ESPAÑOL para recibir mensajes en español, "
     "or ENGLISH to receive messages in English."
@@ -34,7 +38,10 @@ WELCOME = N_(
     "know-your-rights information, HELP for help. Reply STOP to opt out."
 )
 
-ALL = (OPT_OUT_CONFIRMATION, HELP, OPT_IN_CONFIRMATION, FREQUENCY, LANGUAGE_SET, WELCOME)
+ALL = (
+    OPT_OUT_CONFIRMATION, HELP, OPT_IN_CONFIRMATION, FREQUENCY, LANGUAGE_SET, LANGUAGE_SWITCHED,
+    WELCOME,
+)  # fmt: skip
 
 
 def text(msgid: str, lang: str, settings: Mapping[str, Any]) -> str:

@@ -18,6 +18,13 @@ STATUS_OPTED_OUT = "opted_out"  # said STOP: receives nothing until they opt bac
 STATUS_INVALID = "invalid"  # the number cannot receive messages (21211/21614/30006)
 STATUSES = (STATUS_ACTIVE, STATUS_OPTED_OUT, STATUS_INVALID)
 
+# Contact.language_source: what set the contact's language (see bot.inbound)
+LANGUAGE_DEFAULT = "default"  # nothing yet: DEFAULT_LANGUAGE, and we asked them to choose
+LANGUAGE_FROM_NUMBER = "number"  # a +52 number, with no words to go on
+LANGUAGE_FROM_MESSAGE = "message"  # the words of their first message
+LANGUAGE_CHOSEN = "chosen"  # ESPAÑOL / ENGLISH, or a flow's language question: final
+LANGUAGE_SWITCHED = "switched"  # a later message clearly in the other language (confirmed)
+
 # Address.channel
 CHANNEL_SMS = "sms"
 CHANNEL_WHATSAPP = "whatsapp"
@@ -37,6 +44,7 @@ class Contact(Base):
     phone: Mapped[str] = mapped_column(String(20), unique=True)  # E.164
     language: Mapped[str] = mapped_column(String(8))
     language_chosen: Mapped[bool] = mapped_column(default=False)  # asked or said
+    language_source: Mapped[str | None] = mapped_column(String(16))  # LANGUAGE_*; None: older
     status: Mapped[str] = mapped_column(String(16), default=STATUS_ACTIVE, index=True)
     opted_in_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     opted_out_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -59,6 +67,13 @@ class Contact(Base):
 
     def address_for(self, channel: str) -> Address | None:
         return next((a for a in self.addresses if a.channel == channel), None)
+
+
+def choose_language(contact: Contact, language: str) -> None:
+    """The contact chose their language: only another choice changes it."""
+    contact.language = language
+    contact.language_chosen = True
+    contact.language_source = LANGUAGE_CHOSEN
 
 
 class Address(Base):

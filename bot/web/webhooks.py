@@ -14,7 +14,9 @@ from flask import Blueprint, Response, abort, current_app, request
 
 from bot.channels.twilio import twiml_reply, validate_signature
 from bot.db import get_db, utcnow
-from bot.inbound import Inbound, receive
+from bot.exceptions import InvalidWebhook
+from bot.inbound import MAX_SID, SID, Inbound, clean, number, receive
+from bot.msgs.models import STATUS_ORDER
 from bot.msgs.sending import apply_status_callback
 
 log = logging.getLogger(__name__)
@@ -48,10 +50,12 @@ def signed(view: Any) -> Any:
 @signed
 def messages(params: dict[str, str]) -> Response:
     """An inbound SMS or WhatsApp message; replies go back as TwiML."""
-    if not params.get("From") or not (params.get("MessageSid") or params.get("SmsSid")):
+    try:
+        inbound = Inbound.from_params(params)
+    except InvalidWebhook:
         abort(400)
     flows = current_app.extensions.get("puente.flows")
-    replies = receive(get_db(), Inbound.from_params(params), current_app.config, utcnow(), flows)
+    replies = receive(get_db(), inbound, current_app.config, utcnow(), flows)
     xml = twiml_reply([(r.body, list(r.media_urls)) for r in replies])
     return Response(xml, mimetype="application/xml")
 
@@ -59,11 +63,11 @@ def messages(params: dict[str, str]) -> Response:
 @bp.post("/status")
 @signed
 def status(params: dict[str, str]) -> Response:
-    """A status callback for a message we sent."""
-    sid = params.get("MessageSid") or params.get("SmsSid")
-    new_status = params.get("MessageStatus") or params.get("SmsStatus")
-    if not sid or not new_status:
+    """A status callback for a message we sent (an unknown status or SID gets 400)."""
+    sid = clean(params.get("MessageSid") or params.get("SmsSid"), MAX_SID + 1)
+    new_status = clean(params.get("MessageStatus") or params.get("SmsStatus"), 32).lower()
+    if not SID.fullmatch(sid) or new_status not in STATUS_ORDER:
         abort(400)
-    error = params.get("ErrorCode")
-    apply_status_callback(get_db(), sid, new_status, int(error) if error else None, utcnow())
+    error = number(params.get("ErrorCode"))
+    apply_status_callback(get_db(), sid, new_status, error, utcnow())
     return Response("", status=204)

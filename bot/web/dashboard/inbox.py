@@ -53,6 +53,7 @@ def index() -> str:
                 "message": message,
                 "contact": contact,
                 "can_receive": contact is not None and can_receive(contact),
+                "unsupported": message.contact_id is None,  # a short code, messenger:…
                 "window_closed": message.channel == CHANNEL_WHATSAPP
                 and contact is not None
                 and not in_whatsapp_window(contact, now),
