@@ -16,7 +16,8 @@ import time
 import redis
 
 from bot import queue
-from bot.config import from_environ
+from bot.config import from_environ, print_config_error
+from bot.exceptions import ConfigError
 from bot.sending import process, queueing
 
 log = logging.getLogger("puente.worker")
@@ -40,7 +41,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Puente's queue worker")
     parser.add_argument("--burst", action="store_true", help="quit when the queues are empty")
     args = parser.parse_args(argv)
-    config = from_environ()
+    try:
+        config = from_environ()
+    except ConfigError as error:
+        print_config_error(error)  # one line per problem, no traceback
+        return 2
     logging.basicConfig(
         level=config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from typing import Any
+
 import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup
@@ -27,21 +30,23 @@ def flows_group() -> None:
 
 
 @flows_group.command("check")
+@click.argument("directory", required=False, type=click.Path(exists=True, file_okay=False))
 @click.option("--segments", is_flag=True, help="print every message's SMS segments per language")
-@click.option("--strict", is_flag=True, help="also require every configured variable")
-def flows_check(segments: bool, strict: bool) -> None:
-    """Validate every flow: schema, steps, keywords, catalogs, SMS cost.
+@click.option("--strict", is_flag=True, help="also require every variable to be configured")
+def flows_check(directory: str | None, segments: bool, strict: bool) -> None:
+    """Validate every flow in DIRECTORY (default: FLOWS_DIR, else the shipped flows/).
 
-    Works without starting the app, which refuses to start with a broken flow.
+    Checks schema, steps, keywords, catalogs and SMS cost. Works without
+    starting the app, which refuses to start with a broken flow. With
+    --strict, a flow whose required variables are not configured is an
+    error: the app starts, but with that flow disabled.
     """
-    from bot.config import from_environ
     from bot.conversations import FLOWS_DIR, flow_variables
     from bot.flows.check import check_flows, format_segments, segment_counts
     from bot.flows.loader import read_flows
 
-    settings = from_environ()
-    directory = settings.get("FLOWS_DIR") or FLOWS_DIR
-    variables = flow_variables(settings) if strict else None
+    directory = directory or os.environ.get("FLOWS_DIR") or str(FLOWS_DIR)
+    variables = flow_variables(_settings()) if strict else None
     problems = check_flows(directory, variables=variables)
     for problem in problems:
         click.secho(str(problem), fg="red" if problem.severity == "error" else "yellow")
@@ -67,10 +72,26 @@ def init_app(app: Flask) -> None:
         app.cli.add_command(group)
 
 
+def _settings() -> dict[str, Any]:
+    """The settings, or one line per problem on stderr and exit 2."""
+    from bot.config import exit_on_config_error, from_environ
+    from bot.exceptions import ConfigError
+
+    try:
+        return from_environ()
+    except ConfigError as error:
+        exit_on_config_error(error)
+
+
 def _create_app() -> Flask:
     from bot import create_app
+    from bot.config import exit_on_config_error
+    from bot.exceptions import ConfigError
 
-    return create_app()
+    try:
+        return create_app()
+    except ConfigError as error:
+        exit_on_config_error(error)
 
 
 main = FlaskGroup(create_app=_create_app, help="Puente: SMS and WhatsApp organizing bot.")

@@ -2,18 +2,21 @@
 
 Development (the default) runs on embedded parts: SQLite, an in-process queue
 and the local fake Twilio API. Production (`PUENTE_ENV=production`) requires
-real settings and stops start-up naming any that is missing or malformed.
+real settings. A missing or malformed one stops start-up: `exit_on_config_error`
+prints one line per problem on stderr and exits with status 2, no traceback.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
-from typing import Any
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any, NoReturn
 
 from bot import defaults
 from bot.exceptions import ConfigError
+from bot.i18n import LANGUAGES
 
 REQUIRED_IN_PRODUCTION = (
     "DATABASE_URL",
@@ -34,12 +37,15 @@ _PATTERNS = {
     "DATABASE_URL": r"(sqlite|postgresql)(\+\w+)?://.*",
     "REDIS_URL": r"rediss?://.*",
 }
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+EXIT_CONFIG_ERROR = 2  # a usage error, like a bad command-line option
 
 
 def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Build the Flask config mapping from environment variables."""
     env = os.environ if environ is None else environ
     production = env.get("PUENTE_ENV", "development") == "production"
+    problems: list[str] = []
     config: dict[str, Any] = {
         "PRODUCTION": production,
         "DATABASE_URL": env.get("DATABASE_URL", defaults.DEFAULT_DATABASE_URL),
@@ -61,9 +67,11 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "MESSAGE_FREQUENCY": env.get("MESSAGE_FREQUENCY", ""),
         "DEFAULT_LANGUAGE": env.get("DEFAULT_LANGUAGE", defaults.DEFAULT_LANGUAGE),
         "FLOWS_DIR": env.get("FLOWS_DIR", ""),
-        "MAX_CONTENT_LENGTH": int(env.get("MAX_WEBHOOK_BYTES", defaults.DEFAULT_MAX_WEBHOOK_BYTES)),
-        "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
-        **_broadcast_settings(env),
+        "MAX_CONTENT_LENGTH": _number(
+            env, "MAX_WEBHOOK_BYTES", defaults.DEFAULT_MAX_WEBHOOK_BYTES, problems
+        ),
+        "LOG_LEVEL": env.get("LOG_LEVEL", "INFO").upper(),
+        **_broadcast_settings(env, problems),
     }
     # Flow placeholders: EVENT_NAME, EVENT_DATE_ES, KYR_MEDIA_DOOR… (and EVENT_ID,
     # the event whose reminders the RSVP flow's answers sign people up for).
@@ -72,53 +80,93 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     for name, value in env.items():
         if name.startswith(("EVENT_", "KYR_MEDIA_")):
             config[name] = value
+    problems += _choice_problems(config)
+    if config["FLOWS_DIR"] and not os.path.isdir(config["FLOWS_DIR"]):
+        problems.append(f"FLOWS_DIR is not a folder: {config['FLOWS_DIR']!r}")
     if production:
-        validate_production(env, config)
+        problems += production_problems(env, config)
+    if problems:
+        raise ConfigError(problems)
     return config
 
 
-def _broadcast_settings(env: Mapping[str, str]) -> dict[str, Any]:
+def _number(
+    env: Mapping[str, str],
+    name: str,
+    default: float,
+    problems: list[str],
+    kind: Callable[[Any], Any] = int,
+) -> Any:
+    """The setting as a number (unset or empty: ``default``); a bad one is a problem."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return kind(default)
+    try:
+        return kind(raw)
+    except ValueError:
+        what = "a whole number" if kind is int else "a number"
+        problems.append(f"{name} must be {what}, not {raw[:40]!r}")
+        return kind(default)
+
+
+def _choice_problems(config: Mapping[str, Any]) -> list[str]:
+    """Settings that must be one of a few words."""
+    problems = []
+    choices = {
+        "LOG_LEVEL": LOG_LEVELS,
+        "DEFAULT_LANGUAGE": LANGUAGES,
+        "SMS_SENDER_TYPE": tuple(defaults.SENDER_RATES_PER_S),
+    }
+    for name, allowed in choices.items():
+        if config[name] not in allowed:
+            problems.append(f"{name} must be one of {', '.join(allowed)}, not {config[name]!r}")
+    return problems
+
+
+def _broadcast_settings(env: Mapping[str, str], problems: list[str]) -> dict[str, Any]:
     """Quiet hours, sender rates and queue timing for bot.broadcasts."""
     sms_type = env.get("SMS_SENDER_TYPE", defaults.DEFAULT_SMS_SENDER_TYPE)
+
+    def number(name: str, default: float, kind: Callable[[Any], Any] = int) -> Any:
+        return _number(env, name, default, problems, kind)
+
     return {
-        "QUIET_HOURS_START": int(env.get("QUIET_HOURS_START", defaults.DEFAULT_QUIET_HOURS_START)),
-        "QUIET_HOURS_END": int(env.get("QUIET_HOURS_END", defaults.DEFAULT_QUIET_HOURS_END)),
-        "QUIET_HOURS_START_MX": int(
-            env.get("QUIET_HOURS_START_MX", defaults.DEFAULT_QUIET_HOURS_START_MX)
+        "QUIET_HOURS_START": number("QUIET_HOURS_START", defaults.DEFAULT_QUIET_HOURS_START),
+        "QUIET_HOURS_END": number("QUIET_HOURS_END", defaults.DEFAULT_QUIET_HOURS_END),
+        "QUIET_HOURS_START_MX": number(
+            "QUIET_HOURS_START_MX", defaults.DEFAULT_QUIET_HOURS_START_MX
         ),
         "SMS_SENDER_TYPE": sms_type,
-        "SMS_RATE_PER_S": float(
-            env.get("SMS_RATE_PER_S") or defaults.SENDER_RATES_PER_S.get(sms_type, 1)
+        "SMS_RATE_PER_S": number(
+            "SMS_RATE_PER_S", defaults.SENDER_RATES_PER_S.get(sms_type, 1), float
         ),
-        "WHATSAPP_RATE_PER_S": float(
-            env.get("WHATSAPP_RATE_PER_S", defaults.DEFAULT_WHATSAPP_RATE_PER_S)
+        "WHATSAPP_RATE_PER_S": number(
+            "WHATSAPP_RATE_PER_S", defaults.DEFAULT_WHATSAPP_RATE_PER_S, float
         ),
-        "THROTTLE_MARGIN_MS": int(
-            env.get("THROTTLE_MARGIN_MS", defaults.DEFAULT_THROTTLE_MARGIN_MS)
+        "THROTTLE_MARGIN_MS": number("THROTTLE_MARGIN_MS", defaults.DEFAULT_THROTTLE_MARGIN_MS),
+        "BROADCAST_BATCH_SIZE": number(
+            "BROADCAST_BATCH_SIZE", defaults.DEFAULT_BROADCAST_BATCH_SIZE
         ),
-        "BROADCAST_BATCH_SIZE": int(
-            env.get("BROADCAST_BATCH_SIZE", defaults.DEFAULT_BROADCAST_BATCH_SIZE)
+        "SEND_CONNECTIONS": number("SEND_CONNECTIONS", defaults.DEFAULT_SEND_CONNECTIONS),
+        "RECONCILE_INTERVAL_S": number(
+            "RECONCILE_INTERVAL_S", defaults.DEFAULT_RECONCILE_INTERVAL_S
         ),
-        "SEND_CONNECTIONS": int(env.get("SEND_CONNECTIONS", defaults.DEFAULT_SEND_CONNECTIONS)),
-        "RECONCILE_INTERVAL_S": int(
-            env.get("RECONCILE_INTERVAL_S", defaults.DEFAULT_RECONCILE_INTERVAL_S)
+        "WHATSAPP_PAUSE_S": number("WHATSAPP_PAUSE_S", defaults.DEFAULT_WHATSAPP_PAUSE_S),
+        "SETTLE_AFTER_S": number("SETTLE_AFTER_S", defaults.DEFAULT_SETTLE_AFTER_S),
+        "SMS_SEGMENT_COST_US": number(
+            "SMS_SEGMENT_COST_US", defaults.DEFAULT_SMS_SEGMENT_COST_US, float
         ),
-        "WHATSAPP_PAUSE_S": int(env.get("WHATSAPP_PAUSE_S", defaults.DEFAULT_WHATSAPP_PAUSE_S)),
-        "SETTLE_AFTER_S": int(env.get("SETTLE_AFTER_S", defaults.DEFAULT_SETTLE_AFTER_S)),
-        "SMS_SEGMENT_COST_US": float(
-            env.get("SMS_SEGMENT_COST_US", defaults.DEFAULT_SMS_SEGMENT_COST_US)
+        "SMS_SEGMENT_COST_MX": number(
+            "SMS_SEGMENT_COST_MX", defaults.DEFAULT_SMS_SEGMENT_COST_MX, float
         ),
-        "SMS_SEGMENT_COST_MX": float(
-            env.get("SMS_SEGMENT_COST_MX", defaults.DEFAULT_SMS_SEGMENT_COST_MX)
-        ),
-        "WHATSAPP_MESSAGE_COST": float(
-            env.get("WHATSAPP_MESSAGE_COST", defaults.DEFAULT_WHATSAPP_MESSAGE_COST)
+        "WHATSAPP_MESSAGE_COST": number(
+            "WHATSAPP_MESSAGE_COST", defaults.DEFAULT_WHATSAPP_MESSAGE_COST, float
         ),
     }
 
 
-def validate_production(env: Mapping[str, str], config: Mapping[str, Any]) -> None:
-    """Raise ConfigError naming every missing or malformed production setting."""
+def production_problems(env: Mapping[str, str], config: Mapping[str, Any]) -> list[str]:
+    """Every missing or malformed production setting, one sentence each."""
     problems = [f"{name} is required" for name in REQUIRED_IN_PRODUCTION if not env.get(name)]
     for name, pattern in _PATTERNS.items():
         value = env.get(name)
@@ -137,5 +185,17 @@ def validate_production(env: Mapping[str, str], config: Mapping[str, Any]) -> No
         problems.append("TWILIO_VALIDATE_SIGNATURE=false is allowed only in development")
     if env.get("SECRET_KEY") and len(env["SECRET_KEY"]) < 16:
         problems.append("SECRET_KEY is too short (at least 16 characters)")
-    if problems:
-        raise ConfigError("Puente cannot start: " + "; ".join(problems))
+    return problems
+
+
+def print_config_error(error: ConfigError) -> None:
+    """Tell the deployer what to fix: one line per problem on stderr."""
+    for problem in error.problems:
+        print(f"Puente cannot start: {problem}", file=sys.stderr)
+    sys.stderr.flush()
+
+
+def exit_on_config_error(error: ConfigError) -> NoReturn:
+    """One line per problem on stderr, then exit with status 2 (no traceback)."""
+    print_config_error(error)
+    sys.exit(EXIT_CONFIG_ERROR)

@@ -3,7 +3,9 @@
 `converse` loads the contact's flow session, lets `bot.flows.engine` decide,
 then applies what it decided (fields, tags, language, consent, reports) and
 stores the new session. Flows are loaded and fully checked once, at start-up:
-a broken flow stops the app with the file, line, step and problem.
+a broken flow stops the app with the file, line, step and problem. A flow whose
+required settings are not configured (EVENT_NAME for the RSVP, LEGAL_HELP…) is
+disabled instead, with one warning: its keywords start nothing.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +33,7 @@ from bot.contacts.models import (
 )
 from bot.db import Database
 from bot.flows import engine
-from bot.flows.check import load_checked_flows
+from bot.flows.check import load_checked_flows, missing_variables
 from bot.flows.model import FlowSet
 from bot.msgs.sending import send_to_contact
 from bot.reports import Report
@@ -55,13 +57,19 @@ def flow_variables(settings: Mapping[str, Any]) -> dict[str, str]:
     return {name: value for name, value in values.items() if value}
 
 
+def setting_name(variable: str) -> str:
+    """The setting that gives a flow variable its value: event_name -> EVENT_NAME."""
+    return _VARIABLE_SETTINGS.get(variable, variable.upper())
+
+
 @dataclass(frozen=True)
 class LoadedFlows:
-    """The checked flows and the values of their {placeholders}."""
+    """The checked flows that can run, and the values of their {placeholders}."""
 
-    flowset: FlowSet
+    flowset: FlowSet  # without the disabled flows
     variables: Mapping[str, str]
     rsvp_event_id: int | None = None  # the event the RSVP flow's answers are for
+    disabled: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # id -> settings
 
 
 def init_app(app: Flask) -> None:
@@ -70,21 +78,40 @@ def init_app(app: Flask) -> None:
 
 
 def load(settings: Mapping[str, Any]) -> LoadedFlows:
-    """Flows from FLOWS_DIR (or the shipped ones), checked against the settings."""
+    """Flows from FLOWS_DIR (or the shipped ones), checked; unconfigured ones disabled."""
     directory = settings.get("FLOWS_DIR") or FLOWS_DIR
     variables = flow_variables(settings)
     if not settings["PRODUCTION"]:
         variables = _development_stand_ins(directory, variables)
     event_id = str(settings.get("EVENT_ID") or "")
-    flowset = load_checked_flows(directory, variables=variables)
-    return LoadedFlows(flowset, variables, int(event_id) if event_id.isdigit() else None)
+    flowset = load_checked_flows(directory)
+    disabled = unconfigured_flows(flowset, variables)
+    for flow_id, names in disabled.items():
+        log.warning("flow %s is disabled: %s not configured", flow_id, ", ".join(names))
+    return LoadedFlows(
+        flowset.without(disabled),
+        variables,
+        int(event_id) if event_id.isdigit() else None,
+        disabled,
+    )
+
+
+def unconfigured_flows(
+    flowset: FlowSet, variables: Mapping[str, str]
+) -> dict[str, tuple[str, ...]]:
+    """Flow id -> the settings it requires that are not configured (only such flows)."""
+    disabled = {}
+    for flow in flowset:
+        if missing := missing_variables(flow, variables):
+            disabled[flow.id] = tuple(setting_name(name) for name in missing)
+    return disabled
 
 
 def _development_stand_ins(directory: str | Path, variables: dict[str, str]) -> dict[str, str]:
     """Visible stand-ins for unset settings, so `make run` works before configuring.
 
     Only required ones: an optional one (a media link) is simply left out.
-    Production refuses to start instead: a contact must never see a stand-in.
+    Production disables such a flow instead: a contact must never see a stand-in.
     """
     from bot.flows.loader import read_flows
 

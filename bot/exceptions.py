@@ -6,7 +6,11 @@ class PuenteError(Exception):
 
 
 class ConfigError(PuenteError):
-    """A required setting is missing or malformed; start-up stops."""
+    """Required settings are missing or malformed; start-up stops, one line per problem."""
+
+    def __init__(self, problems: str | list[str]) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("Puente cannot start: " + "; ".join(self.problems))
 
 
 class InvalidWebhook(PuenteError):

@@ -50,3 +50,30 @@ def test_chat_runs_a_conversation_through_the_webhook_code(app):
     assert result.exit_code == 0, result.output
     assert "bot> Puente Test: Te inscribiste" in result.output
     assert "código postal" in result.output
+
+
+def test_flows_check_takes_the_folder_as_an_argument(tmp_path, monkeypatch):
+    (tmp_path / "bad.yaml").write_text("flow: bad\nsteps:\n  - id: a\n    type: nope\n")
+    monkeypatch.setenv("FLOWS_DIR", str(FLOWS))  # the argument wins over FLOWS_DIR
+    result = CliRunner().invoke(main, ["flows", "check", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "bad.yaml:4: step 'a': unknown step type 'nope'" in result.output
+    monkeypatch.setenv("FLOWS_DIR", str(tmp_path))
+    result = CliRunner().invoke(main, ["flows", "check", str(FLOWS)])
+    assert result.exit_code == 0, result.output
+
+
+def test_flows_check_strict_fails_on_a_flow_the_app_would_disable(monkeypatch):
+    for name in ("LEGAL_HELP", "EVENT_NAME", "EVENT_PLACE", "EVENT_DATE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PUENTE_ENV", "development")
+    assert CliRunner().invoke(main, ["flows", "check", str(FLOWS)]).exit_code == 0
+    result = CliRunner().invoke(main, ["flows", "check", "--strict", str(FLOWS)])
+    assert result.exit_code == 1
+    assert "summit_rsvp.yaml:14: variable 'event_place' is required but not configured" in (
+        result.output
+    )
+    for name in ("LEGAL_HELP", "EVENT_NAME", "EVENT_PLACE", "EVENT_DATE"):
+        monkeypatch.setenv(name, "x")
+    result = CliRunner().invoke(main, ["flows", "check", "--strict", str(FLOWS)])
+    assert result.exit_code == 0, result.output

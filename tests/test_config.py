@@ -60,3 +60,48 @@ def test_development_defaults_need_nothing():
     config = from_environ({})
     assert config["DATABASE_URL"].startswith("sqlite")
     assert not config["PRODUCTION"] and config["REDIS_URL"] == ""
+
+
+def test_every_malformed_number_or_word_is_a_problem_not_a_traceback():
+    env = {
+        "QUIET_HOURS_START": "abc",
+        "SMS_RATE_PER_S": "fast",
+        "SEND_CONNECTIONS": "1.5",
+        "LOG_LEVEL": "LOUD",
+        "DEFAULT_LANGUAGE": "fr",
+        "SMS_SENDER_TYPE": "shortcode",
+        "FLOWS_DIR": "/no/such/folder",
+    }
+    with pytest.raises(ConfigError) as raised:
+        from_environ(env)  # development too: a typo is never silently a default
+    assert sorted(raised.value.problems) == [
+        "DEFAULT_LANGUAGE must be one of es, en, not 'fr'",
+        "FLOWS_DIR is not a folder: '/no/such/folder'",
+        "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, not 'LOUD'",
+        "QUIET_HOURS_START must be a whole number, not 'abc'",
+        "SEND_CONNECTIONS must be a whole number, not '1.5'",
+        "SMS_RATE_PER_S must be a number, not 'fast'",
+        "SMS_SENDER_TYPE must be one of long_code, toll_free, short_code, not 'shortcode'",
+    ]
+
+
+def test_numbers_and_levels_that_are_fine():
+    config = from_environ({"QUIET_HOURS_START": " 7 ", "SMS_RATE_PER_S": "", "LOG_LEVEL": "debug"})
+    assert config["QUIET_HOURS_START"] == 7 and config["SMS_RATE_PER_S"] == 1.0
+    assert config["LOG_LEVEL"] == "DEBUG"
+
+
+def test_production_problems_come_one_per_line(capsys):
+    from bot.config import exit_on_config_error
+
+    env = {k: v for k, v in GOOD.items() if k not in ("ORG_NAME", "REDIS_URL")}
+    with pytest.raises(ConfigError) as raised:
+        from_environ({**env, "WHATSAPP_PAUSE_S": "soon"})
+    with pytest.raises(SystemExit) as exited:
+        exit_on_config_error(raised.value)
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "Puente cannot start: WHATSAPP_PAUSE_S must be a whole number, not 'soon'",
+        "Puente cannot start: REDIS_URL is required",
+        "Puente cannot start: ORG_NAME is required",
+    ]

@@ -28,7 +28,14 @@ from bot.flows.turn import PLACEHOLDER, ContactView, Translate, Turn
 from bot.i18n import LANGUAGES, MESSAGES_DIR
 from bot.text import UCS2, normalize, sms_segments, strip_accents
 
-__all__ = ["SegmentCount", "check_flows", "load_checked_flows", "main", "segment_counts"]
+__all__ = [
+    "SegmentCount",
+    "check_flows",
+    "load_checked_flows",
+    "main",
+    "missing_variables",
+    "segment_counts",
+]
 
 BUTTON_TITLE_LIMIT = 20  # characters WhatsApp shows on a quick-reply button
 _TEXT_KEYS = {"re-ask": "reask"}  # where a preview's text is written (default: text)
@@ -264,14 +271,20 @@ def _synonym_warnings(flowset: FlowSet) -> list[Problem]:
     return problems
 
 
+def missing_variables(flow: Flow, variables: Mapping[str, str]) -> list[str]:
+    """The variables ``flow`` requires that have no value: the app disables such a flow."""
+    return [
+        name for name, required in flow.variables.items() if required and not variables.get(name)
+    ]
+
+
 def _missing_variables(flowset: FlowSet, variables: Mapping[str, str]) -> list[Problem]:
     problems = []
     for flow in flowset:
-        for name, required in flow.variables.items():
-            if required and not variables.get(name):
-                message = f"variable {name!r} is required but not configured"
-                line = flow.key_lines.get(f"variables.{name}", flow.line_of("variables"))
-                problems.append(Problem("error", flow.file, line, None, message))
+        for name in missing_variables(flow, variables):
+            message = f"variable {name!r} is required but not configured"
+            line = flow.key_lines.get(f"variables.{name}", flow.line_of("variables"))
+            problems.append(Problem("error", flow.file, line, None, message))
     return problems
 
 

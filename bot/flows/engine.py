@@ -260,6 +260,9 @@ def _follow(
         return _end(turn, session, transition.reason)
     if isinstance(transition, StartFlow):
         turn.effects.append(FlowEnded(session.flow_id, "completed"))
+        if transition.flow_id not in turn.flowset.flows:  # disabled: not configured
+            log.warning("flow %s: goes to disabled flow %s", turn.flow.id, transition.flow_id)
+            return _result(turn, None)
         return _start(turn, transition.flow_id, turn.now, budget)
     following = _next_step(turn.flow, step, transition)
     session = replace(session, reasks=0)

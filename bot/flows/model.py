@@ -7,7 +7,7 @@ contact reads is looked up in the ``flows`` Babel catalog by the base-language t
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
@@ -105,6 +105,11 @@ class FlowSet:
         """Languages in which this message is a trigger keyword (empty if none)."""
         matches = self.keyword_index.get(normalize(normalized_text), {})
         return frozenset().union(*matches.values()) if matches else frozenset()
+
+    def without(self, flow_ids: Iterable[str]) -> FlowSet:
+        """The same flows but these (disabled ones): their keywords start nothing."""
+        left_out = set(flow_ids)
+        return FlowSet({fid: f for fid, f in self.flows.items() if fid not in left_out})
 
     def variables(self) -> dict[str, bool]:
         """Configuration variables the flows use: name -> required by at least one flow."""

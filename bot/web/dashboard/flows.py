@@ -40,6 +40,11 @@ def variables() -> Mapping[str, str]:
     return current_app.extensions["puente.flows"].variables
 
 
+def disabled() -> Mapping[str, tuple[str, ...]]:
+    """Flows disabled at start-up -> the settings they need that are not configured."""
+    return current_app.extensions["puente.flows"].disabled
+
+
 def _checked() -> tuple[FlowSet, list[Problem]]:
     """The flows as they are on disk now, and every problem the checker finds."""
     flowset, _ = read_flows(flows_dir())
@@ -62,6 +67,7 @@ def index() -> str:
                 "flow": flow,
                 "errors": sum(p.severity == "error" for p in found),
                 "warnings": sum(p.severity == "warning" for p in found),
+                "disabled": disabled().get(flow.id, ()),
             }
         )
     known = {Path(f.file).name for f in flowset}
@@ -89,6 +95,7 @@ def detail(flow_id: str) -> str:
         tester=tester,
         tester_languages=LANGUAGES,
         has_errors=has_errors,
+        disabled=disabled().get(flow.id, ()),
     )
 
 
