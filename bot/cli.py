@@ -41,11 +41,12 @@ def flows_check(directory: str | None, segments: bool, strict: bool) -> None:
     --strict, a flow whose required variables are not configured is an
     error: the app starts, but with that flow disabled.
     """
-    from bot.conversations import FLOWS_DIR, flow_variables
+    from bot.config import flows_dir
+    from bot.conversations import flow_variables
     from bot.flows.check import check_flows, format_segments, segment_counts
     from bot.flows.loader import read_flows
 
-    directory = directory or os.environ.get("FLOWS_DIR") or str(FLOWS_DIR)
+    directory = directory or flows_dir(os.environ)
     variables = flow_variables(_settings()) if strict else None
     problems = check_flows(directory, variables=variables)
     for problem in problems:

@@ -51,7 +51,7 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "DATABASE_URL": env.get("DATABASE_URL", defaults.DEFAULT_DATABASE_URL),
         "REDIS_URL": env.get("REDIS_URL", ""),  # empty = embedded queue
         "PUBLIC_URL": env.get("PUBLIC_URL", defaults.DEFAULT_PUBLIC_URL).rstrip("/"),
-        "SECRET_KEY": env.get("SECRET_KEY", "dev-only-not-secret"),
+        "SECRET_KEY": env.get("SECRET_KEY", defaults.DEFAULT_DEV_SECRET_KEY),
         "TWILIO_ACCOUNT_SID": env.get("TWILIO_ACCOUNT_SID", defaults.DEFAULT_DEV_ACCOUNT_SID),
         "TWILIO_AUTH_TOKEN": env.get("TWILIO_AUTH_TOKEN", defaults.DEFAULT_DEV_AUTH_TOKEN),
         "TWILIO_MESSAGING_SERVICE_SID": env.get("TWILIO_MESSAGING_SERVICE_SID", ""),
@@ -62,15 +62,15 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         # Only for local development behind no tunnel; refused in production.
         "TWILIO_VALIDATE_SIGNATURE": env.get("TWILIO_VALIDATE_SIGNATURE", "true") != "false",
         "ORG_NAME": env.get("ORG_NAME", defaults.DEFAULT_ORG_NAME),
-        "ORG_SUPPORT_CONTACT": env.get("ORG_SUPPORT_CONTACT", "support@example.org"),
+        "ORG_SUPPORT_CONTACT": env.get("ORG_SUPPORT_CONTACT", defaults.DEFAULT_ORG_SUPPORT_CONTACT),
         "LEGAL_HELP": env.get("LEGAL_HELP", ""),
         "MESSAGE_FREQUENCY": env.get("MESSAGE_FREQUENCY", ""),
         "DEFAULT_LANGUAGE": env.get("DEFAULT_LANGUAGE", defaults.DEFAULT_LANGUAGE),
-        "FLOWS_DIR": env.get("FLOWS_DIR", ""),
+        "FLOWS_DIR": flows_dir(env),
         "MAX_CONTENT_LENGTH": _number(
             env, "MAX_WEBHOOK_BYTES", defaults.DEFAULT_MAX_WEBHOOK_BYTES, problems
         ),
-        "LOG_LEVEL": env.get("LOG_LEVEL", "INFO").upper(),
+        "LOG_LEVEL": env.get("LOG_LEVEL", defaults.DEFAULT_LOG_LEVEL).upper(),
         **_broadcast_settings(env, problems),
     }
     # Flow placeholders: EVENT_NAME, EVENT_DATE_ES, KYR_MEDIA_DOOR… (and EVENT_ID,
@@ -121,6 +121,11 @@ def _choice_problems(config: Mapping[str, Any]) -> list[str]:
         if config[name] not in allowed:
             problems.append(f"{name} must be one of {', '.join(allowed)}, not {config[name]!r}")
     return problems
+
+
+def flows_dir(env: Mapping[str, str]) -> str:
+    """FLOWS_DIR, else the shipped flows/ folder: the one place that decides which."""
+    return env.get("FLOWS_DIR") or str(defaults.DEFAULT_FLOWS_DIR)
 
 
 def _broadcast_settings(env: Mapping[str, str], problems: list[str]) -> dict[str, Any]:

@@ -42,7 +42,6 @@ from bot.text import normalize
 log = logging.getLogger(__name__)
 
 RSVP_FIELD = "summit_rsvp"  # the RSVP flow's answer (yes/no/maybe), for EVENT_ID's reminders
-FLOWS_DIR = Path(__file__).resolve().parent.parent / "flows"
 # Settings that flows may use as {placeholders}, by configuration name.
 _VARIABLE_SETTINGS = {"org_name": "ORG_NAME", "legal_help": "LEGAL_HELP"}
 _VARIABLE_PREFIXES = ("EVENT_", "KYR_MEDIA_")
@@ -79,7 +78,7 @@ def init_app(app: Flask) -> None:
 
 def load(settings: Mapping[str, Any]) -> LoadedFlows:
     """Flows from FLOWS_DIR (or the shipped ones), checked; unconfigured ones disabled."""
-    directory = settings.get("FLOWS_DIR") or FLOWS_DIR
+    directory = settings["FLOWS_DIR"]
     variables = flow_variables(settings)
     if not settings["PRODUCTION"]:
         variables = _development_stand_ins(directory, variables)

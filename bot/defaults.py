@@ -1,4 +1,10 @@
-"""Default settings; every one can be overridden from the environment."""
+"""Every default in one place: settings (each can be overridden from the environment,
+see bot/config.py, which builds the config the rest of the bot reads) and the flow
+files' optional keys.
+"""
+
+from datetime import timedelta
+from pathlib import Path
 
 # Embedded development defaults: `make run` needs no Redis, PostgreSQL or Twilio.
 DEFAULT_DATABASE_URL = "sqlite:///instance/puente.db"
@@ -9,6 +15,9 @@ DEFAULT_DEV_ACCOUNT_SID = "AC" + "0" * 32
 DEFAULT_DEV_AUTH_TOKEN = "dev-auth-token-not-secret"
 DEFAULT_DEV_SMS_FROM = "+15005550006"
 DEFAULT_DEV_WHATSAPP_FROM = "whatsapp:+15005550006"
+DEFAULT_DEV_SECRET_KEY = "dev-only-not-secret"  # production requires its own
+DEFAULT_ORG_SUPPORT_CONTACT = "support@example.org"
+DEFAULT_LOG_LEVEL = "INFO"
 
 DEFAULT_LANGUAGE = "en"  # used when nothing tells us a contact's language
 DEFAULT_ORG_NAME = "Puente"
@@ -16,6 +25,11 @@ DEFAULT_ORG_NAME = "Puente"
 DEFAULT_MAX_WEBHOOK_BYTES = 64 * 1024
 # WhatsApp's customer-service window, from the contact's last inbound message.
 WHATSAPP_WINDOW_HOURS = 24
+
+# Flows: the shipped conversations (FLOWS_DIR replaces them), and how long a flow
+# waits for an answer when its file sets no expire_after.
+DEFAULT_FLOWS_DIR = Path(__file__).resolve().parent.parent / "flows"
+DEFAULT_FLOW_EXPIRE_AFTER = timedelta(hours=23)
 
 # Broadcasts (bot/broadcasts): quiet hours in the contact's own time zone, as
 # hours of the day [start, end); Twilio advises 9:00 for Mexico.

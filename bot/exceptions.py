@@ -1,4 +1,10 @@
-"""The project's exceptions, in one place."""
+"""The root of every Puente error, and the errors no one domain owns.
+
+A domain's own errors stay beside it (``phones.InvalidNumber``,
+``flows.problems.FlowError``, ``broadcasts.broadcast.BroadcastError``…) and
+derive from ``PuenteError``: ``except PuenteError`` catches every error Puente
+raises on purpose (tests/test_architecture.py checks that each one does).
+"""
 
 
 class PuenteError(Exception):

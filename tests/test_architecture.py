@@ -1,4 +1,5 @@
-"""docs/architecture.md is true: its layers, one home per library, no import cycle.
+"""docs/architecture.md is true: its layers, one home per library, no import cycle;
+and every error Puente defines derives from PuenteError.
 
 The rules are import-linter contracts (``[tool.importlinter]`` in pyproject.toml);
 these tests run them, and check that the architecture page's tables name the same
@@ -7,6 +8,9 @@ modules in the same layers as the contracts.
 
 from __future__ import annotations
 
+import importlib
+import inspect
+import pkgutil
 import re
 import subprocess
 import sys
@@ -14,6 +18,9 @@ import tomllib
 from pathlib import Path
 
 import grimp
+
+import bot
+from bot.exceptions import PuenteError
 
 ROOT = Path(__file__).resolve().parent.parent
 ARCHITECTURE = ROOT / "docs" / "architecture.md"
@@ -100,3 +107,16 @@ def test_the_sending_table_lists_the_engine_in_the_contracts_order():
         for modules, _what in table_rows("### The sending engine")
     ]
     assert in_table == contract_layers("sending")
+
+
+def test_every_error_puente_defines_derives_from_puente_error():
+    defined = []
+    for found in pkgutil.walk_packages(bot.__path__, "bot."):
+        module = importlib.import_module(found.name)
+        defined += [
+            cls
+            for _name, cls in inspect.getmembers(module, inspect.isclass)
+            if issubclass(cls, BaseException) and cls.__module__ == module.__name__
+        ]
+    assert len(defined) >= 8
+    assert [cls.__qualname__ for cls in defined if not issubclass(cls, PuenteError)] == []

@@ -38,12 +38,13 @@ from bot.broadcasts.models import (
 )
 from bot.channels.twilio import MAX_MEDIA
 from bot.contacts.models import CHANNEL_SMS, CHANNEL_WHATSAPP, CHANNELS
+from bot.exceptions import PuenteError
 from bot.i18n import LANGUAGES
 from bot.msgs.models import Message
 from bot.text import SegmentInfo, sms_segments
 
 
-class BroadcastError(ValueError):
+class BroadcastError(PuenteError, ValueError):
     """A broadcast that cannot be created or changed as asked (the message says why)."""
 
 
@@ -170,9 +171,9 @@ def _cost(
 ) -> float:
     if channel == CHANNEL_WHATSAPP:
         sendable = in_window or broadcast.content_sid
-        return float(config.get("WHATSAPP_MESSAGE_COST", 0.005)) if sendable else 0.0
+        return config["WHATSAPP_MESSAGE_COST"] if sendable else 0.0
     key = "SMS_SEGMENT_COST_US" if country == "US" else "SMS_SEGMENT_COST_MX"
-    return segments.segments * float(config.get(key, 0.01))
+    return segments.segments * config[key]
 
 
 def _warnings(broadcast: Broadcast, result: Preview) -> list[str]:

@@ -51,6 +51,7 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from bot.channels.twilio import compute_signature
+from bot.exceptions import PuenteError
 from bot.text import sms_segments
 
 API_VERSION = "2010-04-01"
@@ -144,7 +145,7 @@ class Callback:
     auth_token: str
 
 
-class ApiError(Exception):
+class ApiError(PuenteError):
     """A Twilio-shaped error answer."""
 
     def __init__(self, code: int, http_status: int = 400, message: str | None = None) -> None:

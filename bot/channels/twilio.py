@@ -35,6 +35,7 @@ from twilio.twiml.messaging_response import Message, MessagingResponse
 from urllib3.exceptions import NewConnectionError
 
 from bot.channels.errors import Effect, classify_error
+from bot.exceptions import PuenteError
 from bot.phones import mask
 
 log = logging.getLogger(__name__)
@@ -220,7 +221,7 @@ def _accepted(sid: str | None, status: str | None) -> SendResult:
 _send_by: contextvars.ContextVar[float | None] = contextvars.ContextVar("send_by", default=None)
 
 
-class SlotMissed(Exception):  # noqa: N818 - a signal, not an error
+class SlotMissed(PuenteError):  # noqa: N818 - a signal, not an error
     """The send's throttle slot passed before its request could leave: nothing was sent."""
 
 

@@ -28,6 +28,7 @@ from typing import Any
 
 import yaml
 
+from bot.exceptions import PuenteError
 from bot.text import normalize
 
 ENV_DIR = "PUENTE_KEYWORDS_DIR"
@@ -64,7 +65,7 @@ ORDER = (
 )
 
 
-class KeywordDataError(ValueError):
+class KeywordDataError(PuenteError, ValueError):
     """A keyword data file is malformed."""
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from bot.compliance.keywords import Intent, classify
+from bot.defaults import DEFAULT_FLOW_EXPIRE_AFTER
 from bot.flows import steps
 from bot.flows.model import Flow, FlowSet, Step, parse_duration
 from bot.flows.problems import FlowError, Problem, display_path
@@ -30,7 +31,6 @@ __all__ = ["FlowError", "load_flows", "parse_flow", "read_flows"]
 
 SPEC_VERSION = 1  # the flow file format; bump with a migration when it changes
 WHATSAPP_WINDOW_LIMIT = timedelta(hours=23, minutes=50)  # end before the 24 h window closes
-DEFAULT_EXPIRE_AFTER = timedelta(hours=23)
 FLOW_KEYS = {
     "flow", "name", "version", "base_language", "expire_after", "triggers", "variables",
     "steps",
@@ -215,7 +215,8 @@ def _flow_settings(doc: LineDict, path: Path, report: _Report) -> dict[str, Any]
             line_of(doc, "base_language"),
             f"base_language {base!r} is not one of {', '.join(LANGUAGES)}",
         )
-    expire_after = parse_duration(doc.get("expire_after", "23h"))
+    written = doc.get("expire_after")
+    expire_after = DEFAULT_FLOW_EXPIRE_AFTER if written is None else parse_duration(written)
     if expire_after is None:
         report.error(
             line_of(doc, "expire_after"),
@@ -230,7 +231,7 @@ def _flow_settings(doc: LineDict, path: Path, report: _Report) -> dict[str, Any]
         "id": flow_id,
         "name": str(doc.get("name") or flow_id),
         "base_language": base,
-        "expire_after": expire_after or DEFAULT_EXPIRE_AFTER,
+        "expire_after": expire_after or DEFAULT_FLOW_EXPIRE_AFTER,
         "triggers": _triggers(doc.get("triggers", {}), report, line_of(doc, "triggers")),
         "variables": _variables(doc.get("variables"), report, line_of(doc, "variables")),
         "line": doc.line,

@@ -13,6 +13,7 @@ from datetime import timedelta
 from functools import cached_property
 from typing import Any
 
+from bot.defaults import DEFAULT_FLOW_EXPIRE_AFTER
 from bot.text import normalize
 
 
@@ -40,7 +41,7 @@ class Flow:
     file: str
     steps: tuple[Step, ...]
     base_language: str = "en"
-    expire_after: timedelta = timedelta(hours=23)
+    expire_after: timedelta = DEFAULT_FLOW_EXPIRE_AFTER
     triggers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # lang -> normalized
     variables: Mapping[str, bool] = field(default_factory=dict)  # name -> required
     name: str = ""

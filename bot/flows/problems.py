@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from typing import Literal
 
+from bot.exceptions import PuenteError
+
 Severity = Literal["error", "warning"]
 
 
@@ -37,7 +39,7 @@ class Problem:
         return f"{where} {prefix}{self.message}"
 
 
-class FlowError(Exception):
+class FlowError(PuenteError):
     """A flow that must not run: ``flows/join.yaml:23: step 'ask_zip': unknown step type 'aks'``."""
 
     def __init__(self, file: str, line: int, step_id: str | None, problem: str) -> None:

@@ -182,7 +182,7 @@ def load_plan(runtime: Runtime, broadcast_id: int) -> Plan | None:
             broadcast.flow_id,
             broadcast.expires_at,
             event,
-            runtime.config.get("ORG_NAME", ""),
+            runtime.config["ORG_NAME"],
         )
 
 
@@ -241,7 +241,7 @@ def send_within(runtime: Runtime) -> dt.timedelta:
     this (a Redis outage stalls the loop) is dropped instead, so it can never
     reach Twilio after reconcile decided it never would.
     """
-    return dt.timedelta(seconds=int(runtime.config.get("SETTLE_AFTER_S", 30)) / 2)
+    return dt.timedelta(seconds=runtime.config["SETTLE_AFTER_S"] / 2)
 
 
 def weight_of(draft: Draft) -> int:
@@ -487,7 +487,7 @@ def decide(
     if outcome.effect is Effect.UNKNOWN_FATE:
         return DELIVERY_UNKNOWN, None, code  # reconcile asks Twilio before sending again
     if outcome.effect is Effect.RATE_LIMITED_PAUSE_CHANNEL:
-        pause_s = int(runtime.config.get("WHATSAPP_PAUSE_S", 600))
+        pause_s = runtime.config["WHATSAPP_PAUSE_S"]
         runtime.throttle.pause(runtime.limit(ready.channel).sender, pause_s)
         return DELIVERY_QUEUED, now + dt.timedelta(seconds=pause_s), code
     if outcome.retryable and ready.attempts < _max_attempts(code):

@@ -32,8 +32,7 @@ BATCH_SECONDS = 5  # a batch holds about this many seconds of sending at the sen
 def batch_size(runtime: Runtime, channels: list[str]) -> int:
     """Deliveries per batch: the setting, or more for a fast sender."""
     rate = max(runtime.limit(channel).rate_per_s for channel in channels)
-    setting = int(runtime.config.get("BROADCAST_BATCH_SIZE", 500))
-    return max(setting, math.ceil(rate * BATCH_SECONDS))
+    return max(runtime.config["BROADCAST_BATCH_SIZE"], math.ceil(rate * BATCH_SECONDS))
 
 
 def fan_out(broadcast_id: int, filters: dict | None = None) -> int:

@@ -150,7 +150,7 @@ class Pacer:
         wanted = sum(
             max(4, math.ceil(self.runtime.limit(ch).rate_per_s * IN_FLIGHT_S)) for ch in by_channel
         )
-        return max(1, min(int(self.runtime.config.get("SEND_CONNECTIONS", 256)), wanted))
+        return max(1, min(self.runtime.config["SEND_CONNECTIONS"], wanted))
 
     async def _lane(self, channel: str, items: list[Due]) -> None:
         lane = Lane(channel, self.runtime.limit(channel))

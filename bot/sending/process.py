@@ -63,12 +63,12 @@ class Runtime:
 
     def limit(self, channel: str) -> Limit:
         """The throttle limit of the sender used for ``channel``."""
-        margin = int(self.config.get("THROTTLE_MARGIN_MS", 40))
+        margin = self.config["THROTTLE_MARGIN_MS"]
         if channel == CHANNEL_WHATSAPP:
             name = self.sender.messaging_service_sid or self.sender.whatsapp_from or "whatsapp"
-            return Limit(name, float(self.config.get("WHATSAPP_RATE_PER_S", 80)), margin)
+            return Limit(name, self.config["WHATSAPP_RATE_PER_S"], margin)
         name = self.sender.messaging_service_sid or self.sender.sms_from or "sms"
-        return Limit(name, float(self.config.get("SMS_RATE_PER_S", 1)), margin)
+        return Limit(name, self.config["SMS_RATE_PER_S"], margin)
 
 
 def redis_url(config: Mapping[str, Any], instance_path: str | Path = INSTANCE_DIR) -> str | None:
@@ -78,7 +78,7 @@ def redis_url(config: Mapping[str, Any], instance_path: str | Path = INSTANCE_DI
 
 def build(config: Mapping[str, Any], connection: redis.Redis | None = None) -> Runtime:
     """A runtime for these settings (and this Redis connection, if given)."""
-    if not config.get("TWILIO_API_URL") and not config.get("PRODUCTION"):
+    if not config["TWILIO_API_URL"] and not config["PRODUCTION"]:
         # Development sends to the outbox mounted on the web app, as create_app does.
         config = {**config, "TWILIO_API_URL": config["PUBLIC_URL"] + DEFAULT_DEV_TWILIO_API_PATH}
     if connection is None:
@@ -125,7 +125,7 @@ def start_dev_queue(
     Returns the function that stops them.
     """
     tick = queue.TickJob(reconcile_job, "puente-reconcile")
-    interval = int(config.get("RECONCILE_INTERVAL_S", 15))
+    interval = config["RECONCILE_INTERVAL_S"]
     if not queue.EmbeddedRedis.available():
         connection, _thread = queue.start_in_process_queue([tick], interval)
         use(build(config, connection))

@@ -11,10 +11,17 @@ bulk and are not held.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 from zoneinfo import ZoneInfo
+
+from bot.defaults import (
+    DEFAULT_QUIET_HOURS_END,
+    DEFAULT_QUIET_HOURS_START,
+    DEFAULT_QUIET_HOURS_START_MX,
+)
 
 # The zones of each country's numbers when a number does not tell its own (contiguous
 # US: Alaska's and Hawaii's area codes each have a single zone, so they are known).
@@ -38,22 +45,19 @@ SEARCH_DAYS = 3
 class Window:
     """Hours of the day when bulk messages may arrive: [start, end)."""
 
-    start: int = 8
-    end: int = 21
-    start_mx: int = 9  # Twilio's advice for Mexico
+    start: int = DEFAULT_QUIET_HOURS_START
+    end: int = DEFAULT_QUIET_HOURS_END
+    start_mx: int = DEFAULT_QUIET_HOURS_START_MX  # Twilio's advice for Mexico
 
     def hours(self, zone: str) -> tuple[int, int]:
         """(start, end) hours for a zone."""
         return (self.start_mx if zone in MEXICO_ZONES else self.start), self.end
 
 
-def window_from_config(config: object) -> Window:
+def window_from_config(config: Mapping[str, Any]) -> Window:
     """The window set by QUIET_HOURS_START / _END / _START_MX."""
-    get = config.get  # type: ignore[attr-defined]
     return Window(
-        int(get("QUIET_HOURS_START", 8)),
-        int(get("QUIET_HOURS_END", 21)),
-        int(get("QUIET_HOURS_START_MX", 9)),
+        config["QUIET_HOURS_START"], config["QUIET_HOURS_END"], config["QUIET_HOURS_START_MX"]
     )
 
 

@@ -47,7 +47,6 @@ log = logging.getLogger(__name__)
 
 LOCK_KEY = "puente:reconcile:lock"
 LOCK_S = 120
-DEFAULT_SETTLE_AFTER_S = 30  # > 2x the API timeout: a dead process's request is over
 
 
 def run(runtime: Runtime, connection: redis.Redis, now: dt.datetime) -> dict[str, int]:
@@ -154,8 +153,7 @@ def finish(runtime: Runtime, now: dt.datetime) -> int:
 
 def settle_unknown(runtime: Runtime, now: dt.datetime) -> int:
     """Settle "sending" and "unknown" deliveries old enough that no request is in flight."""
-    after = int(runtime.config.get("SETTLE_AFTER_S", DEFAULT_SETTLE_AFTER_S))
-    cutoff = now - dt.timedelta(seconds=after)
+    cutoff = now - dt.timedelta(seconds=runtime.config["SETTLE_AFTER_S"])
     with runtime.db.session() as session:
         stuck = session.scalars(
             select(Delivery).where(

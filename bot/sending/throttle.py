@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import redis
 
+from bot.defaults import DEFAULT_THROTTLE_MARGIN_MS
+
 BULK_AHEAD_MS = 1000  # how far ahead a bulk send may book its slot
 MIN_RETRY_S = 0.005
 
@@ -70,7 +72,7 @@ class Limit:
 
     sender: str  # "sms:+12135550100", "whatsapp:+1213…", "sms:MG…"
     rate_per_s: float
-    margin_ms: int = 40
+    margin_ms: int = DEFAULT_THROTTLE_MARGIN_MS
 
     @property
     def interval_ms(self) -> float:

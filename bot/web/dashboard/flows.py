@@ -13,7 +13,6 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, render_template, request
 
-from bot import conversations
 from bot.db import utcnow
 from bot.flows import engine
 from bot.flows.check import check_flows
@@ -31,8 +30,8 @@ MAX_TRANSCRIPT = 60  # lines kept in the tester
 
 
 def flows_dir() -> Path:
-    """FLOWS_DIR, else the shipped flows/ folder (as the conversations load them)."""
-    return Path(current_app.config.get("FLOWS_DIR") or conversations.FLOWS_DIR)
+    """FLOWS_DIR, else the shipped flows/ folder (see bot.config.flows_dir)."""
+    return Path(current_app.config["FLOWS_DIR"])
 
 
 def variables() -> Mapping[str, str]:

@@ -27,7 +27,7 @@ def choose_language() -> str:
     if picked in LANGUAGES:
         return picked
     best = request.accept_languages.best_match(LANGUAGES)
-    return best or current_app.config.get("DEFAULT_LANGUAGE", "en")
+    return best or current_app.config["DEFAULT_LANGUAGE"]
 
 
 def current_language() -> str:
