@@ -32,6 +32,7 @@ PUBLIC = {
     "dashboard.auth.language",
     "twilio.messages",
     "twilio.status",
+    "health.healthz",  # the platform's probe: says ok or down, nothing more
 }
 PUBLIC_IN_DEVELOPMENT = {"simulator.page", "simulator.sign", "simulator.outbox", "simulator.reset"}
 

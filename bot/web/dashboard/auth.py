@@ -38,8 +38,8 @@ from bot.web.dashboard.language import _, choose_language
 bp = Blueprint("auth", __name__)
 
 # Open without a session: Twilio's webhooks (signed by Twilio), the dev-only
-# simulator, static files, the sign-in page and its language switch.
-PUBLIC_BLUEPRINTS = frozenset({"twilio", "simulator"})
+# simulator, the health probe, static files, the sign-in page and its language switch.
+PUBLIC_BLUEPRINTS = frozenset({"twilio", "simulator", "health"})
 PUBLIC_ENDPOINTS = frozenset(
     {"static", "dashboard.static", "dashboard.auth.login", "dashboard.auth.language", "root"}
 )
