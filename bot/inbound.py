@@ -171,24 +171,35 @@ def receive(
     now: dt.datetime,
     flows: LoadedFlows | None = None,
 ) -> list[Reply]:
-    """Handle one inbound message and return the replies for the TwiML response."""
-    try:
-        with db.session() as session:
-            return _receive(session, inbound, settings, now, flows)
-    except IntegrityError:
-        # The same MessageSid was handled already (a retry, or a concurrent copy).
-        with db.session() as session:
-            return stored_replies(session, inbound.sid)
+    """Handle one inbound message and return the replies for the TwiML response.
+
+    A unique key that fails is a MessageSid handled already (a retry, or a
+    concurrent copy): its stored replies are the answer. Any other (a row that
+    a concurrent message wrote first) is settled by handling it once more.
+    """
+    tries = 2
+    while True:
+        tries -= 1
+        try:
+            with db.session() as session:
+                return _receive(session, inbound, settings, now, flows)
+        except IntegrityError:
+            with db.session() as session:
+                stored = stored_replies(session, inbound.sid)
+            if stored is not None:
+                return stored
+            if not tries:
+                raise
 
 
-def stored_replies(session: Session, sid: str) -> list[Reply]:
-    """The replies given the first time this MessageSid was handled."""
-    original = session.scalar(select(Message).where(Message.sid == sid))
+def stored_replies(session: Session, sid: str) -> list[Reply] | None:
+    """The replies given the first time this MessageSid was handled; None if it was not."""
+    original = session.scalar(select(Message.id).where(Message.sid == sid))
     if original is None:
-        raise LookupError("duplicate MessageSid with no stored message")
+        return None
     rows = session.scalars(
         select(Message)
-        .where(Message.in_reply_to_id == original.id, Message.status == STATUS_REPLIED)
+        .where(Message.in_reply_to_id == original, Message.status == STATUS_REPLIED)
         .order_by(Message.id)
     )
     return [Reply(m.body, tuple(x["url"] for x in m.media)) for m in rows]

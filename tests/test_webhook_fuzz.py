@@ -183,6 +183,26 @@ def test_a_sid_too_long_for_its_column_is_refused(client):
     assert post_signed(client, "/twilio/status", params).status_code == 400
 
 
+def test_a_unique_key_other_than_the_sid_is_settled_by_handling_it_again(client, monkeypatch):
+    """A row a concurrent message wrote first (their contact, an address): once more."""
+    from sqlalchemy.exc import IntegrityError
+
+    from bot import inbound
+
+    handle, calls = inbound._receive, []  # noqa: SLF001
+
+    def first_loses_a_race(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise IntegrityError("INSERT INTO addresses", {}, Exception("unique"))
+        return handle(*args, **kwargs)
+
+    monkeypatch.setattr(inbound, "_receive", first_loses_a_race)
+    response = post_signed(client, "/twilio/messages", inbound_params("+12135550155", "Hello"))
+    assert response.status_code == 200 and len(calls) == 2
+    assert "Welcome" in reply_bodies(response.data)[0]
+
+
 # --- bounded memory: caps, not trust --------------------------------------------
 
 
