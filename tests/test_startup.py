@@ -41,6 +41,7 @@ def production_env(tmp_path: Path) -> dict[str, str]:
     return {
         "PATH": os.environ["PATH"],
         "HOME": str(tmp_path),
+        "PYTHONPATH": str(ROOT),  # the code beside this test, whatever is installed
         "PUENTE_ENV": "production",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'puente.db'}",
         "REDIS_URL": "redis://127.0.0.1:1/0",
