@@ -229,23 +229,23 @@ def prepared(
     db.engine.dispose()
     extra = {"SEND_CONNECTIONS": str(connections)}
     env = worker_env(url, redis_url, fake.url, UNTHROTTLED, extra)
-    rt = process.build(from_environ(env))
-    process.use(rt)
-    rt.redis.flushall()
+    runtime = process.build(from_environ(env))
+    process.use(runtime)
+    runtime.redis.flushall()
     batches: list[int] = []
-    fanout.fan_out(rt.db, measured_id, NOW, count, batches.append)
+    fanout.fan_out(runtime.db, measured_id, NOW, count, batches.append)
     if batches[0] != 0:
         raise RuntimeError(f"fan-out wrote batches {batches}, expected batch 0 first")
     # Contacts 1..count are batch 0; the last WARM (later batches) go to the warm-up
     # broadcast, so the measured send job finds nothing more to send (`more_due`).
-    with rt.db.session() as session:
+    with runtime.db.session() as session:
         session.execute(
             update(Delivery)
             .where(Delivery.broadcast_id == measured_id, Delivery.batch > 0)
             .values(broadcast_id=warm_id, batch=0)
             .execution_options(synchronize_session=False)
         )
-    with rt.db.session() as session:
+    with runtime.db.session() as session:
         found = dict(
             session.execute(
                 select(Delivery.broadcast_id, func.count())
@@ -255,7 +255,7 @@ def prepared(
         )
     if found != {measured_id: count, warm_id: WARM}:
         raise RuntimeError(f"batch 0 deliveries by broadcast: {found}")
-    return rt, measured_id, warm_id
+    return runtime, measured_id, warm_id
 
 
 @dataclass
@@ -269,23 +269,23 @@ class EngineRun:
 
 
 def engine(
-    rt: process.Runtime, measured_id: int, warm_id: int, databases: Databases, fake: Fake
+    runtime: process.Runtime, measured_id: int, warm_id: int, databases: Databases, fake: Fake
 ) -> EngineRun:
     """send_batch of the warm-up broadcast, then of the measured one (measured)."""
     previous = sys.getswitchinterval()
     sys.setswitchinterval(SWITCH_INTERVAL_S)  # as the send job does
     try:
-        warmed = send_batch(rt, warm_id, 0, slice_s=3600)
+        warmed = send_batch(runtime, warm_id, 0, slice_s=3600)
         fake.reset(None)  # the fake counts the measured call's requests only
         multiprocessing.active_children()  # reap any finished multiprocessing child now
         before = child_pids()  # the fake, redis-server: none may be reaped in the window
         counts = SqlCounts()
-        rt.redis.config_resetstat()
+        runtime.redis.config_resetstat()
         db_cpu0 = databases.cpu()
         children0 = children_cpu()
         cpu0, wall0 = time.process_time(), time.perf_counter()
         try:
-            result = send_batch(rt, measured_id, 0, slice_s=3600)
+            result = send_batch(runtime, measured_id, 0, slice_s=3600)
         finally:
             cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
             children = children_cpu() - children0
@@ -297,9 +297,9 @@ def engine(
     if reaped:
         raise RuntimeError(f"children {sorted(reaped)} were reaped in the window")
     calls = {k.removeprefix("cmdstat_"): v["calls"]
-             for k, v in rt.redis.info("commandstats").items()}  # fmt: skip
+             for k, v in runtime.redis.info("commandstats").items()}  # fmt: skip
     received = fake.stats()["total"]
-    with rt.db.session() as session:
+    with runtime.db.session() as session:
         sent = session.scalar(
             select(func.count()).where(
                 Delivery.broadcast_id == measured_id, Delivery.status == "sent"
@@ -366,10 +366,10 @@ def main() -> None:
         rows.append(Row(label, cpu, rate))
         base = cpu
         slow.reset(None)
-        rt, measured_id, warm_id = prepared(
+        runtime, measured_id, warm_id = prepared(
             databases, redis_server.url, slow, count, args.connections
         )
-        run = engine(rt, measured_id, warm_id, databases, slow)
+        run = engine(runtime, measured_id, warm_id, databases, slow)
         notes = run.notes
         label = (
             f"send_batch, SEND_CONNECTIONS={args.connections}, "

@@ -152,7 +152,7 @@ def converse(
 
     ``stored`` is the contact's flow session as the caller loaded it with them.
     """
-    current = engine.Session.from_dict(stored.data) if stored else None
+    current = engine.FlowState.from_dict(stored.data) if stored else None
     view = contact_view(contact, channel)
     result = engine.handle(flows.flowset, current, view, text, now, flows.variables)
     apply_effects(session, contact, result.effects, now, how, flows.rsvp_event_id)
@@ -163,7 +163,7 @@ def converse(
 def store_session(
     session: Session,
     contact: Contact,
-    flow_session: engine.Session | None,
+    flow_session: engine.FlowState | None,
     now: dt.datetime,
     stored: FlowSession | None,
 ) -> None:
@@ -195,7 +195,7 @@ def start_flows(
     if flow is None or flow.first_step is None:
         log.warning("flow %s is not loaded: the broadcast's replies start no flow", flow_id)
         return
-    started = engine.Session(flow_id, flow.first_step.id, True, 0, now, now + flow.expire_after)
+    started = engine.FlowState(flow_id, flow.first_step.id, True, 0, now, now + flow.expire_after)
     ids = list(contact_ids)
     stored = {
         s.contact_id: s
@@ -208,7 +208,7 @@ def start_flows(
         _keep(stored[contact_id], started, now)
 
 
-def _keep(stored: FlowSession, flow_session: engine.Session, now: dt.datetime) -> None:
+def _keep(stored: FlowSession, flow_session: engine.FlowState, now: dt.datetime) -> None:
     stored.flow_id = flow_session.flow_id
     stored.expires_at = flow_session.expires_at
     stored.data = flow_session.to_dict()
@@ -298,7 +298,7 @@ def _expire_one(
             session.delete(stored)  # opted out or invalid meanwhile: the flow just ends
             return [], CHANNEL_SMS
         channel = _last_channel(contact)
-        current = engine.Session.from_dict(stored.data)
+        current = engine.FlowState.from_dict(stored.data)
         view = contact_view(contact, channel)
         result = engine.expire(flows.flowset, current, view, now, flows.variables)
         apply_effects(

@@ -30,10 +30,10 @@ def env(database_url, redis_url, fake_twilio_server, fake_twilio):
     return settings(database_url, redis_url, fake_twilio_server[1], SMS_RATE_PER_S="40")
 
 
-def fan_out(rt, broadcast_id: int) -> None:
+def fan_out(runtime, broadcast_id: int) -> None:
     from bot.broadcasts import fanout
 
-    fanout.fan_out(rt.db, broadcast_id, utcnow(), 500, lambda _batch: None)
+    fanout.fan_out(runtime.db, broadcast_id, utcnow(), 500, lambda _batch: None)
 
 
 @pytest.mark.parametrize("children", [True, False], ids=["child-processes", "threads"])
@@ -44,14 +44,14 @@ def test_a_batch_in_many_chunks_sends_each_contact_once_and_links_its_message(
     from bot.sending import bookkeeping
 
     monkeypatch.setattr(bookkeeping, "use_processes", lambda _runtime: children)
-    rt = in_process(env)
+    runtime = in_process(env)
     phones = [f"+1213555{n:04d}" for n in range(1, 24)]
     for phone in phones:
         add_contact(database, phone, "en")
     broadcast_id = add_broadcast(database)
-    fan_out(rt, broadcast_id)
+    fan_out(runtime, broadcast_id)
 
-    result = batches.send_batch(rt, broadcast_id, 0)
+    result = batches.send_batch(runtime, broadcast_id, 0)
 
     assert result.statuses == {"sent": 23} and result.left == 0
     assert Counter(m["to"] for m in fake_twilio.outbox()) == dict.fromkeys(phones, 1)
@@ -72,11 +72,11 @@ def test_a_stop_after_the_batch_was_read_is_respected_at_the_claim(
     database, env, fake_twilio, monkeypatch
 ):
     """The batch loads its contacts once; a STOP arriving after that must still win."""
-    rt = in_process(env)
+    runtime = in_process(env)
     stays = add_contact(database, "+12135550101", "en")
     leaves = add_contact(database, "+12135550102", "en")
     broadcast_id = add_broadcast(database)
-    fan_out(rt, broadcast_id)
+    fan_out(runtime, broadcast_id)
     real_triage = deliveries.triage
 
     def stop_arrives_meanwhile(*args, **kwargs):
@@ -86,7 +86,7 @@ def test_a_stop_after_the_batch_was_read_is_respected_at_the_claim(
         return items
 
     monkeypatch.setattr(deliveries, "triage", stop_arrives_meanwhile)
-    batches.send_batch(rt, broadcast_id, 0)
+    batches.send_batch(runtime, broadcast_id, 0)
 
     assert [m["to"] for m in fake_twilio.outbox()] == ["+12135550101"]
     with database.session() as session:
@@ -106,13 +106,13 @@ def test_the_slice_ends_claims_but_everything_claimed_is_sent_and_recorded(
     database, env, fake_twilio
 ):
     """80 sends at 40/s take two seconds; a 0.3 s slice claims only what it books."""
-    rt = in_process(env)
+    runtime = in_process(env)
     for n in range(1, 81):
         add_contact(database, f"+1213556{n:04d}", "en")
     broadcast_id = add_broadcast(database)
-    fan_out(rt, broadcast_id)
+    fan_out(runtime, broadcast_id)
 
-    first = batches.send_batch(rt, broadcast_id, 0, slice_s=0.3)
+    first = batches.send_batch(runtime, broadcast_id, 0, slice_s=0.3)
 
     sent = first.statuses.get("sent", 0)
     assert 0 < sent < 80 and first.left == 80 - sent
@@ -125,22 +125,22 @@ def test_the_slice_ends_claims_but_everything_claimed_is_sent_and_recorded(
     assert states == {"sent": sent, "pending": 80 - sent}  # none left "sending"
     assert len(fake_twilio.outbox()) == sent
 
-    second = batches.send_batch(rt, broadcast_id, 0)
+    second = batches.send_batch(runtime, broadcast_id, 0)
     assert second.statuses == {"sent": 80 - sent}
     assert len({m["to"] for m in fake_twilio.outbox()}) == len(fake_twilio.outbox()) == 80
 
 
 def test_a_poll_broadcast_routes_every_recipients_reply_to_its_flow(database, env, fake_twilio):
-    rt = in_process(env)
+    runtime = in_process(env)
     ids = [add_contact(database, f"+1213557{n:04d}", "es") for n in range(1, 6)]
     broadcast_id = add_broadcast(
         database,
         {"es": "¿Vienes el sábado? SI o NO", "en": "Coming Saturday? YES or NO"},
         flow_id="summit_rsvp",
     )
-    fan_out(rt, broadcast_id)
+    fan_out(runtime, broadcast_id)
 
-    batches.send_batch(rt, broadcast_id, 0)
+    batches.send_batch(runtime, broadcast_id, 0)
 
     with database.session() as session:
         flows = dict(session.execute(select(FlowSession.contact_id, FlowSession.flow_id)).all())
@@ -151,9 +151,9 @@ CHILDREN_THEN_WAIT = """
 import json, sys, time
 from bot.sending import bookkeeping, deliveries
 from tests.test_broadcast_factories import in_process
-rt = in_process(json.loads(sys.argv[1]))
+runtime = in_process(json.loads(sys.argv[1]))
 plan = deliveries.Plan(1, {"en": "Hi"}, "en", (), None, {}, None, None)
-keeper = bookkeeping.Bookkeeper(rt, plan)
+keeper = bookkeeping.Bookkeeper(runtime, plan)
 print(json.dumps(sorted(p.pid for p in keeper.pool._processes.values())), flush=True)
 time.sleep(600)
 """
@@ -204,12 +204,12 @@ def test_a_sender_setting_twilio_would_refuse_fails_the_delivery_and_says_why(
 ):
     """No SMS number and no Messaging Service: nothing is sent, nothing is retried forever."""
     env = settings(database_url, redis_url, fake_twilio_server[1], TWILIO_SMS_FROM="")
-    rt = in_process(env)
+    runtime = in_process(env)
     contact = add_contact(database, "+12135550161", "en")
     broadcast_id = add_broadcast(database)
-    fan_out(rt, broadcast_id)
+    fan_out(runtime, broadcast_id)
 
-    result = batches.send_batch(rt, broadcast_id, 0)
+    result = batches.send_batch(runtime, broadcast_id, 0)
 
     assert result.statuses == {"failed": 1}
     assert fake_twilio.outbox() == []
@@ -229,20 +229,20 @@ def test_a_stale_read_never_puts_back_a_delivery_another_job_already_sent(
     env = settings(
         database_url, redis_url, fake_twilio_server[1], QUIET_HOURS_START="8", QUIET_HOURS_END="21"
     )
-    rt = in_process(env)
+    runtime = in_process(env)
     contact = add_contact(database, "+12135550171", "en")  # Los Angeles
     broadcast_id = add_broadcast(database)
-    fan_out(rt, broadcast_id)
+    fan_out(runtime, broadcast_id)
     with database.session() as session:
         delivery = session.scalars(select(Delivery).where(Delivery.contact_id == contact)).one()
-        stale = deliveries.Due(delivery.id, contact, delivery.channel)
+        stale = deliveries.DueDelivery(delivery.id, contact, delivery.channel)
         delivery.status = "sent"  # the other job sent it after this job read it
     night = dt.datetime(2026, 6, 3, 10, 0, tzinfo=dt.UTC)  # 03:00 in Los Angeles
-    plan = deliveries.load_plan(rt, broadcast_id)
+    plan = deliveries.load_plan(runtime, broadcast_id)
 
-    ready = deliveries.take(rt, plan, [stale], night, deliveries.BatchResult())
+    claimed = deliveries.take(runtime, plan, [stale], night, deliveries.BatchResult())
 
-    assert ready == []
+    assert claimed == []
     with database.session() as session:
         assert session.get(Delivery, delivery.id).status == "sent"
 
@@ -258,11 +258,11 @@ def test_a_send_held_up_past_its_claims_time_is_never_sent(
     from bot.sending import throttle
 
     env = settings(database_url, redis_url, fake_twilio_server[1], SETTLE_AFTER_S="2")
-    rt = in_process(env)
+    runtime = in_process(env)
     for n in range(1, 6):
         add_contact(database, f"+1213558{n:04d}", "en")
     broadcast_id = add_broadcast(database)
-    fan_out(rt, broadcast_id)
+    fan_out(runtime, broadcast_id)
     real = throttle.Throttle.reserve_many
     stalled = []
 
@@ -273,7 +273,7 @@ def test_a_send_held_up_past_its_claims_time_is_never_sent(
         return real(self, limit, weights, bulk)
 
     monkeypatch.setattr(throttle.Throttle, "reserve_many", stall_once)
-    batches.send_batch(rt, broadcast_id, 0)
+    batches.send_batch(runtime, broadcast_id, 0)
 
     assert fake_twilio.outbox() == []
     with database.session() as session:

@@ -16,7 +16,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.serving import make_server
 
 from bot.channels import twilio
-from bot.channels.errors import Effect, classify_error, retry_limit
+from bot.channels.errors import Consequence, classify_error, retry_limit
 from bot.channels.fake_twilio import FakeTwilio, Rule, fake_state, run_fake_twilio, stop_fake_twilio
 
 ACCOUNT_SID = "AC" + "0" * 31 + "1"
@@ -71,7 +71,7 @@ def only_message(fake: FakeTwilio) -> dict:
 def test_sms_is_sent_from_the_sms_number(fake: FakeTwilio, sender: twilio.Sender) -> None:
     result = twilio.send(sender, US, "Hola, ¿cómo estás?")
     assert result.ok
-    assert result.effect is Effect.NONE and not result.retryable
+    assert result.consequence is Consequence.NONE and not result.retryable
     assert result.sid and result.sid.startswith("SM") and len(result.sid) == 34
     assert result.status == "queued" and result.http_status == 201
     sent = only_message(fake)
@@ -138,36 +138,36 @@ def test_status_callback_is_always_sent(fake: FakeTwilio, sender: twilio.Sender)
 
 # Twilio error code, HTTP status -> what it means (also used by the async tests).
 ERROR_CASES = [
-    (21610, 400, Effect.OPTED_OUT, False),
-    (21211, 400, Effect.INVALID_NUMBER, False),
-    (21614, 400, Effect.INVALID_NUMBER, False),
-    (30006, 400, Effect.INVALID_NUMBER, False),
-    (63016, 400, Effect.OUTSIDE_WHATSAPP_WINDOW, False),
-    (63018, 429, Effect.RATE_LIMITED_PAUSE_CHANNEL, True),
-    (63038, 400, Effect.RATE_LIMITED_PAUSE_CHANNEL, True),
-    (21611, 400, Effect.RATE_LIMITED_PAUSE_CHANNEL, True),
-    (30001, 400, Effect.RATE_LIMITED_PAUSE_CHANNEL, True),
-    (20429, 429, Effect.RETRY, True),
-    (30003, 400, Effect.RETRY, True),
-    (20500, 500, Effect.RETRY, True),
-    (20503, 503, Effect.RETRY, True),
-    (21408, 400, Effect.PERMANENT_FAILURE, False),
-    (20003, 401, Effect.PERMANENT_FAILURE, False),
+    (21610, 400, Consequence.OPTED_OUT, False),
+    (21211, 400, Consequence.INVALID_NUMBER, False),
+    (21614, 400, Consequence.INVALID_NUMBER, False),
+    (30006, 400, Consequence.INVALID_NUMBER, False),
+    (63016, 400, Consequence.OUTSIDE_WHATSAPP_WINDOW, False),
+    (63018, 429, Consequence.RATE_LIMITED_PAUSE_CHANNEL, True),
+    (63038, 400, Consequence.RATE_LIMITED_PAUSE_CHANNEL, True),
+    (21611, 400, Consequence.RATE_LIMITED_PAUSE_CHANNEL, True),
+    (30001, 400, Consequence.RATE_LIMITED_PAUSE_CHANNEL, True),
+    (20429, 429, Consequence.RETRY, True),
+    (30003, 400, Consequence.RETRY, True),
+    (20500, 500, Consequence.RETRY, True),
+    (20503, 503, Consequence.RETRY, True),
+    (21408, 400, Consequence.PERMANENT_FAILURE, False),
+    (20003, 401, Consequence.PERMANENT_FAILURE, False),
 ]
 
 
-@pytest.mark.parametrize(("code", "http_status", "effect", "retryable"), ERROR_CASES)
-def test_injected_error_maps_to_effect(
+@pytest.mark.parametrize(("code", "http_status", "consequence", "retryable"), ERROR_CASES)
+def test_injected_error_maps_to_consequence(
     fake: FakeTwilio,
     sender: twilio.Sender,
     code: int,
     http_status: int,
-    effect: Effect,
+    consequence: Consequence,
     retryable: bool,
 ) -> None:
     fake.add_rule(Rule(to=US, code=code, http_status=http_status, message=f"boom {code}"))
     result = twilio.send(sender, US, "Hola")
-    assert (result.effect, result.retryable) == (effect, retryable)
+    assert (result.consequence, result.retryable) == (consequence, retryable)
     assert (result.error_code, result.http_status) == (code, http_status)
     assert result.error_message == f"boom {code}"
     assert result.sid is None and not result.ok
@@ -177,7 +177,11 @@ def test_injected_error_maps_to_effect(
 def test_http_429_without_code_is_20429(fake: FakeTwilio, sender: twilio.Sender) -> None:
     fake.add_rule(Rule.from_json({"to": "*", "http_status": 429}))
     result = twilio.send(sender, MX_WA, "Hola")
-    assert (result.error_code, result.http_status, result.effect) == (20429, 429, Effect.RETRY)
+    assert (result.error_code, result.http_status, result.consequence) == (
+        20429,
+        429,
+        Consequence.RETRY,
+    )
     assert result.retryable
 
 
@@ -195,7 +199,11 @@ def test_connection_refused_is_retryable(sender: twilio.Sender) -> None:
         result = twilio.send(sender, US, "Hola")
     finally:
         twilio.close_clients()
-    assert (result.effect, result.retryable, result.http_status) == (Effect.RETRY, True, None)
+    assert (result.consequence, result.retryable, result.http_status) == (
+        Consequence.RETRY,
+        True,
+        None,
+    )
     assert result.sid is None and result.error_message
 
 
@@ -207,7 +215,7 @@ def test_timeout_after_sending_is_unknown_fate(sender: twilio.Sender) -> None:
     finally:
         twilio.close_clients()
         stop_fake_twilio(srv, thread)
-    assert (result.effect, result.retryable) == (Effect.UNKNOWN_FATE, False)
+    assert (result.consequence, result.retryable) == (Consequence.UNKNOWN_FATE, False)
     assert result.sid is None and result.http_status is None
 
 
@@ -227,13 +235,17 @@ def test_unreadable_success_is_unknown_fate(sender: twilio.Sender) -> None:
         srv.shutdown()
         thread.join()
         srv.server_close()
-    assert (result.effect, result.retryable, result.sid) == (Effect.UNKNOWN_FATE, False, None)
+    assert (result.consequence, result.retryable, result.sid) == (
+        Consequence.UNKNOWN_FATE,
+        False,
+        None,
+    )
 
 
 def test_wrong_token_is_a_permanent_failure(fake: FakeTwilio, sender: twilio.Sender) -> None:
     result = twilio.send(dataclasses.replace(sender, auth_token="wrong"), US, "Hola")
     assert (result.http_status, result.error_code) == (401, 20003)
-    assert (result.effect, result.retryable) == (Effect.PERMANENT_FAILURE, False)
+    assert (result.consequence, result.retryable) == (Consequence.PERMANENT_FAILURE, False)
 
 
 # -- conditional rules ------------------------------------------------------
@@ -272,12 +284,12 @@ def test_messaging_service_alone_is_enough(fake: FakeTwilio, sender: twilio.Send
 
 
 def test_classify_error_prefers_the_code() -> None:
-    assert classify_error(21610, 400) == (Effect.OPTED_OUT, False)
-    assert classify_error(21610, None) == (Effect.OPTED_OUT, False)  # status callback
-    assert classify_error(None, 429) == (Effect.RETRY, True)
-    assert classify_error(None, 502) == (Effect.RETRY, True)
-    assert classify_error(12345, 400) == (Effect.PERMANENT_FAILURE, False)
-    assert classify_error(None, None) == (Effect.PERMANENT_FAILURE, False)
+    assert classify_error(21610, 400) == (Consequence.OPTED_OUT, False)
+    assert classify_error(21610, None) == (Consequence.OPTED_OUT, False)  # status callback
+    assert classify_error(None, 429) == (Consequence.RETRY, True)
+    assert classify_error(None, 502) == (Consequence.RETRY, True)
+    assert classify_error(12345, 400) == (Consequence.PERMANENT_FAILURE, False)
+    assert classify_error(None, None) == (Consequence.PERMANENT_FAILURE, False)
 
 
 def test_retry_limits() -> None:

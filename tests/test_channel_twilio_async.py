@@ -21,7 +21,7 @@ import aiohttp
 import pytest
 
 from bot.channels import twilio
-from bot.channels.errors import Effect
+from bot.channels.errors import Consequence
 from bot.channels.fake_twilio import FakeTwilio, Rule
 from tests import test_channel_twilio as sync_tests
 from tests.test_channel_twilio import (
@@ -81,7 +81,7 @@ def send(
 def test_sms_is_sent_from_the_sms_number(fake: FakeTwilio, sender: twilio.Sender) -> None:
     result = send(sender, US, "Hola, ¿cómo estás?")
     assert result.ok
-    assert result.effect is Effect.NONE and not result.retryable
+    assert result.consequence is Consequence.NONE and not result.retryable
     assert result.sid and result.sid.startswith("SM") and len(result.sid) == 34
     assert result.status == "queued" and result.http_status == 201
     sent = only_message(fake)
@@ -174,18 +174,18 @@ def test_conditional_rules_raise_value_error(fake: FakeTwilio, sender: twilio.Se
 # -- errors -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("code", "http_status", "effect", "retryable"), ERROR_CASES)
-def test_injected_error_maps_to_effect(
+@pytest.mark.parametrize(("code", "http_status", "consequence", "retryable"), ERROR_CASES)
+def test_injected_error_maps_to_consequence(
     fake: FakeTwilio,
     sender: twilio.Sender,
     code: int,
     http_status: int,
-    effect: Effect,
+    consequence: Consequence,
     retryable: bool,
 ) -> None:
     fake.add_rule(Rule(to=US, code=code, http_status=http_status, message=f"boom {code}"))
     result = send(sender, US, "Hola")
-    assert (result.effect, result.retryable) == (effect, retryable)
+    assert (result.consequence, result.retryable) == (consequence, retryable)
     assert (result.error_code, result.http_status) == (code, http_status)
     assert result.error_message == f"boom {code}"
     assert result.sid is None and not result.ok
@@ -195,7 +195,11 @@ def test_injected_error_maps_to_effect(
 def test_http_429_without_code_is_20429(fake: FakeTwilio, sender: twilio.Sender) -> None:
     fake.add_rule(Rule.from_json({"to": "*", "http_status": 429}))
     result = send(sender, MX_WA, "Hola")
-    assert (result.error_code, result.http_status, result.effect) == (20429, 429, Effect.RETRY)
+    assert (result.error_code, result.http_status, result.consequence) == (
+        20429,
+        429,
+        Consequence.RETRY,
+    )
     assert result.retryable
 
 
@@ -207,7 +211,7 @@ def test_rule_for_another_number_does_not_apply(fake: FakeTwilio, sender: twilio
 def test_wrong_token_is_a_permanent_failure(fake: FakeTwilio, sender: twilio.Sender) -> None:
     result = send(dataclasses.replace(sender, auth_token="wrong"), US, "Hola")
     assert (result.http_status, result.error_code) == (401, 20003)
-    assert (result.effect, result.retryable) == (Effect.PERMANENT_FAILURE, False)
+    assert (result.consequence, result.retryable) == (Consequence.PERMANENT_FAILURE, False)
     assert fake.outbox() == []
 
 
@@ -220,7 +224,11 @@ def free_port() -> int:
 def test_connection_refused_is_retryable(sender: twilio.Sender) -> None:
     closed = dataclasses.replace(sender, api_url=f"http://127.0.0.1:{free_port()}")
     result = send(closed, US, "Hola")
-    assert (result.effect, result.retryable, result.http_status) == (Effect.RETRY, True, None)
+    assert (result.consequence, result.retryable, result.http_status) == (
+        Consequence.RETRY,
+        True,
+        None,
+    )
     assert result.sid is None and result.error_message
 
 
@@ -283,14 +291,14 @@ def assert_request_reached(received: list[bytes]) -> None:
 def test_timeout_after_sending_is_unknown_fate(sender: twilio.Sender) -> None:
     result, received = send_to_stub(sender, HANG, timeout_s=0.2)
     assert_request_reached(received)
-    assert (result.effect, result.retryable) == (Effect.UNKNOWN_FATE, False)
+    assert (result.consequence, result.retryable) == (Consequence.UNKNOWN_FATE, False)
     assert result.sid is None and result.http_status is None and result.error_message
 
 
 def test_disconnect_after_sending_is_unknown_fate(sender: twilio.Sender) -> None:
     result, received = send_to_stub(sender, DISCONNECT)
     assert_request_reached(received)
-    assert (result.effect, result.retryable) == (Effect.UNKNOWN_FATE, False)
+    assert (result.consequence, result.retryable) == (Consequence.UNKNOWN_FATE, False)
     assert result.sid is None and result.http_status is None
 
 
@@ -304,7 +312,11 @@ def test_unreadable_success_is_unknown_fate(sender: twilio.Sender) -> None:
     answer = http_answer("201 Created", "text/html", b"<html>proxy page</html>")
     result, received = send_to_stub(sender, answer)
     assert_request_reached(received)
-    assert (result.effect, result.retryable, result.sid) == (Effect.UNKNOWN_FATE, False, None)
+    assert (result.consequence, result.retryable, result.sid) == (
+        Consequence.UNKNOWN_FATE,
+        False,
+        None,
+    )
 
 
 def test_proxy_error_page_is_retried_on_its_http_status(sender: twilio.Sender) -> None:
@@ -312,7 +324,7 @@ def test_proxy_error_page_is_retried_on_its_http_status(sender: twilio.Sender) -
     answer = http_answer("502 Bad Gateway", "text/html", b"<html>bad gateway</html>")
     result, _ = send_to_stub(sender, answer)
     assert (result.http_status, result.error_code) == (502, None)
-    assert (result.effect, result.retryable) == (Effect.RETRY, True)
+    assert (result.consequence, result.retryable) == (Consequence.RETRY, True)
 
 
 @contextlib.contextmanager
@@ -348,9 +360,9 @@ def test_connect_timeout_is_retryable_as_in_send(sender: twilio.Sender) -> None:
             sync = twilio.send(target, US, "Hola")
         finally:
             twilio.close_clients()
-        assert (sync.effect, sync.retryable) == (Effect.RETRY, True)
+        assert (sync.consequence, sync.retryable) == (Consequence.RETRY, True)
         result = send(target, US, "Hola")
-    assert (result.effect, result.retryable) == (sync.effect, sync.retryable)
+    assert (result.consequence, result.retryable) == (sync.consequence, sync.retryable)
 
 
 # -- privacy ----------------------------------------------------------------
@@ -365,7 +377,7 @@ def test_logs_hide_number_and_body(
     async def two_sends(client: twilio.AsyncClient) -> None:
         assert (await twilio.send_async(client, US, "Mensaje secreto")).ok
         failed = await twilio.send_async(client, MX_WA, "Otro mensaje secreto")
-        assert failed.effect is Effect.OUTSIDE_WHATSAPP_WINDOW
+        assert failed.consequence is Consequence.OUTSIDE_WHATSAPP_WINDOW
 
     run_with_client(sender, two_sends)
     mine = [r for r in caplog.records if r.name == twilio.log.name]

@@ -36,7 +36,7 @@ from typing import Any
 import pytest
 
 from bot.channels import twilio
-from bot.channels.errors import Effect
+from bot.channels.errors import Consequence
 from tests.test_channel_twilio_async import run_async
 
 pytestmark = pytest.mark.prism
@@ -194,7 +194,7 @@ def test_prism_rejects_what_breaks_the_spec_async(sender: twilio.Sender) -> None
     """Control for the async tests: the same malformed MessagingServiceSid is refused."""
     result = send_async(dataclasses.replace(sender, messaging_service_sid="MG123"), US, "Hola")
     assert result.http_status == 422
-    assert (result.effect, result.retryable) == (Effect.PERMANENT_FAILURE, False)
+    assert (result.consequence, result.retryable) == (Consequence.PERMANENT_FAILURE, False)
 
 
 def test_media(sender: twilio.Sender) -> None:
@@ -219,4 +219,4 @@ def test_prism_rejects_what_breaks_the_spec(sender: twilio.Sender) -> None:
     """Control: a malformed MessagingServiceSid is refused, so the tests above mean something."""
     result = twilio.send(dataclasses.replace(sender, messaging_service_sid="MG123"), US, "Hola")
     assert result.http_status == 422
-    assert (result.effect, result.retryable) == (Effect.PERMANENT_FAILURE, False)
+    assert (result.consequence, result.retryable) == (Consequence.PERMANENT_FAILURE, False)

@@ -263,10 +263,10 @@ def test_the_workers_reconcile_tick_runs_flow_timeouts(app, client, db, fake_twi
 
     text(client, US, "SUMMIT")
     text(client, US, "1")
-    rt = process.build(app.config, redis.Redis.from_url(redis_url))
+    runtime = process.build(app.config, redis.Redis.from_url(redis_url))
     try:
-        done = reconcile.run(rt, rt.redis, utcnow() + dt.timedelta(hours=2, minutes=1))
+        done = reconcile.run(runtime, runtime.redis, utcnow() + dt.timedelta(hours=2, minutes=1))
     finally:
-        rt.close()
+        runtime.close()
     assert done["flow_timeouts"] == 1
     assert [m["body"][:18] for m in fake_twilio.outbox()][0] == "We'll count you in"

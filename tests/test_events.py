@@ -34,9 +34,9 @@ def test_event_times_read_as_the_contact_writes_them():
 
 def run_everything(env):
     """One reconcile, then every job it queued, in this process (RQ's SimpleWorker)."""
-    rt = in_process(env)
-    reconcile.run(rt, rt.redis, utcnow())
-    queue.work(rt.redis, burst=True, simple=True)
+    runtime = in_process(env)
+    reconcile.run(runtime, runtime.redis, utcnow())
+    queue.work(runtime.redis, burst=True, simple=True)
 
 
 def test_reminders_fire_once_across_restarts(

@@ -17,11 +17,11 @@ from bot.flows.engine import (
     AddTag,
     ContactView,
     FlowEnded,
+    FlowState,
     OptIn,
     RecordReport,
     RemoveTag,
     Result,
-    Session,
     SetField,
     SetLanguage,
     expire,
@@ -472,7 +472,7 @@ def test_whatsapp_waits_end_before_the_24_hour_window(flows, channel, wait):
 
 
 def test_a_removed_flow_ends_the_session(flows):
-    ghost = Session("gone", "ask", True, 0, NOW, NOW + timedelta(hours=1), {})
+    ghost = FlowState("gone", "ask", True, 0, NOW, NOW + timedelta(hours=1), {})
     result = handle(flows, ghost, contact(), "hello", NOW, {})
     assert result.effects == [FlowEnded("gone", "expired")] and result.session is None
 
@@ -480,5 +480,5 @@ def test_a_removed_flow_ends_the_session(flows):
 def test_session_survives_json(flows):
     session, _, _ = converse(flows, contact(fields={"name": "Ana"}), [("SURVEY", []), ("30", [])])
     data = json.loads(json.dumps(session.to_dict()))
-    assert Session.from_dict(data) == session
+    assert FlowState.from_dict(data) == session
     assert data["answers"] == {"age": 30}

@@ -128,7 +128,7 @@ def test_callback_for_an_unknown_message_is_accepted(client):
 def test_a_callback_that_beats_the_record_of_its_send_is_kept_and_applied(
     app, client, db, status, code, contact_status
 ):
-    from bot.channels.errors import Effect
+    from bot.channels.errors import Consequence
     from bot.channels.twilio import SendResult
     from bot.msgs.models import EarlyCallback
     from bot.msgs.sending import record_result
@@ -144,7 +144,7 @@ def test_a_callback_that_beats_the_record_of_its_send_is_kept_and_applied(
         )  # fmt: skip
         session.add(message)
         session.flush()
-        result = SendResult(sid, "queued", None, None, Effect.NONE, False, 201)
+        result = SendResult(sid, "queued", None, None, Consequence.NONE, False, 201)
         outcome = record_result(session, message.id, result, utcnow())
     assert outcome.status == status
     with db.session() as session:

@@ -33,6 +33,7 @@ from bot.broadcasts.models import (
     BROADCAST_SENDING,
     DELIVERY_SKIPPED_CANCELED,
     OPEN_DELIVERY_STATUSES,
+    UNSETTLED_DELIVERY_STATUSES,
     Broadcast,
     Delivery,
 )
@@ -268,8 +269,7 @@ class Status:
 
     @property
     def settled(self) -> int:
-        open_states = ("pending", "queued", "sending", "unknown")
-        return sum(n for s, n in self.deliveries.items() if s not in open_states)
+        return sum(n for s, n in self.deliveries.items() if s not in UNSETTLED_DELIVERY_STATUSES)
 
 
 def status(session: Session, broadcast_id: int) -> Status:
@@ -304,7 +304,7 @@ def finish_if_settled(session: Session, broadcast: Broadcast, now: dt.datetime) 
         .select_from(Delivery)
         .where(
             Delivery.broadcast_id == broadcast.id,
-            Delivery.status.in_(("pending", "queued", "sending", "unknown")),
+            Delivery.status.in_(UNSETTLED_DELIVERY_STATUSES),
         )
     )
     if left:

@@ -23,7 +23,6 @@ from datetime import datetime, timedelta
 
 import aiohttp
 import requests
-import requests.adapters
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from twilio.http import AsyncHttpClient
 from twilio.http.http_client import TwilioHttpClient
@@ -34,7 +33,7 @@ from twilio.rest.api.v2010.account.message import MessageList  # noqa: F401 - se
 from twilio.twiml.messaging_response import Message, MessagingResponse
 from urllib3.exceptions import NewConnectionError
 
-from bot.channels.errors import Effect, classify_error
+from bot.channels.errors import Consequence, classify_error
 from bot.exceptions import PuenteError
 from bot.phones import mask
 
@@ -77,14 +76,14 @@ class SendResult:
     status: str | None
     error_code: int | None
     error_message: str | None
-    effect: Effect
+    consequence: Consequence
     retryable: bool
     http_status: int | None
 
     @property
     def ok(self) -> bool:
         """True when Twilio accepted the message."""
-        return self.effect is Effect.NONE
+        return self.consequence is Consequence.NONE
 
 
 _clients: dict[tuple[int, str, str, str | None, float], Client] = {}
@@ -210,12 +209,12 @@ def send(
 
 
 _UNREADABLE = SendResult(
-    None, None, None, "unreadable answer from Twilio", Effect.UNKNOWN_FATE, False, None
+    None, None, None, "unreadable answer from Twilio", Consequence.UNKNOWN_FATE, False, None
 )
 
 
 def _accepted(sid: str | None, status: str | None) -> SendResult:
-    return SendResult(sid, status, None, None, Effect.NONE, False, 201)
+    return SendResult(sid, status, None, None, Consequence.NONE, False, 201)
 
 
 _send_by: contextvars.ContextVar[float | None] = contextvars.ContextVar("send_by", default=None)
@@ -336,11 +335,11 @@ async def send_async(
 def _async_connection_error_result(exc: BaseException) -> SendResult:
     """No answer: retry if the connection was never made, else the fate is unknown."""
     if isinstance(exc, (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)):
-        effect, retryable = Effect.RETRY, True  # the request never left
+        consequence, retryable = Consequence.RETRY, True  # the request never left
     else:
-        effect, retryable = Effect.UNKNOWN_FATE, False
+        consequence, retryable = Consequence.UNKNOWN_FATE, False
     message = f"{type(exc).__name__}: no answer from Twilio"
-    return SendResult(None, None, None, message, effect, retryable, None)
+    return SendResult(None, None, None, message, consequence, retryable, None)
 
 
 def _api_error_result(exc: TwilioRestException | TwilioServiceException) -> SendResult:
@@ -350,8 +349,8 @@ def _api_error_result(exc: TwilioRestException | TwilioServiceException) -> Send
     # twilio-python puts the HTTP status in `code` when the body had no Twilio code.
     if code == status:
         code = None
-    effect, retryable = classify_error(code, status)
-    return SendResult(None, None, code, _error_message(exc), effect, retryable, status)
+    consequence, retryable = classify_error(code, status)
+    return SendResult(None, None, code, _error_message(exc), consequence, retryable, status)
 
 
 def _error_message(exc: TwilioRestException | TwilioServiceException) -> str:
@@ -364,11 +363,11 @@ def _error_message(exc: TwilioRestException | TwilioServiceException) -> str:
 def _connection_error_result(exc: requests.exceptions.RequestException) -> SendResult:
     """No answer from Twilio: retry if the request never left, else the fate is unknown."""
     if _never_sent(exc):
-        effect, retryable = Effect.RETRY, True
+        consequence, retryable = Consequence.RETRY, True
     else:
-        effect, retryable = Effect.UNKNOWN_FATE, False
+        consequence, retryable = Consequence.UNKNOWN_FATE, False
     message = f"{type(exc).__name__}: no answer from Twilio"
-    return SendResult(None, None, None, message, effect, retryable, None)
+    return SendResult(None, None, None, message, consequence, retryable, None)
 
 
 def _never_sent(exc: requests.exceptions.RequestException) -> bool:
@@ -388,11 +387,11 @@ def _log_result(to: str, result: SendResult) -> None:
         log.debug("twilio send to=%s sid=%s status=%s", mask(to), result.sid, result.status)
     else:
         log.warning(
-            "twilio send failed to=%s http=%s code=%s effect=%s retryable=%s",
+            "twilio send failed to=%s http=%s code=%s consequence=%s retryable=%s",
             mask(to),
             result.http_status,
             result.error_code,
-            result.effect.value,
+            result.consequence.value,
             result.retryable,
         )
 
@@ -430,23 +429,6 @@ def twiml_reply(messages: Sequence[tuple[str, Sequence[str]]]) -> str:
             message.media(url)
         response.append(message)
     return str(response)
-
-
-def size_pool(sender: Sender, connections: int) -> None:
-    """Give the sender's client an HTTP pool of ``connections`` (one per sending thread).
-
-    A thread without a pooled connection opens and drops one per request; that
-    varying delay after a throttle slot could crowd two seconds' messages into one.
-    Building the client here also takes its slow first use out of the send path.
-    """
-    client = make_client(sender)
-    _ = client.api.v2010.accounts(sender.account_sid).messages
-    session = getattr(client.http_client, "session", None)
-    if session is not None and getattr(session, "puente_pool", 0) < connections:
-        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=connections)
-        session.mount("https://", adapter)
-        session.mount("http://", adapter)
-        session.puente_pool = connections
 
 
 def find_sent(sender: Sender, to: str, since: datetime, body: str | None) -> dict[str, str] | None:

@@ -24,7 +24,7 @@ from bot.flows.model import Flow, FlowSet, Step
 from bot.flows.problems import FlowError, Problem, display_path
 from bot.flows.steps import REGISTRY
 from bot.flows.steps.ask import BUILTIN_TEXTS
-from bot.flows.turn import PLACEHOLDER, ContactView, Translate, Turn
+from bot.flows.turn import PLACEHOLDER, ContactView, FlowRun, Translate
 from bot.i18n import LANGUAGES, MESSAGES_DIR
 from bot.text import UCS2, normalize, sms_segments, strip_accents
 
@@ -172,12 +172,12 @@ def _catalog_problems(
 # --- what messages cost --------------------------------------------------------------------
 
 
-def _preview_turn(flowset: FlowSet, flow: Flow, lang: str, variables, translate) -> Turn:
+def _preview_turn(flowset: FlowSet, flow: Flow, lang: str, variables, translate) -> FlowRun:
     """A turn to render messages: real variables when given, else each name stands in."""
     stand_ins = {name: name for other in flowset for name in other.variables}
     values = {**stand_ins, **(variables or {})}
     contact = ContactView(language=lang, channel="sms")
-    return Turn(flowset, flow, contact, datetime(2000, 1, 1), values, translate)
+    return FlowRun(flowset, flow, contact, datetime(2000, 1, 1), values, translate)
 
 
 def _previews(flowset: FlowSet, languages: Iterable[str], variables, translate: Translate):

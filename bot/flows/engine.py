@@ -27,6 +27,7 @@ from bot.flows.turn import (
     Effect,
     EndReason,
     FlowEnded,
+    FlowRun,
     OptIn,
     Output,
     RecordReport,
@@ -34,7 +35,6 @@ from bot.flows.turn import (
     SetField,
     SetLanguage,
     Translate,
-    Turn,
 )
 from bot.text import normalize
 
@@ -48,7 +48,7 @@ __all__ = [
     "RecordReport",
     "RemoveTag",
     "Result",
-    "Session",
+    "FlowState",
     "SetField",
     "SetLanguage",
     "expire",
@@ -68,7 +68,7 @@ def translate_flows(lang: str, msgid: str) -> str:
 
 
 @dataclass
-class Session:
+class FlowState:
     """Where a contact is in a flow, between two messages (stored as JSON)."""
 
     flow_id: str
@@ -94,7 +94,7 @@ class Session:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Session:
+    def from_dict(cls, data: Mapping[str, Any]) -> FlowState:
         last = data.get("last_inbound_at")
         return cls(
             flow_id=data["flow_id"],
@@ -112,7 +112,7 @@ class Session:
 class Result:
     """What one call of the engine decided."""
 
-    session: Session | None  # None: no flow in progress any more
+    session: FlowState | None  # None: no flow in progress any more
     outputs: list[Output] = field(default_factory=list)
     effects: list[Effect] = field(default_factory=list)
     handled: bool = True  # False: the message was not for a flow (the caller replies)
@@ -134,7 +134,7 @@ def start(
 
 def handle(
     flows: FlowSet,
-    session: Session | None,
+    session: FlowState | None,
     contact: ContactView,
     text: str,
     now: datetime,
@@ -169,7 +169,7 @@ def handle(
 
 def expire(
     flows: FlowSet,
-    session: Session | None,
+    session: FlowState | None,
     contact: ContactView,
     now: datetime,
     variables: Mapping[str, str],
@@ -201,13 +201,13 @@ def _turn(
     variables: Mapping[str, str],
     translate: Translate,
     answers: Mapping[str, Any] | None = None,
-) -> Turn:
-    return Turn(flows, flow, contact, now, variables, translate, dict(answers or {}))
+) -> FlowRun:
+    return FlowRun(flows, flow, contact, now, variables, translate, dict(answers or {}))
 
 
 def _restart(
     flows: FlowSet,
-    session: Session | None,
+    session: FlowState | None,
     flow: Flow,
     contact: ContactView,
     text: str,
@@ -226,15 +226,15 @@ def _restart(
     return _start(turn, flow.id, now)
 
 
-def _start(turn: Turn, flow_id: str, now: datetime, budget: int = MAX_STEPS_PER_TURN) -> Result:
+def _start(turn: FlowRun, flow_id: str, now: datetime, budget: int = MAX_STEPS_PER_TURN) -> Result:
     flow = turn.flowset.flows[flow_id]
     turn.flow, turn.answers = flow, {}
-    session = Session(flow.id, flow.first_step.id, False, 0, now, now, {}, last_inbound_at=now)
+    session = FlowState(flow.id, flow.first_step.id, False, 0, now, now, {}, last_inbound_at=now)
     return _run(turn, session, flow.first_step.id, budget)
 
 
 def _run(
-    turn: Turn, session: Session, step_id: str | None, budget: int = MAX_STEPS_PER_TURN
+    turn: FlowRun, session: FlowState, step_id: str | None, budget: int = MAX_STEPS_PER_TURN
 ) -> Result:
     """Run steps from ``step_id`` until one waits or the flow ends."""
     flow = turn.flow
@@ -253,7 +253,7 @@ def _run(
 
 
 def _follow(
-    turn: Turn, session: Session, step: Step, transition: Any, budget: int = MAX_STEPS_PER_TURN
+    turn: FlowRun, session: FlowState, step: Step, transition: Any, budget: int = MAX_STEPS_PER_TURN
 ) -> Result:
     """Continue after ``step`` according to its transition."""
     if isinstance(transition, Stop):
@@ -274,12 +274,12 @@ def _next_step(flow: Flow, step: Step, transition: Go) -> Step | None:
     return flow.step(target) if target else flow.following(step.id)
 
 
-def _end(turn: Turn, session: Session, reason: EndReason) -> Result:
+def _end(turn: FlowRun, session: FlowState, reason: EndReason) -> Result:
     turn.effects.append(FlowEnded(session.flow_id, reason))
     return _result(turn, None)
 
 
-def _waiting(turn: Turn, session: Session, step: Step) -> Session:
+def _waiting(turn: FlowRun, session: FlowState, step: Step) -> FlowState:
     """The session waiting at ``step`` (a new question: no re-asks yet)."""
     return replace(
         session,
@@ -292,7 +292,7 @@ def _waiting(turn: Turn, session: Session, step: Step) -> Session:
     )
 
 
-def _limit(flow: Flow, session: Session, contact: ContactView) -> datetime:
+def _limit(flow: Flow, session: FlowState, contact: ContactView) -> datetime:
     """The flow expires ``expire_after`` after the contact last wrote, and on WhatsApp
     always before the 24-hour customer-service window closes."""
     opened = session.last_inbound_at or session.started_at
@@ -302,12 +302,12 @@ def _limit(flow: Flow, session: Session, contact: ContactView) -> datetime:
     return limit
 
 
-def _deadline(turn: Turn, step: Step, session: Session) -> datetime:
+def _deadline(turn: FlowRun, step: Step, session: FlowState) -> datetime:
     """When this wait times out: the question's ``timeout``, never past the flow's limit."""
     limit = _limit(turn.flow, session, turn.contact)
     timeout = parse_duration(step.config.get("timeout"))
     return min(turn.now + timeout, limit) if timeout else limit
 
 
-def _result(turn: Turn, session: Session | None) -> Result:
+def _result(turn: FlowRun, session: FlowState | None) -> Result:
     return Result(session, list(turn.outputs), list(turn.effects), handled=True)

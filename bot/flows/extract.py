@@ -5,8 +5,9 @@
 rewrites ``messages/flows.pot`` and merges it into every language's ``flows.po``,
 keeping existing translations; then translate the new empty entries.
 
-This module and ``bot.i18n`` are the only ones that import Babel: this one writes
-catalogs (a tool), i18n reads them (the bot).
+Babel is imported by ``bot.i18n``, which reads the catalogs (the bot, at run time),
+and by the two tools that write them: this one and ``bot.web.dashboard.catalog``
+(the import contracts in pyproject.toml allow exactly these three).
 """
 
 from __future__ import annotations

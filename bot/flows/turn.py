@@ -113,7 +113,7 @@ def fill(text: str, lang: str, sources: list[Mapping[str, Any]]) -> str:
 
 
 @dataclass
-class Turn:
+class FlowRun:
     """Mutable state while the engine runs steps for one inbound message."""
 
     flowset: FlowSet

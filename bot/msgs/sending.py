@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, lazyload
 
 from bot import phones
 from bot.channels import twilio
-from bot.channels.errors import Effect, classify_error
+from bot.channels.errors import Consequence, classify_error
 from bot.contacts import consent
 from bot.contacts.models import CHANNEL_WHATSAPP, Contact, Recipient
 from bot.db import Database, update_by_id, utcnow
@@ -43,7 +43,7 @@ class Outcome:
     status: str
     sid: str | None = None
     error_code: int | None = None
-    effect: Effect = Effect.NONE
+    consequence: Consequence = Consequence.NONE
     retryable: bool = False
 
 
@@ -258,12 +258,12 @@ def record_many(
             message = session.get_one(Message, message_id, populate_existing=True)
             for code in apply_early_callbacks(session, message, now):
                 if contact_id is not None:
-                    apply_effect(session, contact_id, classify_error(code, None)[0], code, now)
+                    apply_consequence(session, contact_id, classify_error(code, None)[0], code, now)
             statuses[message_id] = message.status
     outcomes = []
     for message_id, contact_id, result in results:
-        if contact_id is not None and result.effect is not Effect.NONE:
-            apply_effect(session, contact_id, result.effect, result.error_code, now)
+        if contact_id is not None and result.consequence is not Consequence.NONE:
+            apply_consequence(session, contact_id, result.consequence, result.error_code, now)
         outcomes.append(_outcome(message_id, statuses[message_id], result))
     return outcomes
 
@@ -274,7 +274,7 @@ def _status_of(result: twilio.SendResult) -> str:
 
 def _outcome(message_id: int, status: str, result: twilio.SendResult) -> Outcome:
     return Outcome(
-        message_id, status, result.sid, result.error_code, result.effect, result.retryable
+        message_id, status, result.sid, result.error_code, result.consequence, result.retryable
     )
 
 
@@ -286,23 +286,27 @@ def record_result(
     return record_many(session, [(message_id, contact_id, result)], now)[0]
 
 
-def apply_effect(
-    session: Session, contact_id: int, effect: Effect, error_code: int | None, now: dt.datetime
+def apply_consequence(
+    session: Session,
+    contact_id: int,
+    consequence: Consequence,
+    error_code: int | None,
+    now: dt.datetime,
 ) -> None:
     """What an error tells us about the contact: opted out at the carrier, or a bad number."""
     contact = session.get_one(Contact, contact_id)
-    if effect is Effect.OPTED_OUT and contact.status != "opted_out":
+    if consequence is Consequence.OPTED_OUT and contact.status != "opted_out":
         consent.opt_out(session, contact, now, source=f"carrier:{error_code}")
-    elif effect is Effect.INVALID_NUMBER:
+    elif consequence is Consequence.INVALID_NUMBER:
         consent.mark_invalid(contact)
 
 
 def apply_status_callback(
     db: Database, sid: str, status: str, error_code: int | None, now: dt.datetime
 ) -> None:
-    """A status callback: move the message forward and apply any error's effect."""
+    """A status callback: move the message forward and apply any error's consequence."""
     with db.session() as session:
         message = apply_callback(session, sid, status, error_code, now)
         if message is not None and error_code and message.contact_id is not None:
-            effect, _retry = classify_error(error_code, None)
-            apply_effect(session, message.contact_id, effect, error_code, now)
+            consequence, _retry = classify_error(error_code, None)
+            apply_consequence(session, message.contact_id, consequence, error_code, now)

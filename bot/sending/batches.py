@@ -18,7 +18,7 @@ from sqlalchemy import select
 from bot.broadcasts.models import DELIVERY_QUEUED, OPEN_DELIVERY_STATUSES, Delivery
 from bot.db import utcnow
 from bot.sending.bookkeeping import Bookkeeper
-from bot.sending.deliveries import BatchResult, Due, Liveness, load_plan
+from bot.sending.deliveries import BatchResult, DueDelivery, Liveness, load_plan
 from bot.sending.pacing import Pacer, run_loop
 from bot.sending.process import Runtime
 
@@ -54,7 +54,7 @@ def send_batch(
             .order_by(Delivery.id)
         ).all()
     due = [
-        Due(r.id, r.contact_id, r.channel)
+        DueDelivery(r.id, r.contact_id, r.channel)
         for r in rows
         if r.send_after is None or r.send_after <= now
     ]

@@ -33,9 +33,9 @@ from bot.channels import twilio
 from bot.sending import process
 from bot.sending.deliveries import (
     BatchResult,
-    Due,
+    ClaimedDelivery,
+    DueDelivery,
     Plan,
-    Ready,
     more_due,
     record,
     retry_with_template,
@@ -64,16 +64,18 @@ class Bookkeeper:
             # Fork now, before this job starts its loop and threads.
             list(self.pool.map(_alive, range(CHILDREN)))
 
-    async def take(self, rows: Sequence[Due], now: dt.datetime, result: BatchResult) -> list[Ready]:
+    async def take(
+        self, rows: Sequence[DueDelivery], now: dt.datetime, result: BatchResult
+    ) -> list[ClaimedDelivery]:
         if self.pool is None:
             return await asyncio.to_thread(take, self.runtime, self.plan, rows, now, result)
         loop = asyncio.get_running_loop()
-        ready, statuses, next_at = await loop.run_in_executor(self.pool, _take, list(rows), now)
+        claimed, statuses, next_at = await loop.run_in_executor(self.pool, _take, list(rows), now)
         result.merge(statuses, next_at)
-        return ready
+        return claimed
 
     async def record(
-        self, done: list[tuple[Ready, twilio.SendResult]], result: BatchResult
+        self, done: list[tuple[ClaimedDelivery, twilio.SendResult]], result: BatchResult
     ) -> None:
         if self.pool is None:
             await asyncio.to_thread(record, self.runtime, self.plan, done, result)
@@ -82,15 +84,17 @@ class Bookkeeper:
         statuses, next_at = await loop.run_in_executor(self.pool, _record, done)
         result.merge(statuses, next_at)
 
-    async def retry_with_template(self, ready: Ready, first: twilio.SendResult) -> Ready | None:
+    async def retry_with_template(
+        self, claimed: ClaimedDelivery, first: twilio.SendResult
+    ) -> ClaimedDelivery | None:
         if self.pool is None:
             return await asyncio.to_thread(
-                retry_with_template, self.runtime, self.plan, ready, first
+                retry_with_template, self.runtime, self.plan, claimed, first
             )
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.pool, _retry, ready, first)
+        return await loop.run_in_executor(self.pool, _retry, claimed, first)
 
-    async def more(self, channel: str, now: dt.datetime, limit: int) -> list[Due]:
+    async def more(self, channel: str, now: dt.datetime, limit: int) -> list[DueDelivery]:
         args = (self.plan.broadcast_id, channel, now, limit)
         if self.pool is None:
             return await asyncio.to_thread(more_due, self.runtime, *args)
@@ -138,16 +142,16 @@ def _mine() -> tuple[Runtime, Plan]:
 
 
 def _take(
-    rows: list[Due], now: dt.datetime
-) -> tuple[list[Ready], dict[str, int], dt.datetime | None]:
+    rows: list[DueDelivery], now: dt.datetime
+) -> tuple[list[ClaimedDelivery], dict[str, int], dt.datetime | None]:
     runtime, plan = _mine()
     result = BatchResult()
-    ready = take(runtime, plan, rows, now, result)
-    return ready, result.statuses, result.next_at
+    claimed = take(runtime, plan, rows, now, result)
+    return claimed, result.statuses, result.next_at
 
 
 def _record(
-    done: list[tuple[Ready, twilio.SendResult]],
+    done: list[tuple[ClaimedDelivery, twilio.SendResult]],
 ) -> tuple[dict[str, int], dt.datetime | None]:
     runtime, plan = _mine()
     result = BatchResult()
@@ -155,11 +159,11 @@ def _record(
     return result.statuses, result.next_at
 
 
-def _retry(ready: Ready, first: twilio.SendResult) -> Ready | None:
+def _retry(claimed: ClaimedDelivery, first: twilio.SendResult) -> ClaimedDelivery | None:
     runtime, plan = _mine()
-    return retry_with_template(runtime, plan, ready, first)
+    return retry_with_template(runtime, plan, claimed, first)
 
 
-def _more(broadcast_id: int, channel: str, now: dt.datetime, limit: int) -> list[Due]:
+def _more(broadcast_id: int, channel: str, now: dt.datetime, limit: int) -> list[DueDelivery]:
     runtime, _plan = _mine()
     return more_due(runtime, broadcast_id, channel, now, limit)

@@ -11,6 +11,11 @@ the message rows before the API call: two jobs on the same batch never send
 one delivery twice, and a process that dies leaves "sending", which reconcile
 settles by asking Twilio before anything is sent again.
 
+Inside a job a delivery takes three shapes, one per stage: a `DueDelivery`
+(read from its batch: its time has come), a `SendableDelivery` (`triage` let
+it through: rules, consent and quiet hours) and a `ClaimedDelivery` (`claim`
+took it and wrote its message row: what the pacer sends).
+
 The database work is done in chunks (one transaction claims a chunk and writes
 its messages; one records a tenth of a second's answers); the sends themselves
 are paced to the sender's throttle slots on an asyncio loop
@@ -52,7 +57,7 @@ from bot.broadcasts.models import (
     Reminder,
 )
 from bot.channels import twilio
-from bot.channels.errors import Effect, retry_limit
+from bot.channels.errors import Consequence, retry_limit
 from bot.contacts.models import (
     CHANNEL_SMS,
     CHANNEL_WHATSAPP,
@@ -95,8 +100,9 @@ class Plan:
         return self.texts.get(language) or self.texts[self.default_language]
 
 
-class Due(NamedTuple):
-    """A delivery to try now (plain data: it crosses to the bookkeeping process)."""
+class DueDelivery(NamedTuple):
+    """A delivery whose time has come, not checked yet (plain data: it crosses to the
+    bookkeeping process)."""
 
     id: int
     contact_id: int
@@ -187,8 +193,8 @@ def load_plan(runtime: Runtime, broadcast_id: int) -> Plan | None:
 
 
 @dataclass(frozen=True)
-class Item:
-    """A delivery that may be sent now (rules and quiet hours checked)."""
+class SendableDelivery:
+    """A delivery that may be sent now: rules, consent and quiet hours checked, not claimed."""
 
     delivery_id: int
     contact: Contact | Recipient
@@ -197,7 +203,7 @@ class Item:
 
 
 @dataclass(frozen=True)
-class Ready:
+class ClaimedDelivery:
     """A claimed delivery with its message row written: what the pacer sends.
 
     Plain data (no database object): it crosses from the process that claims
@@ -217,8 +223,13 @@ class Ready:
 
     @classmethod
     def of(
-        cls, runtime: Runtime, item: Item, made: sending.Prepared, attempts: int, now: dt.datetime
-    ) -> Ready:
+        cls,
+        runtime: Runtime,
+        item: SendableDelivery,
+        made: sending.Prepared,
+        attempts: int,
+        now: dt.datetime,
+    ) -> ClaimedDelivery:
         return cls(
             item.delivery_id,
             item.contact.id,
@@ -259,7 +270,7 @@ def _segments(body: str) -> int:
 
 def more_due(
     runtime: Runtime, broadcast_id: int, channel: str, now: dt.datetime, limit: int
-) -> list[Due]:
+) -> list[DueDelivery]:
     """Due deliveries of the broadcast on ``channel``, from any batch (lowest first).
 
     A job whose own batch is done keeps its sender busy with these until its
@@ -279,12 +290,12 @@ def more_due(
             .order_by(Delivery.batch, Delivery.id)
             .limit(limit)
         ).all()
-    return [Due(r.id, r.contact_id, r.channel) for r in rows]
+    return [DueDelivery(r.id, r.contact_id, r.channel) for r in rows]
 
 
 def take(
-    runtime: Runtime, plan: Plan, rows: Sequence[Due], now: dt.datetime, result: BatchResult
-) -> list[Ready]:
+    runtime: Runtime, plan: Plan, rows: Sequence[DueDelivery], now: dt.datetime, result: BatchResult
+) -> list[ClaimedDelivery]:
     """One chunk of due deliveries: read their contacts, settle or put off what must not
     go now (`triage`), and claim the rest (`claim`). Run in a thread beside the loop.
     """
@@ -300,12 +311,12 @@ def triage(
     contacts: Mapping[int, Contact | Recipient],
     now: dt.datetime,
     result: BatchResult,
-) -> list[Item]:
+) -> list[SendableDelivery]:
     """Settle what must not be sent, put off what must wait, return what may go now.
 
     Skips and waits are written in one transaction; nothing here calls Twilio.
     """
-    items: list[Item] = []
+    items: list[SendableDelivery] = []
     settle: list[dict[str, Any]] = []
     paused = {
         channel: runtime.throttle.paused_for(runtime.limit(channel).sender)
@@ -316,7 +327,7 @@ def triage(
         status, when = _triage_one(runtime, plan, contact, row.channel, paused, now)
         if status is None:
             template = row.channel == CHANNEL_WHATSAPP and not in_whatsapp_window(contact, now)
-            items.append(Item(row.id, contact, row.channel, template))
+            items.append(SendableDelivery(row.id, contact, row.channel, template))
             continue
         settle.append(_values(row.id, status, now, send_after=when))
         result.add(status, when)
@@ -383,7 +394,9 @@ def _values(
     }
 
 
-def claim(runtime: Runtime, plan: Plan, items: Sequence[Item], now: dt.datetime) -> list[Ready]:
+def claim(
+    runtime: Runtime, plan: Plan, items: Sequence[SendableDelivery], now: dt.datetime
+) -> list[ClaimedDelivery]:
     """Take deliveries for sending and write their messages, in one transaction.
 
     Only deliveries still open and due are taken (another job may have some);
@@ -415,20 +428,22 @@ def claim(runtime: Runtime, plan: Plan, items: Sequence[Item], now: dt.datetime)
         mine = [i for i in items if i.delivery_id in taken]
         known = {i.contact.id: i.contact for i in mine}
         prepared = sending.prepare_many(session, [draft_for(plan, i) for i in mine], now, known)
-        ready, links = [], []
+        claimed, links = [], []
         for item, made in zip(mine, prepared, strict=True):
             if made.status == STATUS_PENDING:
-                ready.append(Ready.of(runtime, item, made, taken[item.delivery_id], now))
+                claimed.append(
+                    ClaimedDelivery.of(runtime, item, made, taken[item.delivery_id], now)
+                )
                 links.append(_values(item.delivery_id, DELIVERY_SENDING, now, made.message_id))
             else:
                 status = DELIVERY_BLOCKED if made.status == STATUS_BLOCKED else made.status
                 links.append(_values(item.delivery_id, status, now, made.message_id))
         if links:
             update_by_id(session, Delivery, links)
-    return ready
+    return claimed
 
 
-def draft_for(plan: Plan, item: Item) -> Draft:
+def draft_for(plan: Plan, item: SendableDelivery) -> Draft:
     """The message for one delivery: the text in the contact's language, or the template."""
     extra = {"broadcast_id": plan.broadcast_id, "delivery_id": item.delivery_id}
     if item.template:
@@ -448,7 +463,7 @@ def draft_for(plan: Plan, item: Item) -> Draft:
 def record(
     runtime: Runtime,
     plan: Plan,
-    done: Sequence[tuple[Ready, twilio.SendResult]],
+    done: Sequence[tuple[ClaimedDelivery, twilio.SendResult]],
     result: BatchResult,
 ) -> None:
     """Store Twilio's answers and settle their deliveries, in one transaction."""
@@ -460,21 +475,21 @@ def record(
             session, [(r.message_id, r.contact_id, res) for r, res in done], now
         )
         values, sent = [], []
-        for (ready, _res), outcome in zip(done, outcomes, strict=True):
-            status, when, error_code = decide(runtime, ready, outcome, now)
+        for (claimed, _res), outcome in zip(done, outcomes, strict=True):
+            status, when, error_code = decide(runtime, claimed, outcome, now)
             values.append(
-                _values(ready.delivery_id, status, now, outcome.message_id, error_code, when)
+                _values(claimed.delivery_id, status, now, outcome.message_id, error_code, when)
             )
             result.add(status, when)
             if status == DELIVERY_SENT:
-                sent.append(ready.contact_id)
+                sent.append(claimed.contact_id)
         update_by_id(session, Delivery, values)
         if plan.flow_id and sent:
             conversations.start_flows(session, runtime.flows, sent, plan.flow_id, now)
 
 
 def decide(
-    runtime: Runtime, ready: Ready, outcome: Outcome, now: dt.datetime
+    runtime: Runtime, claimed: ClaimedDelivery, outcome: Outcome, now: dt.datetime
 ) -> tuple[str, dt.datetime | None, int | None]:
     """What the sending module's outcome means for the delivery: (status, retry at, code)."""
     code = outcome.error_code
@@ -482,40 +497,43 @@ def decide(
         return DELIVERY_SENT, None, None
     if outcome.status == STATUS_BLOCKED:
         return DELIVERY_BLOCKED, None, code
-    if outcome.status == STATUS_SKIPPED_WINDOW or outcome.effect is Effect.OUTSIDE_WHATSAPP_WINDOW:
+    if (
+        outcome.status == STATUS_SKIPPED_WINDOW
+        or outcome.consequence is Consequence.OUTSIDE_WHATSAPP_WINDOW
+    ):
         return DELIVERY_SKIPPED_WINDOW, None, code
-    if outcome.effect is Effect.UNKNOWN_FATE:
+    if outcome.consequence is Consequence.UNKNOWN_FATE:
         return DELIVERY_UNKNOWN, None, code  # reconcile asks Twilio before sending again
-    if outcome.effect is Effect.RATE_LIMITED_PAUSE_CHANNEL:
+    if outcome.consequence is Consequence.RATE_LIMITED_PAUSE_CHANNEL:
         pause_s = runtime.config["WHATSAPP_PAUSE_S"]
-        runtime.throttle.pause(runtime.limit(ready.channel).sender, pause_s)
+        runtime.throttle.pause(runtime.limit(claimed.channel).sender, pause_s)
         return DELIVERY_QUEUED, now + dt.timedelta(seconds=pause_s), code
-    if outcome.retryable and ready.attempts < _max_attempts(code):
-        return DELIVERY_QUEUED, now + backoff(ready.attempts), code
+    if outcome.retryable and claimed.attempts < _max_attempts(code):
+        return DELIVERY_QUEUED, now + backoff(claimed.attempts), code
     return DELIVERY_FAILED, None, code
 
 
 def retry_with_template(
-    runtime: Runtime, plan: Plan, ready: Ready, first: twilio.SendResult
-) -> Ready | None:
+    runtime: Runtime, plan: Plan, claimed: ClaimedDelivery, first: twilio.SendResult
+) -> ClaimedDelivery | None:
     """Twilio said the contact is outside the WhatsApp window (63016): record that
     answer and write the template message instead (None when there is no template).
     """
-    if ready.template or not plan.content_sid:
+    if claimed.template or not plan.content_sid:
         return None
     now = utcnow()
     with runtime.db.session() as session:
-        contact = session.get_one(Contact, ready.contact_id)
-        item = Item(ready.delivery_id, contact, ready.channel, True)
-        sending.record_many(session, [(ready.message_id, contact.id, first)], now)
+        contact = session.get_one(Contact, claimed.contact_id)
+        item = SendableDelivery(claimed.delivery_id, contact, claimed.channel, True)
+        sending.record_many(session, [(claimed.message_id, contact.id, first)], now)
         (made,) = sending.prepare_many(session, [draft_for(plan, item)], now)
         update_by_id(
             session, Delivery, [_values(item.delivery_id, DELIVERY_SENDING, now, made.message_id)]
         )
     if made.status != STATUS_PENDING:
         return None
-    retry = Ready.of(runtime, item, made, ready.attempts, now)
-    return replace(retry, send_before=ready.send_before)  # the time of the first claim
+    retry = ClaimedDelivery.of(runtime, item, made, claimed.attempts, now)
+    return replace(retry, send_before=claimed.send_before)  # the time of the first claim
 
 
 def body_for(plan: Plan, contact: Contact | Recipient) -> str:

@@ -39,10 +39,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.channels import twilio
-from bot.channels.errors import Effect
+from bot.channels.errors import Consequence
 from bot.db import utcnow
 from bot.sending.bookkeeping import Bookkeeper
-from bot.sending.deliveries import BatchResult, Due, Liveness, Plan, Ready
+from bot.sending.deliveries import BatchResult, ClaimedDelivery, DueDelivery, Liveness, Plan
 from bot.sending.process import Runtime
 from bot.sending.throttle import Limit
 
@@ -98,8 +98,8 @@ class Lane:
 
     channel: str
     limit: Limit
-    queue: deque[tuple[float, Ready]] = field(default_factory=deque)
-    again: list[Ready] = field(default_factory=list)
+    queue: deque[tuple[float, ClaimedDelivery]] = field(default_factory=deque)
+    again: list[ClaimedDelivery] = field(default_factory=list)
     in_flight: int = 0
     closed: bool = False
     wake: asyncio.Event = field(default_factory=asyncio.Event)  # the dispatcher: new bookings
@@ -107,7 +107,7 @@ class Lane:
 
 
 class Pacer:
-    """Sends one batch's items for one job; ``run`` returns when all are recorded."""
+    """Sends one batch's deliveries for one job; ``run`` returns when all are recorded."""
 
     def __init__(
         self,
@@ -125,14 +125,13 @@ class Pacer:
         self.result = result
         self.clock = clock
         self.tasks: set[asyncio.Task[None]] = set()
-        self.done: list[tuple[Ready, twilio.SendResult]] = []
+        self.done: list[tuple[ClaimedDelivery, twilio.SendResult]] = []
         self.client: twilio.AsyncClient | None = None
         self.stopping = False
-        self.dropped = 0  # held up past their claim's time (see `send_within`)
 
-    async def run(self, due: Sequence[Due]) -> None:
+    async def run(self, due: Sequence[DueDelivery]) -> None:
         """Send the due deliveries (rows with id, contact_id and channel)."""
-        by_channel: dict[str, list[Due]] = {}
+        by_channel: dict[str, list[DueDelivery]] = {}
         for row in due:
             by_channel.setdefault(row.channel, []).append(row)
         self.client = twilio.AsyncClient(self.runtime.sender, self.connections(by_channel))
@@ -145,24 +144,24 @@ class Pacer:
             await self._flush()
             await self.client.close()
 
-    def connections(self, by_channel: dict[str, list[Due]]) -> int:
+    def connections(self, by_channel: dict[str, list[DueDelivery]]) -> int:
         """HTTP connections: enough for every send in flight at the senders' rates."""
         wanted = sum(
             max(4, math.ceil(self.runtime.limit(ch).rate_per_s * IN_FLIGHT_S)) for ch in by_channel
         )
         return max(1, min(self.runtime.config["SEND_CONNECTIONS"], wanted))
 
-    async def _lane(self, channel: str, items: list[Due]) -> None:
+    async def _lane(self, channel: str, todo: list[DueDelivery]) -> None:
         lane = Lane(channel, self.runtime.limit(channel))
         dispatching = asyncio.create_task(self._dispatch(lane))
         try:
-            await self._produce(lane, items)
+            await self._produce(lane, todo)
         finally:
             lane.closed = True
             lane.wake.set()
             await dispatching
 
-    async def _produce(self, lane: Lane, items: list[Due]) -> None:
+    async def _produce(self, lane: Lane, todo: list[DueDelivery]) -> None:
         """Take and book, a chunk at a time; book again what came back late; until all is sent.
 
         Before the job's own deliveries run out it reads more of the
@@ -170,17 +169,17 @@ class Pacer:
         """
         size = max(1, min(MAX_CHUNK, math.ceil(lane.limit.rate_per_s * CHUNK_S)))
         position = 0
-        seen = {d.id for d in items}
+        seen = {d.id for d in todo}
         exhausted = False  # the broadcast has no more due deliveries on this channel
-        fetching: asyncio.Task[list[Due]] | None = None
+        fetching: asyncio.Task[list[DueDelivery]] | None = None
         while True:
             lane.changed.clear()
             if fetching is not None and fetching.done():
                 more = [d for d in fetching.result() if d.id not in seen]
                 seen.update(d.id for d in more)
-                items.extend(more)
+                todo.extend(more)
                 exhausted, fetching = not more, None
-            left = len(items) - position
+            left = len(todo) - position
             if not exhausted and fetching is None and left <= 2 * size and self.liveness.go_on():
                 limit = size * MORE_CHUNKS + left  # what we hold may come back too
                 fetching = asyncio.create_task(
@@ -192,13 +191,13 @@ class Pacer:
             elif left:
                 if not self.liveness.go_on():
                     self.result.left += left
-                    position, exhausted = len(items), True
+                    position, exhausted = len(todo), True
                     continue
-                chunk = items[position : position + size]
+                chunk = todo[position : position + size]
                 position += len(chunk)
                 now = self.clock()
-                ready = await self.bookkeeper.take(chunk, now, self.result)
-                await self._book(lane, ready)
+                claimed = await self.bookkeeper.take(chunk, now, self.result)
+                await self._book(lane, claimed)
             elif fetching is not None:
                 await asyncio.wait([fetching])
             elif lane.queue or lane.in_flight:
@@ -206,26 +205,26 @@ class Pacer:
             else:
                 return
 
-    async def _book(self, lane: Lane, ready: list[Ready]) -> None:
+    async def _book(self, lane: Lane, claimed: list[ClaimedDelivery]) -> None:
         """Book a slot for each, as far ahead as the throttle lets, and queue them."""
         loop = asyncio.get_running_loop()
-        while ready:
-            expired = [r for r in ready if loop.time() >= self._expires(r)]
+        while claimed:
+            expired = [r for r in claimed if loop.time() >= self._expires(r)]
             for one in expired:
                 self._drop(one)
-            ready = [r for r in ready if r not in expired]
-            if not ready:
+            claimed = [r for r in claimed if r not in expired]
+            if not claimed:
                 return
-            waits = self.runtime.throttle.reserve_many(lane.limit, [r.weight for r in ready])
+            waits = self.runtime.throttle.reserve_many(lane.limit, [r.weight for r in claimed])
             if waits[0] < 0:
                 # The horizon is full: come back when a good part of it is free, not
                 # for each slot that frees (one Redis call per chunk, not per send).
                 await asyncio.sleep(max(-waits[0], REBOOK_S))
                 continue
             booked_at = loop.time()
-            lane.queue.extend((booked_at + w, r) for r, w in zip(ready, waits, strict=False))
+            lane.queue.extend((booked_at + w, r) for r, w in zip(claimed, waits, strict=False))
             lane.wake.set()
-            ready = ready[len(waits) :]
+            claimed = claimed[len(waits) :]
 
     async def _dispatch(self, lane: Lane) -> None:
         """Start each send at its slot; a send woken too late goes back to be booked again."""
@@ -241,27 +240,27 @@ class Pacer:
                 lane.wake.clear()
                 await lane.wake.wait()
                 continue
-            due, ready = lane.queue[0]
-            delay = due - loop.time()
+            slot_at, claimed = lane.queue[0]
+            delay = slot_at - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)  # later bookings always come after this one
                 continue
             lane.queue.popleft()
-            expires = self._expires(ready)
+            expires = self._expires(claimed)
             if loop.time() >= expires:
-                self._drop(ready)
+                self._drop(claimed)
                 lane.changed.set()  # the producer may be waiting for the queue to empty
                 continue
             if -delay > late_s:
-                lane.again.append(ready)
+                lane.again.append(claimed)
                 lane.changed.set()
                 continue
             lane.in_flight += 1
-            task = asyncio.create_task(self._send(lane, ready, min(due + late_s, expires)))
+            task = asyncio.create_task(self._send(lane, claimed, min(slot_at + late_s, expires)))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
 
-    async def _send(self, lane: Lane, ready: Ready, send_by: float) -> None:
+    async def _send(self, lane: Lane, claimed: ClaimedDelivery, send_by: float) -> None:
         """Send; keep the answer for the next flush (or book the template in its place).
 
         A request that cannot leave by ``send_by`` (the loop was held up after
@@ -269,11 +268,11 @@ class Pacer:
         """
         assert self.client is not None
         try:
-            draft = ready.draft
+            draft = claimed.draft
             try:
                 answer = await twilio.send_async(
                     self.client,
-                    ready.address,
+                    claimed.address,
                     draft.body,
                     draft.media_urls,
                     content_sid=draft.content_sid,
@@ -281,42 +280,41 @@ class Pacer:
                     send_by=send_by,
                 )
             except twilio.SlotMissed:
-                if asyncio.get_running_loop().time() >= self._expires(ready):
-                    self._drop(ready)
+                if asyncio.get_running_loop().time() >= self._expires(claimed):
+                    self._drop(claimed)
                 else:
-                    lane.again.append(ready)
+                    lane.again.append(claimed)
                 return
             except ValueError as exc:  # Twilio's rules broken before any request: a setting
                 answer = twilio.SendResult(
-                    None, None, None, str(exc), Effect.PERMANENT_FAILURE, False, None
+                    None, None, None, str(exc), Consequence.PERMANENT_FAILURE, False, None
                 )
             except Exception as exc:  # noqa: BLE001 - the request may have left: ask Twilio
-                log.exception("send of message %s: unexpected error", ready.message_id)
+                log.exception("send of message %s: unexpected error", claimed.message_id)
                 message = f"{type(exc).__name__}: unexpected error while sending"
                 answer = twilio.SendResult(
-                    None, None, None, message, Effect.UNKNOWN_FATE, False, None
+                    None, None, None, message, Consequence.UNKNOWN_FATE, False, None
                 )
-            if answer.effect is Effect.OUTSIDE_WHATSAPP_WINDOW and not ready.template:
-                retry = await self.bookkeeper.retry_with_template(ready, answer)
+            if answer.consequence is Consequence.OUTSIDE_WHATSAPP_WINDOW and not claimed.template:
+                retry = await self.bookkeeper.retry_with_template(claimed, answer)
                 if retry is not None:
                     lane.again.append(retry)  # needs a slot of its own
                     return
-            self.done.append((ready, answer))
+            self.done.append((claimed, answer))
         finally:
             lane.in_flight -= 1
             lane.changed.set()
 
-    def _expires(self, ready: Ready) -> float:
+    def _expires(self, claimed: ClaimedDelivery) -> float:
         """When (on the loop's clock) this send may no longer leave: see `send_within`."""
-        left = (ready.send_before - self.clock()).total_seconds()
+        left = (claimed.send_before - self.clock()).total_seconds()
         return asyncio.get_running_loop().time() + left
 
-    def _drop(self, ready: Ready) -> None:
+    def _drop(self, claimed: ClaimedDelivery) -> None:
         """Held up past its claim's time: never send it; reconcile will queue it again."""
-        self.dropped += 1
         log.warning(
             "delivery %s not sent: held up past its claim's time (reconcile queues it again)",
-            ready.delivery_id,
+            claimed.delivery_id,
         )
 
     async def _flush_every(self) -> None:

@@ -1,15 +1,21 @@
 """Reconcile: make the queue match the database, on worker start and every tick.
 
 The database says what is left; Redis may have lost it (a restart with no
-data, a worker killed mid-job). Reconcile, one run at a time across workers:
+data, a worker killed mid-job). Reconcile, one run at a time across workers
+(a lock in Redis), in `run`'s order:
 
-1. starts scheduled broadcasts that are due, fires due event reminders and
-   adds newly due contacts to reminder series;
-2. settles deliveries left "sending" or "unknown" by a process that died
+1. starts scheduled broadcasts that are due (`start_due`);
+2. fires due event reminders (`events.fire_due`);
+3. settles deliveries left "sending" or "unknown" by a process that died
    during the API call: it looks for the message at Twilio (by To, since the
-   claim) and never sends again what Twilio already has;
-3. queues a fan-out or send job wherever there is work and no job's lease;
-4. marks broadcasts done when nothing is left.
+   claim) and never sends again what Twilio already has (`settle_unknown`);
+4. queues a fan-out, or a reminder series' fan-out for its newly due contacts,
+   wherever there is one to do and no job's lease (`queue_fan_outs`);
+5. queues a send job for every batch with deliveries left and no lease
+   (`queue_batches`);
+6. marks broadcasts done when nothing is left to send or settle (`finish`);
+7. runs the timeout path of conversations whose wait has expired
+   (`expire_flow_waits`).
 """
 
 from __future__ import annotations
@@ -55,7 +61,7 @@ def run(runtime: Runtime, connection: redis.Redis, now: dt.datetime) -> dict[str
     if not connection.set(LOCK_KEY, token, nx=True, ex=LOCK_S):
         return {"skipped": 1}
     try:
-        done = {"started": start_due(runtime, connection, now)}
+        done = {"started": start_due(runtime, now)}
         done["reminders"] = events.fire_due(runtime.db, now)
         done["settled"] = settle_unknown(runtime, now)
         done["fanouts"] = queue_fan_outs(runtime, connection, now)
@@ -75,7 +81,7 @@ def expire_flow_waits(runtime: Runtime, now: dt.datetime) -> int:
     return conversations.expire_due(runtime.db, runtime.sender, runtime.flows, now)
 
 
-def start_due(runtime: Runtime, connection: redis.Redis, now: dt.datetime) -> int:
+def start_due(runtime: Runtime, now: dt.datetime) -> int:
     """Scheduled broadcasts whose time has come start sending."""
     with runtime.db.session() as session:
         due = session.scalars(

@@ -15,9 +15,6 @@ A WhatsApp rate-limit error pauses a sender's bulk sending for a while.
 
 from __future__ import annotations
 
-import random
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
@@ -25,7 +22,6 @@ import redis
 from bot.defaults import DEFAULT_THROTTLE_MARGIN_MS
 
 BULK_AHEAD_MS = 1000  # how far ahead a bulk send may book its slot
-MIN_RETRY_S = 0.005
 
 # KEYS[1] the sender's next free slot (ms, Redis clock)
 # ARGV[1] interval ms (window / rate * weight), ARGV[2] max ms ahead (-1: any)
@@ -112,32 +108,6 @@ class Throttle:
         args = [limit.interval_ms * max(w, 1) for w in weights]
         answer = self._reserve_many(keys=[self._key(limit.sender, "next")], args=[0, ahead, *args])
         return [float(ms) / 1000.0 for ms in answer]
-
-    def acquire(
-        self,
-        limit: Limit,
-        weight: int = 1,
-        bulk: bool = True,
-        sleep: Callable[[float], None] = time.sleep,
-        give_up: Callable[[], bool] = lambda: False,
-    ) -> bool:
-        """Wait for and take a slot; False when ``give_up()`` says to stop waiting.
-
-        A thread that wakes up too late for its slot (the process stalled) does
-        not use it: sending then could crowd the next second. It books another.
-        """
-        late_s = limit.margin_ms / 2000.0
-        while True:
-            wait = self.reserve(limit, weight, bulk)
-            if wait >= 0:
-                due = time.monotonic() + wait
-                sleep(wait)
-                if time.monotonic() - due <= late_s:
-                    return True
-                continue
-            if give_up():
-                return False
-            sleep(max(-wait, MIN_RETRY_S) * (1 + random.random() * 0.2))
 
     def pause(self, sender: str, seconds: int) -> None:
         """Stop bulk sends on this sender for ``seconds`` (WhatsApp 63018/63038)."""

@@ -49,7 +49,7 @@ from bot.flows.steps.base import (
     register,
 )
 from bot.flows.steps.send import MAX_BUTTONS, button_texts, validate_buttons
-from bot.flows.turn import Output, SetField, Turn, display
+from bot.flows.turn import FlowRun, Output, SetField, display
 from bot.i18n import LANGUAGES
 from bot.text import normalize
 
@@ -176,14 +176,14 @@ def provides(step: Step) -> list[str]:
 # --- what the contact reads --------------------------------------------------
 
 
-def _choice_lines(step: Step, turn: Turn) -> str:
+def _choice_lines(step: Step, turn: FlowRun) -> str:
     if step.config.get("expect") != "choice" or not step.config.get("list_choices", True):
         return ""
     listed = _listed(step)
     return "\n".join(f"{n}. {turn.text(c['label'])}" for n, c in enumerate(listed, 1))
 
 
-def _buttons(step: Step, turn: Turn) -> tuple[str, ...]:
+def _buttons(step: Step, turn: FlowRun) -> tuple[str, ...]:
     if "buttons" in step.config:
         return tuple(turn.text(b) for b in as_list(step.config["buttons"]))
     expect = step.config.get("expect")
@@ -195,24 +195,24 @@ def _buttons(step: Step, turn: Turn) -> tuple[str, ...]:
     return ()
 
 
-def question(step: Step, turn: Turn) -> str:
+def question(step: Step, turn: FlowRun) -> str:
     """The question as sent: the text, then the numbered choices."""
     return "\n".join(p for p in (turn.text(step.config["text"]), _choice_lines(step, turn)) if p)
 
 
-def reask_text(step: Step, turn: Turn) -> str:
+def reask_text(step: Step, turn: FlowRun) -> str:
     if isinstance(step.config.get("reask"), str):
         lines = (turn.text(step.config["reask"]), _choice_lines(step, turn))
         return "\n".join(p for p in lines if p)
     return f"{turn.text(SORRY)}\n{question(step, turn)}"
 
 
-def run(step: Step, turn: Turn) -> Transition:
+def run(step: Step, turn: FlowRun) -> Transition:
     turn.say(question(step, turn), buttons=_buttons(step, turn))
     return Wait()
 
 
-def previews(step: Step, turn: Turn) -> list[tuple[str, Output]]:
+def previews(step: Step, turn: FlowRun) -> list[tuple[str, Output]]:
     buttons = _buttons(step, turn)
     return [
         ("question", Output(question(step, turn), None, buttons)),
@@ -223,7 +223,7 @@ def previews(step: Step, turn: Turn) -> list[tuple[str, Output]]:
 # --- understanding the answer -------------------------------------------------
 
 
-def matcher_choices(step: Step, turn: Turn) -> list[answers.Choice]:
+def matcher_choices(step: Step, turn: FlowRun) -> list[answers.Choice]:
     """Each choice with every way of saying it: labels in all languages, synonyms, value."""
     found = []
     number = 0
@@ -241,7 +241,7 @@ def matcher_choices(step: Step, turn: Turn) -> list[answers.Choice]:
     return found
 
 
-def parse(step: Step, turn: Turn, text: str) -> Any:
+def parse(step: Step, turn: FlowRun, text: str) -> Any:
     """The answer as stored, or None when it does not fit the question."""
     config = step.config
     expect = config["expect"]
@@ -268,7 +268,7 @@ def parse(step: Step, turn: Turn, text: str) -> Any:
     return text.strip() or None
 
 
-def store(step: Step, turn: Turn, value: Any) -> None:
+def store(step: Step, turn: FlowRun, value: Any) -> None:
     """Keep the answer in the session and, when asked, on the contact."""
     config = step.config
     if config["expect"] == "postal_code":
@@ -285,7 +285,7 @@ def store(step: Step, turn: Turn, value: Any) -> None:
         turn.emit(SetField(config["field"], display(value)))
 
 
-def answer(step: Step, turn: Turn, text: str, reasks: int) -> Transition:
+def answer(step: Step, turn: FlowRun, text: str, reasks: int) -> Transition:
     """Handle the contact's reply to this question."""
     if step.config.get("optional") and answers.is_skip(text):
         return Go()

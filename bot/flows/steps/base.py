@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.flows.model import Step
-from bot.flows.turn import EndReason, Output, Turn
+from bot.flows.turn import EndReason, FlowRun, Output
 
 
 @dataclass(frozen=True)
@@ -68,17 +68,17 @@ class StepType:
 
     name: str
     keys: frozenset[str]  # config keys the type accepts, besides id, type and next
-    run: Callable[[Step, Turn], Transition]
+    run: Callable[[Step, FlowRun], Transition]
     required: frozenset[str] = frozenset()
     validate: Callable[[Step], list[str]] = _nothing  # problems with the step's own config
     texts: Callable[[Step], list[Text]] = _nothing  # what translators must translate
     targets: Callable[[Step], list[str]] = _nothing  # step ids it may jump to (besides next)
     flows_called: Callable[[Step], list[str]] = _nothing  # other flows it may start
     provides: Callable[[Step], list[str]] = _nothing  # answer and field names it sets
-    previews: Callable[[Step, Turn], list[tuple[str, Output]]] = field(
+    previews: Callable[[Step, FlowRun], list[tuple[str, Output]]] = field(
         default=lambda step, turn: []
     )  # (what, message) as a contact would read it, for segment counts and button checks
-    answer: Callable[[Step, Turn, str, int], Transition] | None = None  # waiting types only
+    answer: Callable[[Step, FlowRun, str, int], Transition] | None = None  # waiting types only
     falls_through: bool = True  # without ``next`` it continues to the following step
 
     @property

@@ -18,7 +18,7 @@ from typing import Any
 
 from bot.flows.model import Step
 from bot.flows.steps.base import Go, StepType, Transition, as_list, is_identifier, register
-from bot.flows.turn import Turn
+from bot.flows.turn import FlowRun
 from bot.text import normalize
 
 CONTACT_ATTRIBUTES = ("language", "channel", "country")
@@ -54,7 +54,7 @@ def targets(step: Step) -> list[str]:
     return found + [step.config[k] for k in ("empty", "default") if k in step.config]
 
 
-def values_of(on: str, turn: Turn) -> list[str]:
+def values_of(on: str, turn: FlowRun) -> list[str]:
     """The normalized values to compare with the cases."""
     if on == "tags":
         raw: list[Any] = sorted(turn.contact.tags)
@@ -69,7 +69,7 @@ def values_of(on: str, turn: Turn) -> list[str]:
     return [v for v in (normalize(str(item)) for item in raw) if v]
 
 
-def run(step: Step, turn: Turn) -> Transition:
+def run(step: Step, turn: FlowRun) -> Transition:
     values = values_of(step.config["on"], turn)
     if not values and "empty" in step.config:
         return Go(step.config["empty"])

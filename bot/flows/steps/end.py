@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from bot.flows.model import Step
 from bot.flows.steps.base import StepType, Stop, Transition, register
-from bot.flows.turn import Turn
+from bot.flows.turn import FlowRun
 
 
-def run(step: Step, turn: Turn) -> Transition:
+def run(step: Step, turn: FlowRun) -> Transition:
     return Stop("completed")
 
 

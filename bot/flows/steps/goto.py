@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from bot.flows.model import Step
 from bot.flows.steps.base import StartFlow, StepType, Transition, is_identifier, register
-from bot.flows.turn import Turn
+from bot.flows.turn import FlowRun
 
 
 def validate(step: Step) -> list[str]:
@@ -18,7 +18,7 @@ def validate(step: Step) -> list[str]:
     return []
 
 
-def run(step: Step, turn: Turn) -> Transition:
+def run(step: Step, turn: FlowRun) -> Transition:
     return StartFlow(step.config["flow"])
 
 

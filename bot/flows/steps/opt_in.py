@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from bot.flows.model import Step
 from bot.flows.steps.base import Go, StepType, Transition, register
-from bot.flows.turn import OptIn, Turn
+from bot.flows.turn import FlowRun, OptIn
 
 
-def run(step: Step, turn: Turn) -> Transition:
+def run(step: Step, turn: FlowRun) -> Transition:
     turn.emit(OptIn(turn.flow.id))
     return Go()
 

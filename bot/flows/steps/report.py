@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from bot.flows.model import Step
 from bot.flows.steps.base import Go, StepType, Transition, as_list, is_identifier, register
-from bot.flows.turn import RecordReport, Turn
+from bot.flows.turn import FlowRun, RecordReport
 
 
 def validate(step: Step) -> list[str]:
@@ -23,7 +23,7 @@ def validate(step: Step) -> list[str]:
     return problems
 
 
-def run(step: Step, turn: Turn) -> Transition:
+def run(step: Step, turn: FlowRun) -> Transition:
     names = as_list(step.config.get("include")) or list(turn.answers)
     data = {
         "kind": step.config["kind"],

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from bot.flows.model import Step
 from bot.flows.steps.base import Go, StepType, Text, Transition, as_list, register
-from bot.flows.turn import Output, Turn, fill
+from bot.flows.turn import FlowRun, Output, fill
 
 MAX_BUTTONS = 3  # WhatsApp quick-reply messages carry at most three buttons
 
 
-def media_url(step: Step, turn: Turn) -> str | None:
+def media_url(step: Step, turn: FlowRun) -> str | None:
     """The media URL with placeholders filled; None when it comes out empty."""
     template = step.config.get("media")
     if not template:
@@ -59,16 +59,16 @@ def texts(step: Step) -> list[Text]:
     return found + button_texts(step)
 
 
-def buttons(step: Step, turn: Turn) -> tuple[str, ...]:
+def buttons(step: Step, turn: FlowRun) -> tuple[str, ...]:
     return tuple(turn.text(b) for b in as_list(step.config.get("buttons")))
 
 
-def run(step: Step, turn: Turn) -> Transition:
+def run(step: Step, turn: FlowRun) -> Transition:
     turn.say(turn.text(step.config["text"]), media_url(step, turn), buttons(step, turn))
     return Go()
 
 
-def previews(step: Step, turn: Turn) -> list[tuple[str, Output]]:
+def previews(step: Step, turn: FlowRun) -> list[tuple[str, Output]]:
     message = Output(turn.text(step.config["text"]), media_url(step, turn), buttons(step, turn))
     return [("message", message)]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from bot.flows.model import Step
 from bot.flows.steps.base import Go, StepType, Transition, is_identifier, register
-from bot.flows.turn import SetField, Turn, fill
+from bot.flows.turn import FlowRun, SetField, fill
 
 
 def validate(step: Step) -> list[str]:
@@ -22,7 +22,7 @@ def validate(step: Step) -> list[str]:
     return problems
 
 
-def run(step: Step, turn: Turn) -> Transition:
+def run(step: Step, turn: FlowRun) -> Transition:
     value = fill(str(step.config["value"]), turn.lang, [turn.answers, turn.contact.fields])
     turn.emit(SetField(step.config["field"], value))
     return Go()

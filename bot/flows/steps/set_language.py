@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from bot.flows.model import Step
 from bot.flows.steps.base import Go, StepType, Transition, is_identifier, register
-from bot.flows.turn import SetLanguage, Turn
+from bot.flows.turn import FlowRun, SetLanguage
 from bot.i18n import LANGUAGES
 
 
@@ -24,7 +24,7 @@ def validate(step: Step) -> list[str]:
     return []
 
 
-def run(step: Step, turn: Turn) -> Transition:
+def run(step: Step, turn: FlowRun) -> Transition:
     lang = step.config.get("language") or turn.answers.get(step.config.get("from_answer", ""))
     if lang in LANGUAGES and lang != turn.lang:
         turn.emit(SetLanguage(lang))

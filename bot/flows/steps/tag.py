@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from bot.flows.model import Step
 from bot.flows.steps.base import Go, StepType, Transition, as_list, is_identifier, register
-from bot.flows.turn import AddTag, RemoveTag, Turn
+from bot.flows.turn import AddTag, FlowRun, RemoveTag
 
 
 def validate(step: Step) -> list[str]:
@@ -32,7 +32,7 @@ def validate(step: Step) -> list[str]:
     return problems
 
 
-def run(step: Step, turn: Turn) -> Transition:
+def run(step: Step, turn: FlowRun) -> Transition:
     config = step.config
     for tag in as_list(config.get("remove")):
         if tag in turn.contact.tags:

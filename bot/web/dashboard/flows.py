@@ -114,7 +114,7 @@ def _tester(flowset: FlowSet, flow_id: str) -> dict[str, Any]:
     fields = state.get("fields", {})
     contact = ContactView(language=language, channel=channel, fields=fields)
     now = utcnow()
-    session = engine.Session.from_dict(state["session"]) if state.get("session") else None
+    session = engine.FlowState.from_dict(state["session"]) if state.get("session") else None
     text = form.get("text", "").strip()[:500]
     if form.get("action") == "start" or (session is None and not text):
         result = engine.start(flowset, flow_id, contact, now, variables())
