@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from bot.channels.fake_twilio import FakeTwilio, fake_state, run_fake_twilio, stop_fake_twilio
 from bot.db import Database
 from tests.conftest import AUTH_TOKEN, DASHBOARD_PASSWORD, make_user, settings_for
-from tests.services import free_port, unavailable
+from tests.services import unavailable
 
 CHROMIUM = os.environ.get("PUENTE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -31,6 +32,11 @@ ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "tests" / "artifacts" / "screenshots"
 DESKTOP = {"width": 1280, "height": 860}
 PHONE = {"width": 390, "height": 844}
+# Every wait is for a condition (expect, wait_for_*); these bounds only stop a hang.
+# A loaded CI machine can take seconds to render a page, far more than Playwright's
+# 5 s default for `expect`.
+WAIT_MS = 60_000
+expect.set_options(timeout=WAIT_MS)
 
 pytestmark = pytest.mark.browser
 
@@ -38,6 +44,26 @@ pytestmark = pytest.mark.browser
 class _Quiet(WSGIRequestHandler):
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass
+
+
+def _not_yet(environ: dict, start_response: Any) -> list[bytes]:
+    start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+    return [b"starting"]
+
+
+def serve(make_app: Any, **server_options: Any) -> tuple[Any, threading.Thread, str]:
+    """Serve ``make_app(url)`` on a port the server itself binds (no free_port() race).
+
+    The app needs its own URL (PUBLIC_URL, for signatures), so the socket is bound
+    first, with a placeholder app that nothing can reach before serve_forever starts.
+    """
+    server = make_server("127.0.0.1", 0, _not_yet, threaded=True, **server_options)
+    url = f"http://127.0.0.1:{server.server_port}"
+    server.app = make_app(url)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.daemon = True
+    thread.start()
+    return server, thread, url
 
 
 @dataclass
@@ -89,20 +115,23 @@ def live(sqlite_template, tmp_path, callback_twilio, redis_url) -> Iterator[Live
         fake.pending.get_nowait()
     path = tmp_path / "puente.db"
     path.write_bytes(sqlite_template.read_bytes())
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    settings = settings_for(f"sqlite:///{path}", fake_url, PUBLIC_URL=url, REDIS_URL=redis_url)
-    app = create_app(settings)
-    server = make_server("127.0.0.1", port, app, threaded=True, request_handler=_Quiet)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.daemon = True
-    thread.start()
+    settings: dict[str, Any] = {}
+
+    def make_app(url: str) -> Any:
+        settings.update(
+            settings_for(f"sqlite:///{path}", fake_url, PUBLIC_URL=url, REDIS_URL=redis_url)
+        )
+        return create_app(settings)
+
+    server, thread, url = serve(make_app, request_handler=_Quiet)
+    app = server.app
     database = app.extensions["puente.db"]
     for role in ("admin", "organizer", "viewer"):
         make_user(database, role, "en", phone="+12135550100" if role == "organizer" else None)
     yield Live(url, database, fake, settings, redis_url)
     server.shutdown()
-    thread.join(timeout=5)
+    thread.join()
+    server.server_close()
     database.engine.dispose()
 
 
@@ -121,6 +150,7 @@ def worker(live: Live) -> Iterator[Any]:
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
     context = browser.new_context(viewport=DESKTOP, locale="en-US")
+    context.set_default_timeout(WAIT_MS)
     opened = context.new_page()
     yield opened
     context.close()
@@ -129,6 +159,7 @@ def page(browser: Any) -> Iterator[Any]:
 @pytest.fixture
 def phone_page(browser: Any) -> Iterator[Any]:
     context = browser.new_context(viewport=PHONE, locale="es-MX", is_mobile=True, has_touch=True)
+    context.set_default_timeout(WAIT_MS)
     opened = context.new_page()
     yield opened
     context.close()

@@ -11,6 +11,7 @@ import re
 import time
 
 import pytest
+from playwright.sync_api import expect
 
 from bot.db import utcnow
 from tests.browser.conftest import Live, shot, sign_in
@@ -46,11 +47,11 @@ def test_an_organizer_sends_a_bilingual_call_to_action(page, live: Live, worker)
     page.get_by_label("Text in Spanish").fill(TEXT_ES)
     page.get_by_label("Text in English").fill(TEXT_EN)
     # Live segment counts, and the warning that "á" makes the Spanish SMS cost more.
-    assert "UCS-2" in page.locator("#count-es").inner_text()
-    assert "GSM-7" in page.locator("#count-en").inner_text()
-    assert page.locator("#count-es-warning").is_visible()
-    assert "á" in page.locator("#count-es-warning").inner_text()
-    assert page.locator("#count-en-warning").is_hidden()
+    expect(page.locator("#count-es")).to_contain_text("UCS-2")
+    expect(page.locator("#count-en")).to_contain_text("GSM-7")
+    expect(page.locator("#count-es-warning")).to_be_visible()
+    expect(page.locator("#count-es-warning")).to_contain_text("á")
+    expect(page.locator("#count-en-warning")).to_be_hidden()
     # The audience: volunteers only, with a live count.
     page.get_by_label("volunteer", exact=True).first.check()
     page.wait_for_selector("#audience-box [data-total='3']")
@@ -65,7 +66,15 @@ def test_an_organizer_sends_a_bilingual_call_to_action(page, live: Live, worker)
     page.wait_for_selector("#progress-panel >> text=3 of 3 handled", timeout=60_000)
     wait_until(lambda: len(live.fake.outbox()) == 3, what="three messages in the outbox")
     # Twilio's receipts come later; the panel keeps polling until they are in.
-    assert [status for status, _code in live.fake.deliver_callbacks()].count("delivered") == 3
+    receipts: list[str] = []
+    wait_until(
+        lambda: (
+            receipts.extend(s for s, _code in live.fake.deliver_callbacks())
+            or receipts.count("delivered") >= 3
+        ),
+        what="three delivery receipts posted",
+    )
+    assert receipts.count("delivered") == 3
     page.wait_for_selector("#progress-panel [data-count='delivered']:has-text('3')")
     shot(page, "broadcast-progress")
     arrived = {m["to"]: m["body"] for m in live.fake.outbox()}
@@ -91,16 +100,17 @@ def test_an_organizer_imports_a_csv_with_a_bad_row(page, live: Live, tmp_path):
     page.get_by_label("CSV file (UTF-8)").set_input_files(str(csv))
     page.get_by_role("button", name="Import", exact=True).click()
     report = page.locator("#import-report")
-    report.wait_for()
-    assert report.locator("[data-count='created']").inner_text() == "3"
-    assert report.locator("[data-count='problems']").inner_text() == "1"
+    expect(report.locator("[data-count='created']")).to_have_text("3")
+    expect(report.locator("[data-count='problems']")).to_have_text("1")
     bad = report.locator("tr.bad-row")
-    assert bad.count() == 1 and bad.locator("td").first.inner_text() == "3"
+    expect(bad).to_have_count(1)
+    expect(bad.locator("td").first).to_have_text("3")
     shot(page, "contacts-import-report")
     page.get_by_role("link", name="Contacts").first.click()
     page.get_by_label("Tag").select_option("march")
     page.get_by_role("button", name="Filter").click()
-    assert "3 contacts match." in page.content()
+    expect(page).to_have_url(re.compile(r"[?&]tag=march"))
+    expect(page.locator("body")).to_contain_text("3 contacts match.")
 
 
 def test_an_organizer_answers_an_inbox_message(page, live: Live):
@@ -111,15 +121,15 @@ def test_an_organizer_answers_an_inbox_message(page, live: Live):
     page.get_by_text("¿Hay transporte desde Pilsen para la marcha?").wait_for()
     reply = "Sí, sale un autobús a las 8 desde la parroquia. ¡Te esperamos!"
     page.get_by_label("Your reply").fill(reply)
-    assert "SMS segments" in page.locator(".counter").first.inner_text()
+    expect(page.locator(".counter").first).to_contain_text("SMS segments")
     shot(page, "inbox-reply")
     page.get_by_role("button", name="Send reply").click()
     page.get_by_text("Reply sent.").wait_for()
     assert [(m["to"], m["body"]) for m in live.fake.outbox()] == [("+12135550191", reply)]
-    assert page.get_by_text("Nothing waiting. Every message has been answered.").is_visible()
-    page.get_by_role("link", name="Guadalupe").count() == 0  # noqa: B015 - answered, gone
+    expect(page.get_by_text("Nothing waiting. Every message has been answered.")).to_be_visible()
+    expect(page.get_by_role("link", name="Guadalupe")).to_have_count(0)  # answered, gone
     page.goto(live.url + f"/dashboard/contacts/{contact}")
-    assert reply in page.locator(".thread").inner_text()
+    expect(page.locator(".thread")).to_contain_text(reply)
     shot(page, "contact-after-reply")
 
 
@@ -127,14 +137,14 @@ def test_the_interface_switches_to_spanish(page, live: Live):
     sign_in(page, live)
     page.get_by_role("button", name=re.compile("ES")).click()
     page.wait_for_selector("h1:has-text('Resumen')")
-    assert page.locator("html").get_attribute("lang") == "es"
-    nav = page.get_by_role("navigation", name="Menú principal").inner_text()
+    expect(page.locator("html")).to_have_attribute("lang", "es")
+    nav = page.get_by_role("navigation", name="Menú principal")
     for word in ("Resumen", "Contactos", "Envíos masivos", "Eventos", "Bandeja de entrada"):
-        assert word in nav
+        expect(nav).to_contain_text(word)
     shot(page, "overview-es")
     page.get_by_role("link", name="Contactos").click()
     page.wait_for_selector("h1:has-text('Contactos')")
-    assert page.get_by_role("button", name="Filtrar").is_visible()
+    expect(page.get_by_role("button", name="Filtrar")).to_be_visible()
     page.get_by_role("link", name="Cerrar sesión").count()  # noqa: B018
     # The choice is the user's: it is still Spanish after signing in again.
     page.get_by_role("button", name="Cerrar sesión").click()
@@ -164,7 +174,8 @@ def test_an_organizer_creates_an_event_with_reminders(page, live: Live):
     shot(page, "event-new")
     page.get_by_role("button", name="Save the event").click()
     page.get_by_text("Event saved.").wait_for()
-    assert page.get_by_text("1d before").is_visible() and page.get_by_text("3h before").is_visible()
+    expect(page.get_by_text("1d before")).to_be_visible()
+    expect(page.get_by_text("3h before")).to_be_visible()
     shot(page, "event-detail")
 
 
@@ -173,13 +184,18 @@ def test_a_viewer_sees_masked_numbers_and_cannot_send(page, live: Live):
     create_message(live.db, contact, "Mi número nuevo es 213 555 0198")
     sign_in(page, live, "viewer")
     page.get_by_role("link", name="Contacts").click()
+    page.wait_for_url("**/dashboard/contacts/")  # and loaded: the whole list is there to read
+    expect(page.locator("body")).to_contain_text("…0199")
     html = page.content()
     assert "…0199" in html and "2135550199" not in re.sub(r"\D", "", html)
     assert "Omar" not in html
     page.get_by_role("link", name=f"#{contact}").click()
-    assert "Message hidden for your role" in page.content()
+    page.wait_for_url(f"**/dashboard/contacts/{contact}")
+    expect(page.locator("body")).to_contain_text("Message hidden for your role")
     page.get_by_role("link", name="Inbox").click()
-    assert page.get_by_role("button", name="Send reply").count() == 0
+    page.wait_for_url("**/dashboard/inbox/")
+    expect(page.get_by_role("heading", name="Inbox")).to_be_visible()
+    expect(page.get_by_role("button", name="Send reply")).to_have_count(0)
     shot(page, "inbox-viewer")
 
 
@@ -190,6 +206,7 @@ def test_segment_counts_in_the_browser_match_the_server(page, live: Live):
                "Marcha el sábado 🙌🏽", "ñandú\r\nok", "€" * 77, "👨‍👩‍👧" * 10]  # fmt: skip
     sign_in(page, live)
     page.goto(live.url + "/dashboard/broadcasts/new")
+    page.wait_for_function("() => window.PuenteSegments !== undefined")
     for text in samples:
         expected = sms_segments(text.replace("\r\n", "\n"))
         got = page.evaluate("t => window.PuenteSegments.smsSegments(t)", text.replace("\r\n", "\n"))
@@ -235,6 +252,7 @@ def test_every_field_has_a_label_and_text_has_contrast(page, live: Live):
     sign_in(page, live, "admin")
     for path in PAGES + ["/dashboard/users/"]:
         page.goto(live.url + path)
+        page.wait_for_load_state("networkidle")  # what scripts fetch (the audience box) is in
         assert page.evaluate(UNLABELLED) == [], path
         assert page.evaluate(LOW_CONTRAST) == [], path
 
@@ -243,20 +261,27 @@ def test_the_keyboard_alone_is_enough(page, live: Live):
     from tests.conftest import DASHBOARD_PASSWORD
 
     page.goto(live.url + "/dashboard/login")
-    assert page.evaluate("document.activeElement.id") == "email"  # ready to type
+    expect(page.locator("#email")).to_be_focused()  # ready to type (autofocus runs after load)
     page.keyboard.type("organizer@puente.example.org")
+    expect(page.locator("#email")).to_have_value("organizer@puente.example.org")
     page.keyboard.press("Tab")
+    expect(page.get_by_label("Password")).to_be_focused()
     page.keyboard.type(DASHBOARD_PASSWORD)
+    expect(page.get_by_label("Password")).to_have_value(DASHBOARD_PASSWORD)
     page.keyboard.press("Enter")
     page.wait_for_url("**/dashboard/")
     page.keyboard.press("Tab")
-    assert page.evaluate("document.activeElement.className") == "skip"
+    skip = page.locator("a.skip")
+    expect(skip).to_be_focused()
+    expect(skip).to_have_class("skip")
     page.keyboard.press("Enter")  # skip the menu
-    assert page.evaluate("document.activeElement.id") == "content"
+    expect(page.locator("#content")).to_be_focused()
     for _ in range(4):  # then the page's own links and buttons, with a visible focus ring
+        before = page.evaluate_handle("document.activeElement")
         page.keyboard.press("Tab")
-    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
-    assert outline != "none"
+        page.wait_for_function("before => document.activeElement !== before", arg=before)
+        before.dispose()
+    expect(page.locator(":focus")).to_have_css("outline-style", re.compile(r"^(?!none$)"))
 
 
 def test_pages_fit_a_phone_screen(phone_page, live: Live):
@@ -266,7 +291,7 @@ def test_pages_fit_a_phone_screen(phone_page, live: Live):
     seed_event(live.db, seeded["contacts"])
     page = phone_page
     page.goto(live.url + "/dashboard/login")
-    assert "Inicia sesión en Puente" in page.content()  # the phone asks for Spanish
+    expect(page.locator("body")).to_contain_text("Inicia sesión en Puente")  # asks for Spanish
     shot(page, "phone-login-es")
     page.get_by_label("Correo electrónico").fill("organizer@puente.example.org")
     from tests.conftest import DASHBOARD_PASSWORD
@@ -278,6 +303,7 @@ def test_pages_fit_a_phone_screen(phone_page, live: Live):
     page.wait_for_selector("h1:has-text('Resumen')")
     for path in PAGES:
         page.goto(live.url + path)
+        page.wait_for_load_state("networkidle")  # what scripts fetch (the audience box) is in
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, (path, overflow)
     screens = [

@@ -9,14 +9,12 @@ would get. The page signs and posts to the real webhook.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 
 import pytest
-from werkzeug.serving import make_server
 
+from tests.browser.conftest import WAIT_MS, serve
 from tests.conftest import settings_for
-from tests.services import free_port
 
 pytestmark = pytest.mark.browser
 
@@ -25,16 +23,14 @@ pytestmark = pytest.mark.browser
 def simulator_url(database_url, fake_twilio_server, fake_twilio) -> Iterator[str]:
     from bot import create_app
 
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    app = create_app(settings_for(database_url, fake_twilio_server[1], PUBLIC_URL=url))
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    server, thread, url = serve(
+        lambda url: create_app(settings_for(database_url, fake_twilio_server[1], PUBLIC_URL=url))
+    )
     yield url
     server.shutdown()
     thread.join()
-    app.extensions["puente.db"].engine.dispose()
+    server.server_close()
+    server.app.extensions["puente.db"].engine.dispose()
 
 
 def say(page, text: str) -> str:
@@ -68,6 +64,7 @@ CONVERSATION = [
 
 def test_a_newcomer_texts_the_bot_from_the_simulator(browser, simulator_url, tmp_path):
     page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone screen
+    page.set_default_timeout(WAIT_MS)
     page.goto(simulator_url + "/")
     for channel, number, said, expected in CONVERSATION:
         page.select_option("#channel", channel)
