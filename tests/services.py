@@ -34,9 +34,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for_port(port: int, timeout: float = 20.0) -> None:
+def wait_for_port(
+    port: int, timeout: float = 60.0, process: subprocess.Popen[bytes] | None = None
+) -> None:
+    """Wait until something listens on ``port``; the timeout only stops a hang.
+
+    With ``process``, fail at once if it exits first (it could not bind the port).
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"exited with {process.returncode} before listening on {port}")
         with socket.socket() as sock:
             if sock.connect_ex(("127.0.0.1", port)) == 0:
                 return
@@ -50,10 +58,16 @@ class RedisServer:
         if binary is None:
             unavailable("redis-server is not installed (apt-get install redis-server)")
         self.folder = tempfile.mkdtemp(prefix="puente-redis-")
-        self.port = free_port()
         self.binary = binary
         self.process: subprocess.Popen[bytes] | None = None
-        self.start()
+        for attempt in range(5):  # another process may take the free port before redis does
+            self.port = free_port()
+            try:
+                self.start()
+                break
+            except RuntimeError:
+                if attempt == 4:
+                    raise
 
     @property
     def url(self) -> str:
@@ -63,7 +77,7 @@ class RedisServer:
         args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1"]
         args += ["--save", "", "--appendonly", "no", "--dir", self.folder]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL)
-        wait_for_port(self.port)
+        wait_for_port(self.port, process=self.process)
 
     def restart_empty(self) -> None:
         """Kill the server and start it again with no data (a Redis that lost everything)."""

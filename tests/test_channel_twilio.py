@@ -191,14 +191,13 @@ def test_rule_for_another_number_does_not_apply(fake: FakeTwilio, sender: twilio
 
 
 def test_connection_refused_is_retryable(sender: twilio.Sender) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    sender = dataclasses.replace(sender, api_url=f"http://127.0.0.1:{port}")
-    try:
-        result = twilio.send(sender, US, "Hola")
-    finally:
-        twilio.close_clients()
+    with socket.socket() as held:  # bound, not listening: refused, and no one else can take it
+        held.bind(("127.0.0.1", 0))
+        sender = dataclasses.replace(sender, api_url=f"http://127.0.0.1:{held.getsockname()[1]}")
+        try:
+            result = twilio.send(sender, US, "Hola")
+        finally:
+            twilio.close_clients()
     assert (result.consequence, result.retryable, result.http_status) == (
         Consequence.RETRY,
         True,
@@ -208,7 +207,8 @@ def test_connection_refused_is_retryable(sender: twilio.Sender) -> None:
 
 
 def test_timeout_after_sending_is_unknown_fate(sender: twilio.Sender) -> None:
-    srv, thread, base_url = run_fake_twilio(auth_token=TOKEN, latency_s=1.0)
+    # The answer comes long after the 0.2 s timeout, however late the client gets to read.
+    srv, thread, base_url = run_fake_twilio(auth_token=TOKEN, latency_s=5.0)
     slow = dataclasses.replace(sender, api_url=base_url, timeout_s=0.2)
     try:
         result = twilio.send(slow, US, "Hola")

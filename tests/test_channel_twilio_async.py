@@ -215,15 +215,11 @@ def test_wrong_token_is_a_permanent_failure(fake: FakeTwilio, sender: twilio.Sen
     assert fake.outbox() == []
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_connection_refused_is_retryable(sender: twilio.Sender) -> None:
-    closed = dataclasses.replace(sender, api_url=f"http://127.0.0.1:{free_port()}")
-    result = send(closed, US, "Hola")
+    with socket.socket() as held:  # bound, not listening: refused, and no one else can take it
+        held.bind(("127.0.0.1", 0))
+        closed = dataclasses.replace(sender, api_url=f"http://127.0.0.1:{held.getsockname()[1]}")
+        result = send(closed, US, "Hola")
     assert (result.consequence, result.retryable, result.http_status) == (
         Consequence.RETRY,
         True,
@@ -237,12 +233,13 @@ DISCONNECT = b""  # the stub reads the request and closes the connection
 
 
 def send_to_stub(
-    sender: twilio.Sender, answer: bytes, timeout_s: float = 0.3
+    sender: twilio.Sender, answer: bytes, timeout_s: float = 30.0
 ) -> tuple[twilio.SendResult, list[bytes]]:
     """`send_async` to a stub HTTP server that reads the whole request, then ``answer``s.
 
     Returns the result and the raw requests the stub received (so a test can
-    check that the request did reach it before the answer went wrong).
+    check that the request did reach it before the answer went wrong). The stub
+    answers at once, so the timeout only stops a hang; a HANG test passes its own.
     """
     received: list[bytes] = []
     handlers: list[asyncio.Task[None]] = []
@@ -289,7 +286,8 @@ def assert_request_reached(received: list[bytes]) -> None:
 
 
 def test_timeout_after_sending_is_unknown_fate(sender: twilio.Sender) -> None:
-    result, received = send_to_stub(sender, HANG, timeout_s=0.2)
+    # The stub never answers; 1 s is for connecting on a loaded machine (same timeout).
+    result, received = send_to_stub(sender, HANG, timeout_s=1.0)
     assert_request_reached(received)
     assert (result.consequence, result.retryable) == (Consequence.UNKNOWN_FATE, False)
     assert result.sid is None and result.http_status is None and result.error_message

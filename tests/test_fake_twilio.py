@@ -19,7 +19,7 @@ from flask.testing import FlaskClient
 from twilio.request_validator import RequestValidator
 from werkzeug.serving import make_server
 
-from bot.channels import twilio
+from bot.channels import fake_twilio, twilio
 from bot.channels.fake_twilio import (
     FakeTwilio,
     count_segments,
@@ -267,7 +267,35 @@ def test_stats_window_counts_a_burst() -> None:
     assert stats[WA_FROM]["max_per_second"] == 1
 
 
-def test_rate_limit_answers_429_per_sender() -> None:
+class FakeClock:
+    """The fake's `time` module, with its clock stopped and its sleeps noted (not slept).
+
+    Installed as `bot.channels.fake_twilio.time`, so a test about "one second" or
+    "latency" does not depend on how fast a loaded machine runs the test client.
+    """
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+        self.slept: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(time, name)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    stopped = FakeClock()
+    monkeypatch.setattr(fake_twilio, "time", stopped)
+    return stopped
+
+
+def test_rate_limit_answers_429_per_sender(clock: FakeClock) -> None:
     app = create_fake_twilio(auth_token=TOKEN, rate_per_s=2)
     client = app.test_client()
     codes = [post(client).status_code for _ in range(3)]
@@ -276,6 +304,8 @@ def test_rate_limit_answers_429_per_sender() -> None:
     resp = post(client)
     assert resp.json["code"] == 20429
     assert fake_state(app).stats()["throttled"] == 2
+    clock.now += 1.0  # a second later the sender may send again
+    assert post(client).status_code == 201
 
 
 def test_latency() -> None:
@@ -283,9 +313,18 @@ def test_latency() -> None:
     start = time.monotonic()
     assert post(client).status_code == 201
     assert time.monotonic() - start >= 0.2
-    start = time.monotonic()
-    client.get("/_fake/outbox")
-    assert time.monotonic() - start < 0.2  # controls are not slowed down
+
+
+def test_latency_slows_api_requests_not_controls(clock: FakeClock) -> None:
+    app = create_fake_twilio(latency_s=0.2)
+    client = app.test_client()
+    assert post(client).status_code == 201
+    assert clock.slept == [0.2]
+    for control in ("/_fake/outbox", "/_fake/stats"):
+        assert client.get(control).status_code == 200
+    assert client.post("/_fake/rules", json={"to": US, "code": 21610}).status_code == 201
+    assert client.delete("/_fake/rules").status_code == 204
+    assert clock.slept == [0.2]  # controls are not slowed down
 
 
 def test_segments() -> None:
@@ -399,7 +438,7 @@ def test_callback_worker_delivers_in_background(receiver: Receiver) -> None:
     )
     try:
         sid = twilio.send(sender, US, "Hola").sid
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 60  # a hang guard: the worker posts both at once
         while len(receiver.received) < 2 and time.monotonic() < deadline:
             time.sleep(0.02)
     finally:
