@@ -2,8 +2,11 @@
 
 Catalogs live in ``messages/<lang>/LC_MESSAGES/<domain>.po``. They are read
 straight from the ``.po`` files at start-up (no compile step to forget), and
-msgids are written in English.  ``check_catalogs`` fails when a string has no
-translation, so Spanish and English cannot drift apart.
+msgids are written in English.  An entry may also carry a context (gettext's
+``msgctxt``): the flows catalog keys each text by flow, step and role
+(``join/ask_name/text``), so two steps with the same English text are translated
+apart; look those up with ``pgettext``.  ``missing_translations`` names every
+entry without a translation, so Spanish and English cannot drift apart.
 """
 
 from __future__ import annotations
@@ -45,17 +48,33 @@ def domains() -> list[str]:
 
 def gettext(lang: str, msgid: str, domain: str = "puente", **values: object) -> str:
     """Translate ``msgid`` into ``lang`` and fill ``{placeholders}`` from ``values``."""
+    return pgettext(lang, None, msgid, domain, **values)
+
+
+def pgettext(
+    lang: str, context: str | None, msgid: str, domain: str = "puente", **values: object
+) -> str:
+    """Translate the entry (``context``, ``msgid``) into ``lang``; no context: ``gettext``.
+
+    A missing or empty entry falls back to ``msgid`` (the English text), never to the
+    same msgid in another context: that one was written for another place.
+    """
     lang = lang if lang in LANGUAGES else BASE_LANGUAGE
-    message = _catalog(lang, domain).get(msgid)
+    message = _catalog(lang, domain).get(msgid, context=context)
     text = message.string if message is not None and message.string else msgid
     if message is None and lang != BASE_LANGUAGE:
         # Never fail a reply for a missing string; the catalog test catches it.
-        log.warning("%s.po (%s) has no entry for %r", domain, lang, msgid)
+        where = f" (msgctxt {context!r})" if context else ""
+        log.warning("%s.po (%s) has no entry for %r%s", domain, lang, msgid, where)
     return text.format(**values) if values else text
 
 
 def missing_translations(domain: str) -> list[tuple[str, str]]:
-    """(lang, msgid) pairs with no usable translation; empty when complete."""
+    """(lang, entry) pairs with no usable translation; empty when complete.
+
+    ``entry`` is the msgid, preceded by its context when it has one
+    (``"join/ask_name/text: What's your first name?"``).
+    """
     missing = []
     base = _catalog(BASE_LANGUAGE, domain)
     for lang in LANGUAGES:
@@ -65,9 +84,10 @@ def missing_translations(domain: str) -> list[tuple[str, str]]:
         for message in base:
             if not message.id:
                 continue
-            other = catalog.get(message.id)
+            other = catalog.get(message.id, context=message.context)
             if other is None or not other.string or other.fuzzy:
-                missing.append((lang, message.id))
+                where = f"{message.context}: " if message.context else ""
+                missing.append((lang, f"{where}{message.id}"))
     return missing
 
 

@@ -41,3 +41,27 @@ def test_missing_translation_is_detected(tmp_path, monkeypatch):
     finally:
         monkeypatch.undo()
         i18n.reload()
+
+
+def test_an_entry_is_translated_in_its_own_context(tmp_path, monkeypatch):
+    """The same msgid in another context (or none) does not translate it."""
+    entries = {
+        "en": 'msgctxt "join/thanks/text"\nmsgid "Thanks!"\nmsgstr ""\n\n'
+        'msgctxt "summit/thanks/text"\nmsgid "Thanks!"\nmsgstr ""\n',
+        "es": 'msgctxt "join/thanks/text"\nmsgid "Thanks!"\nmsgstr "¡Gracias por unirte!"\n\n'
+        'msgid "Thanks!"\nmsgstr "¡Gracias!"\n',
+    }
+    for lang, body in entries.items():
+        folder = tmp_path / lang / "LC_MESSAGES"
+        folder.mkdir(parents=True)
+        (folder / "flows.po").write_text(body, encoding="utf-8")
+    monkeypatch.setattr(i18n, "MESSAGES_DIR", tmp_path)
+    i18n.reload()
+    try:
+        assert i18n.missing_translations("flows") == [("es", "summit/thanks/text: Thanks!")]
+        assert i18n.pgettext("es", "join/thanks/text", "Thanks!", "flows") == "¡Gracias por unirte!"
+        assert i18n.pgettext("es", "summit/thanks/text", "Thanks!", "flows") == "Thanks!"
+        assert i18n.gettext("es", "Thanks!", "flows") == "¡Gracias!"
+    finally:
+        monkeypatch.undo()
+        i18n.reload()

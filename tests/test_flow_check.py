@@ -7,19 +7,24 @@ clean, translated in every language, and their catalogs up to date.
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from bot import i18n
+from bot.flows import steps
 from bot.flows.check import check_flows, load_checked_flows, segment_counts
-from bot.flows.extract import build_template, extract_flows, read_catalog
+from bot.flows.engine import ContactView, handle
+from bot.flows.extract import build_template, extract_flows, read_catalog, update_catalogs
 from bot.flows.loader import FlowError, load_flows, read_flows
-from bot.flows.steps.ask import BUILTIN_TEXTS
+from bot.flows.steps.ask import BUILTIN_TEXTS, matcher_choices
+from bot.flows.turn import FlowRun
 
 TESTS = Path(__file__).resolve().parent
 BROKEN = TESTS / "flows_broken"
 FLOWS = TESTS.parent / "flows"
+NOW = datetime(2026, 5, 13, 15, 0, tzinfo=UTC)
 CONFIGURED = {
     "org_name": "Puente",
     "legal_help": "LEGAL-HELP-CONTACT",
@@ -110,6 +115,146 @@ def test_catalog_problems(expected):
     )
 
 
+@pytest.mark.parametrize(
+    ("severity", "expected"),
+    [
+        ("error",
+         "step_translation.yaml:9: step 'thanks_rsvp': es: 'Thank you!' is missing from the "
+         'catalog (msgctxt "step_translation/thanks_rsvp/text"; run python -m bot.flows.extract)'),
+        ("error",
+         "step_translation.yaml:12: step 'ask_more': es: 'Anything else?' is not translated "
+         '(msgctxt "step_translation/ask_more/text")'),
+        ("warning",
+         str(Path("es") / "LC_MESSAGES" / "flows.po") + ":17: warning: es: stale entry "
+         "'Thank you!' (msgctxt \"step_translation/thanks_old/text\"): no step of flow "
+         "'step_translation' has this text; run python -m bot.flows.extract to drop it"),
+    ],
+)  # fmt: skip
+def test_each_step_needs_its_own_translation(severity, expected):
+    """Another step's entry for the same English text does not translate this one."""
+    folder = BROKEN / "step_translation"
+    problems = check_flows(folder, messages_dir=folder / "messages")
+    found = [p for p in problems if expected in str(p)]
+    assert found, f"{expected!r} not in:\n" + "\n".join(map(str, problems))
+    assert found[0].severity == severity
+    assert not any(p.step_id == "thanks_join" for p in problems)  # its own entry is there
+
+
+SAME_TEXT = """\
+flow: thanks
+triggers: {en: [THANKS], es: [GRACIAS]}
+steps:
+  - id: thanks_join
+    type: send
+    text: Thank you!
+  - id: ask_rsvp
+    type: ask
+    text: Coming on Saturday?
+    expect: yes_no
+  - id: thanks_rsvp
+    type: send
+    text: Thank you!
+"""
+
+
+def _translate_po(path: Path, spanish: dict[str, str]) -> None:
+    """What a translator does: fill the msgstr of each entry, found by its msgctxt."""
+    text = path.read_text(encoding="utf-8")
+    for context, translation in spanish.items():
+        entry = f'msgctxt "{context}"\n'
+        start = text.index(entry)
+        empty = text.index('msgstr ""', start)
+        text = text[:empty] + f'msgstr "{translation}"' + text[empty + len('msgstr ""') :]
+    path.write_text(text, encoding="utf-8")
+
+
+@pytest.fixture
+def same_text(tmp_path, monkeypatch):
+    """A flow whose two steps say "Thank you!", extracted into catalogs of its own."""
+    (tmp_path / "flows").mkdir()
+    (tmp_path / "flows" / "thanks.yaml").write_text(SAME_TEXT, encoding="utf-8")
+    messages = tmp_path / "messages"
+    update_catalogs(messages_dir=messages, root=tmp_path)
+    monkeypatch.setattr(i18n, "MESSAGES_DIR", messages)
+    i18n.reload()
+    yield tmp_path
+    monkeypatch.undo()
+    i18n.reload()
+
+
+def test_two_steps_with_the_same_english_text_read_differently_in_spanish(same_text):
+    po = same_text / "messages" / "es" / "LC_MESSAGES" / "flows.po"
+    entries = [(m.context, m.id) for m in read_catalog("es", same_text / "messages") if m.id]
+    assert entries == [
+        ("thanks/thanks_join/text", "Thank you!"),
+        ("thanks/ask_rsvp/text", "Coming on Saturday?"),
+        ("thanks/thanks_rsvp/text", "Thank you!"),
+    ]
+    _translate_po(
+        po,
+        {
+            "thanks/thanks_join/text": "¡Gracias por unirte!",
+            "thanks/ask_rsvp/text": "¿Vienes el sábado?",
+            "thanks/thanks_rsvp/text": "¡Gracias por confirmar!",
+        },
+    )
+    i18n.reload()
+    problems = check_flows(same_text / "flows", messages_dir=same_text / "messages")
+    in_the_flow = [p for p in problems if Path(p.file).name == "thanks.yaml"]
+    assert [str(p) for p in in_the_flow if p.severity == "error"] == []
+
+    flows = load_flows(same_text / "flows")
+    contact = ContactView(language="es")
+    first = handle(flows, None, contact, "GRACIAS", NOW, {})
+    assert [o.text for o in first.outputs] == ["¡Gracias por unirte!", "¿Vienes el sábado?"]
+    second = handle(flows, first.session, contact, "sí", NOW, {})
+    assert [o.text for o in second.outputs] == ["¡Gracias por confirmar!"]
+    english = handle(flows, None, ContactView(language="en"), "THANKS", NOW, {})
+    assert [o.text for o in english.outputs] == ["Thank you!", "Coming on Saturday?"]
+
+
+def test_a_catalog_keyed_by_the_english_text_keeps_its_translations(same_text):
+    """Catalogs from before contexts: each step starts from the Spanish its text had."""
+    po = same_text / "messages" / "es" / "LC_MESSAGES" / "flows.po"
+    po.write_text(
+        'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=utf-8\\n"\n\n'
+        'msgid "Thank you!"\nmsgstr "¡Gracias!"\n\n'
+        '#, fuzzy\nmsgid "Coming on Saturday?"\nmsgstr "¿Vienes?"\n',
+        encoding="utf-8",
+    )
+    update_catalogs(messages_dir=same_text / "messages", root=same_text)
+    catalog = read_catalog("es", same_text / "messages")
+    entries = {(m.context, m.id): (m.string, m.fuzzy) for m in catalog if m.id}
+    assert entries == {
+        ("thanks/thanks_join/text", "Thank you!"): ("¡Gracias!", False),
+        ("thanks/ask_rsvp/text", "Coming on Saturday?"): ("¿Vienes?", True),  # still to check
+        ("thanks/thanks_rsvp/text", "Thank you!"): ("¡Gracias!", False),
+    }
+
+
+def test_every_text_a_step_shows_has_its_own_entry():
+    """What the steps translate at run time is exactly what the extractor wrote down."""
+    flowset, _ = read_flows(FLOWS)
+    asked = set()
+
+    def recording(lang, context, msgid):
+        asked.add((context, msgid))
+        return msgid
+
+    for lang in i18n.LANGUAGES:
+        for flow in flowset:
+            turn = FlowRun(flowset, flow, ContactView(language=lang), NOW, CONFIGURED, recording)
+            for step in flow.steps:
+                if step.config.get("expect") == "choice":
+                    matcher_choices(step, turn)
+                for _, output in steps.REGISTRY[step.type].previews(step, turn):
+                    assert output.text
+    template = {(m.context, m.id) for m in build_template() if m.id}
+    assert {key for key in asked if key[0]} <= template
+    assert {key for key in asked if not key[0]} <= {(None, t) for t in BUILTIN_TEXTS}
+    assert {key for key in template if key[0]} <= asked  # nothing extracted goes unused
+
+
 def test_a_missing_catalog_is_an_error(tmp_path):
     problems = check_flows(BROKEN / "unreachable", messages_dir=tmp_path)
     assert any("no es catalog: run python -m bot.flows.extract" in str(p) for p in problems)
@@ -148,11 +293,15 @@ def test_required_variables_must_be_configured():
 
 def test_every_flow_text_is_in_every_catalog():
     flowset, _ = read_flows(FLOWS)
-    template_ids = {m.id for m in build_template() if m.id}
+    template = build_template()
+    template_ids = {m.id for m in template if m.id}
+    template_keys = {(m.context, m.id) for m in template if m.id}
     for lang in i18n.LANGUAGES:
         catalog = read_catalog(lang)
         ids = {m.id for m in catalog if m.id}
         assert template_ids == ids, f"{lang}: run python -m bot.flows.extract"
+        keys = {(m.context, m.id) for m in catalog if m.id}
+        assert template_keys == keys, f"{lang}: run python -m bot.flows.extract"
     assert set(BUILTIN_TEXTS) <= template_ids
     assert i18n.missing_translations("flows") == []
 
@@ -181,7 +330,11 @@ def test_segments_per_language():
 def test_the_extractor_gives_babel_every_text_with_its_line():
     path = FLOWS / "join.yaml"
     found = list(extract_flows(io.BytesIO(path.read_bytes()), ["_"], [], {}))
-    by_text = {message: (line, comments) for line, _, message, comments in found}
+    by_text = {message: (line, comments) for line, _, (_, message), comments in found}
+    contexts = {message: context for _, _, (context, message), _ in found}
+    assert {keyword for _, keyword, _, _ in found} == {"pgettext"}  # (msgctxt, msgid)
+    assert contexts["Welcome back, {name}!"] == "join/welcome_back/text"
+    assert contexts["Human rights"] == "join/ask_causes/choice/human_rights"
     assert by_text["Welcome back, {name}!"] == (
         34,
         ["flow join, step welcome_back: message"],

@@ -198,7 +198,7 @@ SPANISH = {
 }
 
 
-def translate(lang: str, msgid: str) -> str:
+def translate(lang: str, context: str | None, msgid: str) -> str:
     return SPANISH.get(msgid, msgid) if lang == "es" else msgid
 
 

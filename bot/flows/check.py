@@ -2,7 +2,8 @@
 
 Structure (schema, step types, dangling and unreachable steps, loops, duplicate
 keywords, placeholders) comes from the loader; this module adds the catalogs (every
-text translated in every language, placeholders kept) and SMS cost (segments per
+text of every step has its own entry, by msgctxt, translated in every language with
+its placeholders kept; an entry no step has any more is a warning) and SMS cost (segments per
 language, with a warning when an accent such as á turns a message into UCS-2 and
 makes it cost more), WhatsApp button sizes, and configuration variables.
 """
@@ -18,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 
 from bot.compliance.keywords import Intent, classify
-from bot.flows.extract import flow_texts, po_path, read_catalog
+from bot.flows.extract import flow_contexts, po_path, read_catalog
 from bot.flows.loader import read_flows
 from bot.flows.model import Flow, FlowSet, Step
 from bot.flows.problems import FlowError, Problem, display_path
@@ -102,10 +103,14 @@ def load_checked_flows(
 # --- catalogs ----------------------------------------------------------------------------
 
 
+Entry = tuple[str, bool, int]  # (msgstr, fuzzy, line in the .po file)
+EntryKey = tuple[str | None, str]  # (msgctxt, msgid); no msgctxt: a built-in text
+
+
 def _catalogs(
     languages: tuple[str, ...], messages_dir: Path
-) -> dict[str, dict[str, tuple[str, bool]] | None]:
-    """lang -> {msgid: (msgstr, fuzzy)}, or None when the .po file is missing."""
+) -> dict[str, dict[EntryKey, Entry] | None]:
+    """lang -> {(msgctxt, msgid): entry}, or None when the .po file is missing."""
     found = {}
     for lang in languages:
         catalog = read_catalog(lang, messages_dir)
@@ -113,7 +118,7 @@ def _catalogs(
             None
             if catalog is None
             else {
-                m.id: (m.string or "", bool(m.fuzzy))
+                (m.context, m.id): (m.string or "", bool(m.fuzzy), m.lineno or 1)
                 for m in catalog
                 if isinstance(m.id, str) and m.id
             }
@@ -121,28 +126,59 @@ def _catalogs(
     return found
 
 
-def _translator(catalogs: Mapping[str, Mapping[str, tuple[str, bool]] | None]) -> Translate:
-    def translate(lang: str, msgid: str) -> str:
-        entry = (catalogs.get(lang) or {}).get(msgid)
+def _translator(catalogs: Mapping[str, Mapping[EntryKey, Entry] | None]) -> Translate:
+    def translate(lang: str, context: str | None, msgid: str) -> str:
+        entry = (catalogs.get(lang) or {}).get((context, msgid))
         return entry[0] if entry and entry[0] and not entry[1] else msgid
 
     return translate
 
 
-def _entry_problem(msgid: str, lang: str, entry: tuple[str, bool] | None) -> str | None:
+def _short(msgid: str) -> str:
+    return repr(msgid if len(msgid) <= 60 else msgid[:57] + "...")
+
+
+def _entry_problem(
+    msgid: str, lang: str, entry: Entry | None, context: str | None = None
+) -> str | None:
     """What is wrong with one catalog entry, or None."""
-    short = msgid if len(msgid) <= 60 else msgid[:57] + "..."
+    where = [f'msgctxt "{context}"'] if context else []
     if entry is None:
-        return f"{lang}: {short!r} is missing from the catalog (run python -m bot.flows.extract)"
-    string, fuzzy = entry
+        where.append("run python -m bot.flows.extract")
+        return f"{lang}: {_short(msgid)} is missing from the catalog ({'; '.join(where)})"
+    string, fuzzy, _ = entry
     if lang == "en" and not string:
         return None  # English msgids are the English text
     if not string or fuzzy:
-        state = "fuzzy (check it, then remove the fuzzy flag)" if fuzzy else "not translated"
-        return f"{lang}: {short!r} is {state}"
+        if fuzzy:
+            where.append("check it, then remove the fuzzy flag")
+        state = "fuzzy" if fuzzy else "not translated"
+        return f"{lang}: {_short(msgid)} is {state}" + (f" ({'; '.join(where)})" if where else "")
     if set(PLACEHOLDER.findall(string)) != set(PLACEHOLDER.findall(msgid)):
-        return f"{lang}: the translation of {short!r} must keep the same {{placeholders}}"
+        problem = f"{lang}: the translation of {_short(msgid)} must keep the same {{placeholders}}"
+        return problem + (f" ({where[0]})" if where else "")
     return None
+
+
+def _stale_entries(
+    flowset: FlowSet, lang: str, catalog: Mapping[EntryKey, Entry], path: str
+) -> list[Problem]:
+    """Entries of a checked flow that no step has any more (renamed, removed, reworded).
+
+    Only the flows checked here count: entries of flows in another folder are left alone.
+    """
+    used = {(context, text.msgid) for flow in flowset for context, _, text in flow_contexts(flow)}
+    problems = []
+    for (context, msgid), (_, _, line) in catalog.items():
+        flow_id = (context or "").split("/")[0]
+        if context is None or (context, msgid) in used or flowset.get(flow_id) is None:
+            continue
+        message = (
+            f'{lang}: stale entry {_short(msgid)} (msgctxt "{context}"): no step of flow '
+            f"{flow_id!r} has this text; run python -m bot.flows.extract to drop it"
+        )
+        problems.append(Problem("warning", path, line, None, message))
+    return problems
 
 
 def _catalog_problems(
@@ -159,13 +195,15 @@ def _catalog_problems(
             )
             continue
         for flow in flowset:
-            for step, text in flow_texts(flow):
-                if message := _entry_problem(text.msgid, lang, catalog.get(text.msgid)):
+            for context, step, text in flow_contexts(flow):
+                entry = catalog.get((context, text.msgid))
+                if message := _entry_problem(text.msgid, lang, entry, context):
                     problems.append(Problem("error", flow.file, text.line, step.id, message))
+        path = display_path(po_path(lang, messages_dir))
         for msgid in BUILTIN_TEXTS:
-            if message := _entry_problem(msgid, lang, catalog.get(msgid)):
-                path = display_path(po_path(lang, messages_dir))
+            if message := _entry_problem(msgid, lang, catalog.get((None, msgid))):
                 problems.append(Problem("error", path, 1, None, f"built-in text: {message}"))
+        problems += _stale_entries(flowset, lang, catalog, path)
     return problems
 
 

@@ -62,9 +62,9 @@ log = logging.getLogger(__name__)
 MAX_STEPS_PER_TURN = 100  # a guard; the checker already refuses loops without a question
 
 
-def translate_flows(lang: str, msgid: str) -> str:
-    """Default translation: the ``flows`` Babel catalog in ``messages/``."""
-    return i18n.gettext(lang, msgid, domain="flows")
+def translate_flows(lang: str, context: str | None, msgid: str) -> str:
+    """Default translation: the ``flows`` Babel catalog in ``messages/``, by msgctxt and msgid."""
+    return i18n.pgettext(lang, context, msgid, domain="flows")
 
 
 @dataclass

@@ -5,6 +5,13 @@
 rewrites ``messages/flows.pot`` and merges it into every language's ``flows.po``,
 keeping existing translations; then translate the new empty entries.
 
+Each flow text is one entry per place: its msgctxt is ``<flow>/<step>/<key>``
+(``bot.flows.model.text_context``), so two steps with the same English text have
+two entries and may read differently in Spanish.  The built-in texts of the step
+types (``N_("...")``) have no context.  A catalog written before contexts (keyed by
+the English text alone) is migrated as it is merged: each new entry takes the
+translation the text-keyed entry had (``adopt_text_keyed``).
+
 Babel is imported by ``bot.i18n``, which reads the catalogs (the bot, at run time),
 and by the two tools that write them: this one and ``bot.web.dashboard.catalog``
 (the import contracts in pyproject.toml allow exactly these three).
@@ -25,7 +32,7 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po, write_po
 
 from bot.flows.loader import parse_flow
-from bot.flows.model import Flow, Step
+from bot.flows.model import Flow, Step, text_context
 from bot.flows.problems import display_path
 from bot.flows.steps import REGISTRY, Text
 from bot.i18n import LANGUAGES, MESSAGES_DIR
@@ -46,20 +53,30 @@ def flow_texts(flow: Flow) -> Iterator[tuple[Step, Text]]:
                 yield step, text
 
 
+def flow_contexts(flow: Flow) -> Iterator[tuple[str, Step, Text]]:
+    """(msgctxt, step, text) for every translatable text of a flow, in file order."""
+    for step, text in flow_texts(flow):
+        yield text_context(flow.id, step.id, text.key), step, text
+
+
 def extract_flows(
     fileobj: Any,
     keywords: Collection[str],
     comment_tags: Collection[str],
     options: Mapping[str, Any],
-) -> Iterator[tuple[int, str | None, str, list[str]]]:
-    """Babel extractor: (line, None, text, [translator comment]) for each flow text."""
+) -> Iterator[tuple[int, str, tuple[str, str], list[str]]]:
+    """Babel extractor: (line, "pgettext", (msgctxt, text), [translator comment]) per text.
+
+    ``pgettext`` is one of Babel's default keywords: its first argument is the context.
+    """
     raw = fileobj.read()
     text = raw.decode(options.get("encoding", "utf-8")) if isinstance(raw, bytes) else raw
     flow, _ = parse_flow(getattr(fileobj, "name", "flow.yaml"), text)
     if flow is None:
         return
-    for step, found in flow_texts(flow):
-        yield found.line, None, found.msgid, [f"flow {flow.id}, step {step.id}: {found.role}"]
+    for context, step, found in flow_contexts(flow):
+        comment = f"flow {flow.id}, step {step.id}: {found.role}"
+        yield found.line, "pgettext", (context, found.msgid), [comment]
 
 
 # --- catalogs ------------------------------------------------------------------------
@@ -97,6 +114,32 @@ def _write(catalog: Catalog, path: Path) -> None:
     path.write_bytes(buffer.getvalue())
 
 
+def adopt_text_keyed(catalog: Catalog, template: Catalog) -> int:
+    """Give each new (msgctxt, msgid) entry the translation of the msgid's entry without a
+    context, as catalogs were written before texts were keyed by step; how many were given.
+
+    Every step that shared the English text starts from the Spanish they shared; the
+    text-keyed entry then matches nothing and the merge drops it.
+    """
+    adopted = 0
+    for message in template:
+        if not message.id or message.context is None:
+            continue
+        old = catalog.get(message.id)  # the entry without a context
+        already = catalog.get(message.id, context=message.context) is not None
+        if already or old is None or not old.string:
+            continue
+        catalog.add(
+            message.id,
+            old.string,
+            flags=old.flags,
+            user_comments=old.user_comments,
+            context=message.context,
+        )
+        adopted += 1
+    return adopted
+
+
 def update_catalogs(messages_dir: Path = MESSAGES_DIR, root: Path = ROOT) -> dict[str, int]:
     """Rewrite ``flows.pot`` and merge it into each ``flows.po``; untranslated count per lang."""
     template = build_template(root)
@@ -104,6 +147,7 @@ def update_catalogs(messages_dir: Path = MESSAGES_DIR, root: Path = ROOT) -> dic
     untranslated = {}
     for lang in LANGUAGES:
         catalog = read_catalog(lang, messages_dir) or Catalog(locale=lang, domain=DOMAIN)
+        adopt_text_keyed(catalog, template)
         catalog.update(template, no_fuzzy_matching=False)
         catalog.project, catalog.version = HEADER["project"], HEADER["version"]
         catalog.language_team = TEAMS.get(lang, lang)

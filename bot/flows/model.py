@@ -1,7 +1,8 @@
 """A flow as loaded from its YAML file: structure only, no text in any language but the base.
 
 The structure (step ids, types, where each step goes next) is written once; what a
-contact reads is looked up in the ``flows`` Babel catalog by the base-language text.
+contact reads is looked up in the ``flows`` Babel catalog by its place in the flow
+(``text_context``: flow, step and role, as gettext's msgctxt) and its base-language text.
 """
 
 from __future__ import annotations
@@ -119,6 +120,18 @@ class FlowSet:
             for name, required in flow.variables.items():
                 merged[name] = merged.get(name, False) or required
         return merged
+
+
+def text_context(flow_id: str, step_id: str, key: str) -> str:
+    """The msgctxt of one text of a step: ``<flow>/<step>/<key>``.
+
+    ``key`` says which of the step's texts it is, named after where it is written:
+    ``text``, ``reask``, ``choice/<value>`` (a choice's label) or ``button/<n>``
+    (the n-th of ``buttons``, from 1).  Step ids and choice values never change once
+    a flow is live, so a translation stays with its step, as goflow keys
+    translations by node id.
+    """
+    return f"{flow_id}/{step_id}/{key}"
 
 
 _DURATION = re.compile(r"(\d+)\s*([dhm])")

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
-from bot.flows.model import Flow, FlowSet
+from bot.flows.model import Flow, FlowSet, Step, text_context
 
-Translate = Callable[[str, str], str]  # (lang, msgid) -> text in that language
+# (lang, msgctxt or None for a built-in text, msgid) -> the text in that language
+Translate = Callable[[str, str | None, str], str]
 Channel = Literal["sms", "whatsapp"]
 EndReason = Literal["completed", "expired", "interrupted", "reasks_exhausted"]
 
@@ -130,12 +131,19 @@ class FlowRun:
     def lang(self) -> str:
         return self.contact.language
 
-    def text(self, msgid: str, lang: str | None = None) -> str:
-        """``msgid`` translated into the contact's language, placeholders filled."""
-        lang = lang or self.lang
-        return fill(
-            self.translate(lang, msgid), lang, [self.variables, self.answers, self.contact.fields]
-        )
+    def context(self, step: Step, key: str) -> str:
+        """The msgctxt of the text at ``key`` of ``step`` in this flow: "join/ask_name/text"."""
+        return text_context(self.flow.id, step.id, key)
+
+    def text(self, msgid: str, step: Step | None = None, key: str = "text") -> str:
+        """``msgid``, written at ``key`` of ``step``, in the contact's language, filled in.
+
+        Without a step it is a built-in text of a step type (no context), the same
+        in every flow.
+        """
+        context = self.context(step, key) if step is not None else None
+        translated = self.translate(self.lang, context, msgid)
+        return fill(translated, self.lang, [self.variables, self.answers, self.contact.fields])
 
     def say(self, text: str, media_url: str | None = None, buttons: tuple[str, ...] = ()) -> None:
         """Queue an already translated message; buttons only exist on WhatsApp."""

@@ -49,13 +49,17 @@ from bot.flows.steps.base import (
     register,
 )
 from bot.flows.steps.send import MAX_BUTTONS, button_texts, validate_buttons
+from bot.flows.steps.send import buttons as written_buttons
 from bot.flows.turn import FlowRun, Output, SetField, display
 from bot.i18n import LANGUAGES
 from bot.text import normalize
 
 
 def N_(msgid: str) -> str:
-    """Mark a built-in text for extraction into the flows catalog (gettext_noop)."""
+    """Mark a built-in text for extraction into the flows catalog (gettext_noop).
+
+    Built-in texts have no context: they are the same in every flow and step.
+    """
     return msgid
 
 
@@ -143,15 +147,20 @@ def validate(step: Step) -> list[str]:
     return problems + validate_buttons(step)
 
 
+def choice_key(choice: dict[str, Any]) -> str:
+    """Where a choice's label is translated: ``choice/<value>``."""
+    return f"choice/{choice.get('value')}"
+
+
 def texts(step: Step) -> list[Text]:
     found = []
     for key, role in (("text", "question"), ("reask", "re-ask")):
         if isinstance(step.config.get(key), str):
-            found.append(Text(step.config[key], step.line_of(key), role))
+            found.append(Text(step.config[key], step.line_of(key), role, key))
     for choice in _listed(step):
         if isinstance(choice.get("label"), str):
             line = getattr(choice, "key_lines", {}).get("label", step.line_of("choices"))
-            found.append(Text(choice["label"], line, "choice"))
+            found.append(Text(choice["label"], line, "choice", choice_key(choice)))
     return found + button_texts(step)
 
 
@@ -180,29 +189,31 @@ def _choice_lines(step: Step, turn: FlowRun) -> str:
     if step.config.get("expect") != "choice" or not step.config.get("list_choices", True):
         return ""
     listed = _listed(step)
-    return "\n".join(f"{n}. {turn.text(c['label'])}" for n, c in enumerate(listed, 1))
+    labels = (turn.text(c["label"], step, choice_key(c)) for c in listed)
+    return "\n".join(f"{n}. {label}" for n, label in enumerate(labels, 1))
 
 
 def _buttons(step: Step, turn: FlowRun) -> tuple[str, ...]:
     if "buttons" in step.config:
-        return tuple(turn.text(b) for b in as_list(step.config["buttons"]))
+        return written_buttons(step, turn)
     expect = step.config.get("expect")
     if expect == "yes_no":
         return (turn.text(YES), turn.text(NO))
     listed = _listed(step)
     if expect == "choice" and 0 < len(listed) <= MAX_BUTTONS:
-        return tuple(turn.text(c["label"]) for c in listed)
+        return tuple(turn.text(c["label"], step, choice_key(c)) for c in listed)
     return ()
 
 
 def question(step: Step, turn: FlowRun) -> str:
     """The question as sent: the text, then the numbered choices."""
-    return "\n".join(p for p in (turn.text(step.config["text"]), _choice_lines(step, turn)) if p)
+    lines = (turn.text(step.config["text"], step), _choice_lines(step, turn))
+    return "\n".join(p for p in lines if p)
 
 
 def reask_text(step: Step, turn: FlowRun) -> str:
     if isinstance(step.config.get("reask"), str):
-        lines = (turn.text(step.config["reask"]), _choice_lines(step, turn))
+        lines = (turn.text(step.config["reask"], step, "reask"), _choice_lines(step, turn))
         return "\n".join(p for p in lines if p)
     return f"{turn.text(SORRY)}\n{question(step, turn)}"
 
@@ -224,13 +235,19 @@ def previews(step: Step, turn: FlowRun) -> list[tuple[str, Output]]:
 
 
 def matcher_choices(step: Step, turn: FlowRun) -> list[answers.Choice]:
-    """Each choice with every way of saying it: labels in all languages, synonyms, value."""
+    """Each choice with every way of saying it: labels in all languages, synonyms, value.
+
+    A hidden choice's label, if it has one, is not translated (it is never shown).
+    """
     found = []
     number = 0
     for choice in _choices(step):
         phrases = [str(choice["value"]).replace("_", " ")]
-        if "label" in choice:
-            phrases += [turn.translate(lang, choice["label"]) for lang in LANGUAGES]
+        if "label" in choice and choice.get("hidden"):
+            phrases.append(str(choice["label"]))
+        elif "label" in choice:
+            context = turn.context(step, choice_key(choice))
+            phrases += [turn.translate(lang, context, choice["label"]) for lang in LANGUAGES]
         for words in (choice.get("synonyms") or {}).values():
             phrases += [str(w) for w in words]
         if not choice.get("hidden"):

@@ -55,7 +55,8 @@ class Text:
 
     msgid: str
     line: int
-    role: str  # "message", "question", "re-ask", "choice", "button"
+    role: str  # for translators: "message", "question", "re-ask", "choice", "button"
+    key: str  # which text of the step, in its msgctxt: "text", "reask", "choice/<value>"...
 
 
 def _nothing(step: Step) -> list[Any]:

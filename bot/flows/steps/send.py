@@ -46,30 +46,36 @@ def validate(step: Step) -> list[str]:
     return problems + validate_buttons(step)
 
 
+def button_key(position: int) -> str:
+    """Where a button's label is translated: ``button/1`` is the first of ``buttons``."""
+    return f"button/{position}"
+
+
 def button_texts(step: Step) -> list[Text]:
     line = step.line_of("buttons")
-    return [
-        Text(b, line, "button") for b in as_list(step.config.get("buttons")) if isinstance(b, str)
-    ]
+    listed = enumerate(as_list(step.config.get("buttons")), 1)
+    return [Text(b, line, "button", button_key(n)) for n, b in listed if isinstance(b, str)]
 
 
 def texts(step: Step) -> list[Text]:
     text = step.config.get("text")
-    found = [Text(text, step.line_of("text"), "message")] if isinstance(text, str) else []
+    found = [Text(text, step.line_of("text"), "message", "text")] if isinstance(text, str) else []
     return found + button_texts(step)
 
 
 def buttons(step: Step, turn: FlowRun) -> tuple[str, ...]:
-    return tuple(turn.text(b) for b in as_list(step.config.get("buttons")))
+    listed = enumerate(as_list(step.config.get("buttons")), 1)
+    return tuple(turn.text(b, step, button_key(n)) for n, b in listed)
 
 
 def run(step: Step, turn: FlowRun) -> Transition:
-    turn.say(turn.text(step.config["text"]), media_url(step, turn), buttons(step, turn))
+    turn.say(turn.text(step.config["text"], step), media_url(step, turn), buttons(step, turn))
     return Go()
 
 
 def previews(step: Step, turn: FlowRun) -> list[tuple[str, Output]]:
-    message = Output(turn.text(step.config["text"]), media_url(step, turn), buttons(step, turn))
+    text = turn.text(step.config["text"], step)
+    message = Output(text, media_url(step, turn), buttons(step, turn))
     return [("message", message)]
 
 
