@@ -16,13 +16,10 @@ from flask.testing import FlaskClient
 from bot import create_app
 from bot.channels.fake_twilio import FakeTwilio, fake_state, run_fake_twilio, stop_fake_twilio
 from bot.db import Database, upgrade
+from tests.dashboard_client import sign_in_client
 from tests.services import PostgresServer, RedisServer, unavailable
+from tests.settings import AUTH_TOKEN, settings_for
 
-PUBLIC_URL = "https://puente.example.org"
-AUTH_TOKEN = "test-auth-token"
-ACCOUNT_SID = "AC" + "1" * 32
-SMS_FROM = "+12135550100"
-WHATSAPP_FROM = "whatsapp:+12135550100"
 DATABASES = os.environ.get("PUENTE_TEST_DATABASES", "sqlite,postgresql").split(",")
 _db_names = itertools.count()
 
@@ -118,27 +115,6 @@ def fake_twilio(fake_twilio_server: tuple[FakeTwilio, str]) -> FakeTwilio:
     return fake
 
 
-def settings_for(database_url: str, fake_url: str, **overrides: Any) -> dict[str, Any]:
-    settings = {
-        "TESTING": True,
-        "DATABASE_URL": database_url,
-        "PUBLIC_URL": PUBLIC_URL,
-        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-        "TWILIO_SMS_FROM": SMS_FROM,
-        "TWILIO_WHATSAPP_FROM": WHATSAPP_FROM,
-        "TWILIO_MESSAGING_SERVICE_SID": "",
-        "TWILIO_API_URL": fake_url,
-        "TWILIO_VALIDATE_SIGNATURE": True,
-        "ORG_NAME": "Puente Test",
-        "ORG_SUPPORT_CONTACT": "help@puente.example.org",
-        "DEFAULT_LANGUAGE": "en",
-        "SECRET_KEY": "test-secret-key-0123456789",
-    }
-    settings.update(overrides)
-    return settings
-
-
 @pytest.fixture
 def app(
     database_url: str, fake_twilio_server: tuple[FakeTwilio, str], fake_twilio: FakeTwilio
@@ -158,51 +134,7 @@ def db(app: Flask) -> Database:
     return app.extensions["puente.db"]
 
 
-# --- dashboard: signed-in clients per role, a live server for the browser -------------
-
-DASHBOARD_PASSWORD = "una frase larga y secreta"
-
-
-def csrf_from(html: bytes | str) -> str:
-    """The CSRF token of the first form on a page."""
-    import re
-
-    text = html.decode() if isinstance(html, bytes) else html
-    match = re.search(r'name="csrf_token" value="([^"]+)"', text)
-    assert match, "no CSRF token on the page"
-    return match.group(1)
-
-
-def make_user(db: Database, role: str, language: str = "en", **fields: Any) -> int:
-    """A dashboard user ``<role>@puente.example.org`` with DASHBOARD_PASSWORD."""
-    from bot.accounts.users import create_user, find_by_email
-
-    email = fields.pop("email", f"{role}@puente.example.org")
-    with db.session() as session:
-        user = find_by_email(session, email) or create_user(
-            session, email, role.title(), DASHBOARD_PASSWORD, role, language
-        )
-        for name, value in fields.items():
-            setattr(user, name, value)
-        return user.id
-
-
-def sign_in_client(app: Flask, db: Database, role: str, language: str = "en") -> FlaskClient:
-    """A test client signed in as a user with ``role``; ``client.csrf_token`` is set."""
-    make_user(db, role, language)
-    client = app.test_client()
-    token = csrf_from(client.get("/dashboard/login").data)
-    response = client.post(
-        "/dashboard/login",
-        data={
-            "email": f"{role}@puente.example.org",
-            "password": DASHBOARD_PASSWORD,
-            "csrf_token": token,
-        },
-    )
-    assert response.status_code == 302, response.data
-    client.csrf_token = csrf_from(client.get("/dashboard/profile").data)  # type: ignore[attr-defined]
-    return client
+# --- dashboard: a signed-in test client per role ------------------------------------
 
 
 @pytest.fixture

@@ -17,7 +17,8 @@ from bot.contacts.models import Contact, FlowSession
 from bot.db import utcnow
 from bot.msgs.models import Message
 from bot.sending import batches, deliveries
-from tests.test_broadcast_factories import add_broadcast, add_contact, in_process, settings
+from tests.factories import create_broadcast, create_contact
+from tests.workers import in_process, worker_env
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore::ResourceWarning", "ignore::pytest.PytestUnraisableExceptionWarning"
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.filterwarnings(
 @pytest.fixture
 def env(database_url, redis_url, fake_twilio_server, fake_twilio):
     # 40/s: chunks of ten deliveries, so a batch of 23 takes three claims.
-    return settings(database_url, redis_url, fake_twilio_server[1], SMS_RATE_PER_S="40")
+    return worker_env(database_url, redis_url, fake_twilio_server[1], SMS_RATE_PER_S="40")
 
 
 def fan_out(runtime, broadcast_id: int) -> None:
@@ -47,8 +48,8 @@ def test_a_batch_in_many_chunks_sends_each_contact_once_and_links_its_message(
     runtime = in_process(env)
     phones = [f"+1213555{n:04d}" for n in range(1, 24)]
     for phone in phones:
-        add_contact(database, phone, "en")
-    broadcast_id = add_broadcast(database)
+        create_contact(database, phone, "en")
+    broadcast_id = create_broadcast(database)
     fan_out(runtime, broadcast_id)
 
     result = batches.send_batch(runtime, broadcast_id, 0)
@@ -73,9 +74,9 @@ def test_a_stop_after_the_batch_was_read_is_respected_at_the_claim(
 ):
     """The batch loads its contacts once; a STOP arriving after that must still win."""
     runtime = in_process(env)
-    stays = add_contact(database, "+12135550101", "en")
-    leaves = add_contact(database, "+12135550102", "en")
-    broadcast_id = add_broadcast(database)
+    stays = create_contact(database, "+12135550101", "en")
+    leaves = create_contact(database, "+12135550102", "en")
+    broadcast_id = create_broadcast(database)
     fan_out(runtime, broadcast_id)
     real_triage = deliveries.triage
 
@@ -108,8 +109,8 @@ def test_the_slice_ends_claims_but_everything_claimed_is_sent_and_recorded(
     """80 sends at 40/s take two seconds; a 0.3 s slice claims only what it books."""
     runtime = in_process(env)
     for n in range(1, 81):
-        add_contact(database, f"+1213556{n:04d}", "en")
-    broadcast_id = add_broadcast(database)
+        create_contact(database, f"+1213556{n:04d}", "en")
+    broadcast_id = create_broadcast(database)
     fan_out(runtime, broadcast_id)
 
     first = batches.send_batch(runtime, broadcast_id, 0, slice_s=0.3)
@@ -132,8 +133,8 @@ def test_the_slice_ends_claims_but_everything_claimed_is_sent_and_recorded(
 
 def test_a_poll_broadcast_routes_every_recipients_reply_to_its_flow(database, env, fake_twilio):
     runtime = in_process(env)
-    ids = [add_contact(database, f"+1213557{n:04d}", "es") for n in range(1, 6)]
-    broadcast_id = add_broadcast(
+    ids = [create_contact(database, f"+1213557{n:04d}", "es") for n in range(1, 6)]
+    broadcast_id = create_broadcast(
         database,
         {"es": "¿Vienes el sábado? SI o NO", "en": "Coming Saturday? YES or NO"},
         flow_id="summit_rsvp",
@@ -150,7 +151,7 @@ def test_a_poll_broadcast_routes_every_recipients_reply_to_its_flow(database, en
 CHILDREN_THEN_WAIT = """
 import json, sys, time
 from bot.sending import bookkeeping, deliveries
-from tests.test_broadcast_factories import in_process
+from tests.workers import in_process
 runtime = in_process(json.loads(sys.argv[1]))
 plan = deliveries.Plan(1, {"en": "Hi"}, "en", (), None, {}, None, None)
 keeper = bookkeeping.Bookkeeper(runtime, plan)
@@ -167,7 +168,7 @@ def test_the_bookkeeping_children_exit_when_the_job_is_killed(env):
     import sys
     import time
 
-    from tests.test_broadcast_factories import ROOT
+    from tests.paths import ROOT
 
     job = subprocess.Popen(
         [sys.executable, "-c", CHILDREN_THEN_WAIT, json.dumps(env)],
@@ -203,10 +204,10 @@ def test_a_sender_setting_twilio_would_refuse_fails_the_delivery_and_says_why(
     database, database_url, redis_url, fake_twilio_server, fake_twilio
 ):
     """No SMS number and no Messaging Service: nothing is sent, nothing is retried forever."""
-    env = settings(database_url, redis_url, fake_twilio_server[1], TWILIO_SMS_FROM="")
+    env = worker_env(database_url, redis_url, fake_twilio_server[1], TWILIO_SMS_FROM="")
     runtime = in_process(env)
-    contact = add_contact(database, "+12135550161", "en")
-    broadcast_id = add_broadcast(database)
+    contact = create_contact(database, "+12135550161", "en")
+    broadcast_id = create_broadcast(database)
     fan_out(runtime, broadcast_id)
 
     result = batches.send_batch(runtime, broadcast_id, 0)
@@ -226,12 +227,12 @@ def test_a_stale_read_never_puts_back_a_delivery_another_job_already_sent(
     """
     import datetime as dt
 
-    env = settings(
+    env = worker_env(
         database_url, redis_url, fake_twilio_server[1], QUIET_HOURS_START="8", QUIET_HOURS_END="21"
     )
     runtime = in_process(env)
-    contact = add_contact(database, "+12135550171", "en")  # Los Angeles
-    broadcast_id = add_broadcast(database)
+    contact = create_contact(database, "+12135550171", "en")  # Los Angeles
+    broadcast_id = create_broadcast(database)
     fan_out(runtime, broadcast_id)
     with database.session() as session:
         delivery = session.scalars(select(Delivery).where(Delivery.contact_id == contact)).one()
@@ -257,11 +258,11 @@ def test_a_send_held_up_past_its_claims_time_is_never_sent(
 
     from bot.sending import throttle
 
-    env = settings(database_url, redis_url, fake_twilio_server[1], SETTLE_AFTER_S="2")
+    env = worker_env(database_url, redis_url, fake_twilio_server[1], SETTLE_AFTER_S="2")
     runtime = in_process(env)
     for n in range(1, 6):
-        add_contact(database, f"+1213558{n:04d}", "en")
-    broadcast_id = add_broadcast(database)
+        create_contact(database, f"+1213558{n:04d}", "en")
+    broadcast_id = create_broadcast(database)
     fan_out(runtime, broadcast_id)
     real = throttle.Throttle.reserve_many
     stalled = []

@@ -16,22 +16,15 @@ from bot.broadcasts.models import Broadcast
 from bot.channels.fake_twilio import Rule
 from bot.contacts.models import Contact
 from bot.db import Database, utcnow
-from tests.test_broadcast_factories import (
-    TEMPLATE,
-    WorkerProcess,
-    add_broadcast,
-    add_contact,
-    deliveries,
-    settings,
-    wait_until,
-)
+from tests.factories import TEMPLATE, create_broadcast, create_contact, delivery_statuses
+from tests.workers import WorkerProcess, wait_until, worker_env
 
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
 
 
 @pytest.fixture
 def env(database_url, redis_url, fake_twilio_server, fake_twilio):
-    return settings(database_url, redis_url, fake_twilio_server[1])
+    return worker_env(database_url, redis_url, fake_twilio_server[1])
 
 
 @pytest.fixture
@@ -60,14 +53,16 @@ def sent_to(fake) -> Counter[str]:
 def test_a_mixed_audience_gets_exactly_what_it_should(database, fake_twilio, workers):
     recent = utcnow() - dt.timedelta(hours=1)
     stale = utcnow() - dt.timedelta(days=3)
-    en_sms = add_contact(database, "+12135550101", "en")
-    es_sms = add_contact(database, "+525512345678", "es")
-    es_wa = add_contact(database, "+525512345679", "es", ["whatsapp"], last_inbound_at=recent)
-    en_wa_old = add_contact(database, "+12135550102", "en", ["whatsapp"], last_inbound_at=stale)
-    add_contact(database, "+12135550103", status="opted_out")
-    add_contact(database, "+12135550104", status="invalid")
-    add_contact(database, "+12135550105", opted_in=False)
-    broadcast_id = add_broadcast(database, content_sid=TEMPLATE, content_variables={"1": "sábado"})
+    en_sms = create_contact(database, "+12135550101", "en")
+    es_sms = create_contact(database, "+525512345678", "es")
+    es_wa = create_contact(database, "+525512345679", "es", ["whatsapp"], last_inbound_at=recent)
+    en_wa_old = create_contact(database, "+12135550102", "en", ["whatsapp"], last_inbound_at=stale)
+    create_contact(database, "+12135550103", "en", status="opted_out")
+    create_contact(database, "+12135550104", "en", status="invalid")
+    create_contact(database, "+12135550105", "en", opted_in=False)
+    broadcast_id = create_broadcast(
+        database, content_sid=TEMPLATE, content_variables={"1": "sábado"}
+    )
     workers(2)
     wait_until(lambda: status_of(database, broadcast_id) == "done", what="broadcast done")
 
@@ -84,7 +79,7 @@ def test_a_mixed_audience_gets_exactly_what_it_should(database, fake_twilio, wor
     template = outbox["whatsapp:+12135550102"]
     assert (template["body"], template["content_sid"]) == ("", TEMPLATE)
     assert template["content_variables"] == {"1": "sábado"}
-    states = deliveries(database, broadcast_id)
+    states = delivery_statuses(database, broadcast_id)
     assert {states[c] for c in (en_sms, es_sms, es_wa, en_wa_old)} == {"sent"}
     assert sorted(states.values()).count("sent") == 4 and len(states) == 4
 
@@ -92,20 +87,22 @@ def test_a_mixed_audience_gets_exactly_what_it_should(database, fake_twilio, wor
 def test_whatsapp_outside_the_window_without_a_template_is_skipped_and_counted(
     database, fake_twilio, workers
 ):
-    add_contact(database, "+12135550106", channels=["whatsapp"])  # never wrote: no window
-    inside = add_contact(database, "+12135550107", channels=["whatsapp"], last_inbound_at=utcnow())
-    broadcast_id = add_broadcast(database)
+    create_contact(database, "+12135550106", "en", channels=["whatsapp"])  # never wrote: no window
+    inside = create_contact(
+        database, "+12135550107", "en", channels=["whatsapp"], last_inbound_at=utcnow()
+    )
+    broadcast_id = create_broadcast(database)
     workers(1)
     wait_until(lambda: status_of(database, broadcast_id) == "done")
     assert sent_to(fake_twilio) == {"whatsapp:+12135550107": 1}
-    assert sorted(deliveries(database, broadcast_id).values()) == ["sent", "skipped_window"]
-    assert deliveries(database, broadcast_id)[inside] == "sent"
+    assert sorted(delivery_statuses(database, broadcast_id).values()) == ["sent", "skipped_window"]
+    assert delivery_statuses(database, broadcast_id)[inside] == "sent"
 
 
 def many_contacts(db: Database, count: int) -> list[str]:
     phones = [f"+1213555{2000 + i:04d}" for i in range(count)]
     for i, phone in enumerate(phones):
-        add_contact(db, phone, "es" if i % 2 else "en")
+        create_contact(db, phone, "es" if i % 2 else "en")
     return phones
 
 
@@ -113,7 +110,7 @@ def test_sigkill_mid_broadcast_serves_everyone_exactly_once(database, fake_twili
     phones = many_contacts(database, 200)
     fake_twilio.latency_s = 0.2  # requests in flight when the worker dies
     try:
-        broadcast_id = add_broadcast(database)
+        broadcast_id = create_broadcast(database)
         [first] = workers(1)
         wait_until(lambda: len(fake_twilio.outbox()) >= 60, what="a third sent")
         first.kill()
@@ -124,14 +121,14 @@ def test_sigkill_mid_broadcast_serves_everyone_exactly_once(database, fake_twili
     counts = sent_to(fake_twilio)
     assert set(counts) == set(phones)
     assert max(counts.values()) == 1
-    assert set(deliveries(database, broadcast_id).values()) == {"sent"}
+    assert set(delivery_statuses(database, broadcast_id).values()) == {"sent"}
 
 
 def test_a_redis_that_restarts_empty_loses_nothing_and_doubles_nothing(
     database, fake_twilio, workers, redis_server
 ):
     phones = many_contacts(database, 200)
-    broadcast_id = add_broadcast(database)
+    broadcast_id = create_broadcast(database)
     workers(2)
     wait_until(lambda: len(fake_twilio.outbox()) >= 60, what="a third sent")
     redis_server.restart_empty()
@@ -143,15 +140,17 @@ def test_a_redis_that_restarts_empty_loses_nothing_and_doubles_nothing(
 
 def test_provider_errors_retry_opt_out_or_fall_back_to_the_template(database, fake_twilio, workers):
     now = utcnow()
-    busy = add_contact(database, "+12135550111")
-    broken = add_contact(database, "+12135550112")
-    stopped = add_contact(database, "+12135550113")
-    stale_window = add_contact(database, "+12135550114", channels=["whatsapp"], last_inbound_at=now)
+    busy = create_contact(database, "+12135550111", "en")
+    broken = create_contact(database, "+12135550112", "en")
+    stopped = create_contact(database, "+12135550113", "en")
+    stale_window = create_contact(
+        database, "+12135550114", "en", channels=["whatsapp"], last_inbound_at=now
+    )
     fake_twilio.add_rule(Rule(to="+12135550111", code=20429, http_status=429, times=2))
     fake_twilio.add_rule(Rule(to="+12135550112", code=20500, http_status=500, times=1))
     fake_twilio.add_rule(Rule(to="+12135550113", code=21610, times=1))
     fake_twilio.add_rule(Rule(to="whatsapp:+12135550114", code=63016, times=1))
-    broadcast_id = add_broadcast(database, content_sid=TEMPLATE)
+    broadcast_id = create_broadcast(database, content_sid=TEMPLATE)
     workers(1)
     wait_until(lambda: status_of(database, broadcast_id) == "done", timeout_s=180)
 
@@ -159,7 +158,7 @@ def test_provider_errors_retry_opt_out_or_fall_back_to_the_template(database, fa
     assert counts == {"+12135550111": 1, "+12135550112": 1, "whatsapp:+12135550114": 1}
     [template] = [m for m in fake_twilio.outbox() if m["to"].startswith("whatsapp:")]
     assert template["content_sid"] == TEMPLATE
-    states = deliveries(database, broadcast_id)
+    states = delivery_statuses(database, broadcast_id)
     assert (states[busy], states[broken], states[stopped], states[stale_window]) == (
         "sent",
         "sent",
@@ -173,7 +172,7 @@ def test_provider_errors_retry_opt_out_or_fall_back_to_the_template(database, fa
 
 def test_two_workers_never_exceed_the_senders_rate_in_any_second(database, fake_twilio, workers):
     many_contacts(database, 120)
-    broadcast_id = add_broadcast(database)
+    broadcast_id = create_broadcast(database)
     # Two workers share one sender's throttle: without sharing they would send
     # 40/s. The fake counts arrival times, and on 2 loaded cores a request can
     # arrive ~250 ms after its slot, so the slots here are spaced with a wider

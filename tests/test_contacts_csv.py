@@ -8,6 +8,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from bot.contacts import csv_lists
+from bot.contacts.identity import find_by_phone
 from bot.contacts.models import ConsentEvent, Contact
 from bot.db import Database
 
@@ -56,12 +57,12 @@ def test_bad_rows_are_reported_and_good_rows_kept(database):
 def test_an_import_never_undoes_a_stop(database):
     run_import(database, FIXTURE.read_text())
     with database.session() as session:
-        contact = session.scalar(select(Contact).where(Contact.phone == "+12135550181"))
+        contact = find_by_phone(session, "+12135550181")
         contact.status = "opted_out"
     report = run_import(database, FIXTURE.read_text())
     assert report.kept_opted_out == [(2, "+12135550181")]
     with database.session() as session:
-        contact = session.scalar(select(Contact).where(Contact.phone == "+12135550181"))
+        contact = find_by_phone(session, "+12135550181")
         assert contact.status == "opted_out"
 
 

@@ -10,22 +10,19 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from bot.contacts.models import ConsentEvent, Contact, FlowSession
+from bot.contacts.identity import find_by_phone
+from bot.contacts.models import ConsentEvent, FlowSession
 from bot.reports import Report
+from tests.factories import contact_by_phone
 from tests.twilio_requests import inbound_params, post_signed, reply_bodies, text
 
 US = "+12135550123"
 MX = "+525512345678"
 
 
-def load(db, phone: str) -> Contact:
-    with db.session() as session:
-        return session.scalar(select(Contact).where(Contact.phone == phone))
-
-
 def consent_log(db, phone: str) -> list[tuple[str, str]]:
     with db.session() as session:
-        contact = session.scalar(select(Contact).where(Contact.phone == phone))
+        contact = find_by_phone(session, phone)
         rows = session.scalars(
             select(ConsentEvent)
             .where(ConsentEvent.contact_id == contact.id)
@@ -65,7 +62,7 @@ def test_joining_records_consent_fields_and_tags(client, db, channel, phone, tab
     for said, expected in table:
         replies = text(client, sender, said)
         assert any(expected in r for r in replies), (said, replies)
-    contact = load(db, phone)
+    contact = contact_by_phone(db, phone)
     assert contact.opted_in_at is not None and contact.status == "active"
     assert contact.fields["name"] in ("María", "Sam")
     assert contact.region in ("MX-CMX", "US-TX")
@@ -83,7 +80,12 @@ def test_a_twilio_retry_in_the_middle_of_a_flow_does_not_advance_it(client, db):
     assert first == again and "ZIP" in first[0]
     # the next real answer is taken as the ZIP code, not as a second name
     assert "causes" in text(client, US, "78701")[0]
-    assert load(db, US).fields == {"name": "Sam", "zip": "78701", "state": "US-TX", "country": "US"}
+    assert contact_by_phone(db, US).fields == {
+        "name": "Sam",
+        "zip": "78701",
+        "state": "US-TX",
+        "country": "US",
+    }
 
 
 def test_help_during_a_question_answers_help_and_the_question_still_waits(client):
@@ -96,7 +98,7 @@ def test_stop_during_a_flow_ends_it_and_silences_everything(client, db):
     text(client, US, "JOIN")
     assert "unsubscribed" in text(client, US, "STOP")[0]
     with db.session() as session:
-        assert session.get(FlowSession, load(db, US).id) is None
+        assert session.get(FlowSession, contact_by_phone(db, US).id) is None
     assert text(client, US, "Sam") == []
     assert text(client, US, "RIGHTS") == []
 
@@ -106,7 +108,7 @@ def test_joining_again_after_stop_is_a_re_opt_in(client, db):
     text(client, MX, "BAJA")
     replies = text(client, MX, "UNIRME")
     assert "Te inscribiste" in replies[0]
-    assert load(db, MX).status == "active"
+    assert contact_by_phone(db, MX).status == "active"
     assert [k for k, _ in consent_log(db, MX)] == ["opt_in", "opt_out", "re_opt_in"]
 
 
@@ -115,7 +117,7 @@ def test_another_flow_keyword_interrupts_cleanly(client, db):
     replies = text(client, "whatsapp:" + US, "RIGHTS")
     assert "general information, not legal advice" in "\n".join(replies)
     with db.session() as session:
-        assert session.get(FlowSession, load(db, US).id).flow_id == "know_your_rights"
+        assert session.get(FlowSession, contact_by_phone(db, US).id).flow_id == "know_your_rights"
 
 
 def test_a_report_lands_for_organizers(client, db):
@@ -169,7 +171,7 @@ def test_a_wait_that_times_out_takes_its_timeout_path_once(app, client, db, fake
     bodies = [m["body"] for m in fake_twilio.outbox()]
     assert len(bodies) == 2
     assert bodies[0].startswith("We'll count you in") and "see you there" in bodies[1]
-    assert load(db, US).opted_in_at is not None
+    assert contact_by_phone(db, US).opted_in_at is not None
     assert consent_log(db, US)[-1] == ("opt_in", "flow:summit_rsvp")
 
 
@@ -185,7 +187,7 @@ def test_a_timed_out_wait_sends_nothing_to_someone_who_stopped_meanwhile(
     text(client, US, "SUMMIT")
     text(client, US, "1")
     with db.session() as session:  # opted out at the carrier, say: the session stays
-        contact = session.scalar(select(Contact).where(Contact.phone == US))
+        contact = find_by_phone(session, US)
         contact.status = "opted_out"
     later = utcnow() + dt.timedelta(hours=3)
     expire_due(db, sender_from_config(app.config), app.extensions["puente.flows"], later)
@@ -207,12 +209,12 @@ def test_replies_to_a_broadcast_with_a_flow_go_to_that_flow(app, client, db):
     from bot.db import utcnow
 
     text(client, MX, "Hola")
-    contact_id = load(db, MX).id
+    contact_id = contact_by_phone(db, MX).id
     with db.session() as session:
         start_flows(session, app.extensions["puente.flows"], [contact_id], "summit_rsvp", utcnow())
     replies = text(client, MX, "sí")
     assert any("Cuántas personas" in r or "personas vienen" in r for r in replies), replies
-    contact = load(db, MX)
+    contact = contact_by_phone(db, MX)
     assert contact.fields["summit_rsvp"] == "yes" and "summit_yes" in contact.tag_names
 
 
@@ -227,7 +229,7 @@ def test_summit_rsvp_by_text_signs_up_for_the_events_reminders(
     from bot.broadcasts.events import create_event
     from bot.broadcasts.models import Rsvp
     from bot.db import utcnow
-    from tests.conftest import settings_for
+    from tests.settings import settings_for
 
     with db.session() as session:
         event = create_event(

@@ -13,8 +13,7 @@ import pytest
 from flask import Flask
 
 from bot import create_app
-from tests.conftest import settings_for
-from tests.test_dashboard_factories import (
+from tests.factories import (
     MX_PHONE,
     PHONE_SPELLINGS,
     US_PHONE,
@@ -23,6 +22,7 @@ from tests.test_dashboard_factories import (
     create_message,
     create_report,
 )
+from tests.settings import settings_for
 
 # The only endpoints open without a session. Adding one is a decision: add it here.
 PUBLIC = {
@@ -97,7 +97,7 @@ def test_production_has_no_simulator_and_root_leads_to_sign_in(
 
 
 def test_every_dashboard_form_without_a_csrf_token_is_refused(full_app):
-    from tests.conftest import sign_in_client
+    from tests.dashboard_client import sign_in_client
 
     client = sign_in_client(full_app, full_app.extensions["puente.db"], "admin")
     posted = 0
@@ -112,9 +112,9 @@ def test_every_dashboard_form_without_a_csrf_token_is_refused(full_app):
 
 
 def test_the_sign_in_form_itself_needs_the_token(client, db):
-    from tests.conftest import DASHBOARD_PASSWORD, make_user
+    from tests.factories import DASHBOARD_PASSWORD, create_user
 
-    make_user(db, "admin")
+    create_user(db, "admin")
     response = client.post(
         "/dashboard/login",
         data={"email": "admin@puente.example.org", "password": DASHBOARD_PASSWORD},
@@ -129,7 +129,7 @@ def test_webhooks_stay_csrf_exempt_and_public(client):
 
 
 def test_rq_dashboard_is_for_admins_only_and_read_only(full_app):
-    from tests.conftest import sign_in_client
+    from tests.dashboard_client import sign_in_client
 
     database = full_app.extensions["puente.db"]
     organizer = sign_in_client(full_app, database, "organizer")

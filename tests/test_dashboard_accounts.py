@@ -7,11 +7,12 @@ import datetime as dt
 import pytest
 from sqlalchemy import select, update
 
-from bot.accounts import throttle
+from bot.accounts import throttle, users
 from bot.accounts.models import AuditEntry, LoginThrottle, User
 from bot.accounts.passwords import hash_password, verify_password
-from bot.accounts.users import AccountError, create_user
-from tests.conftest import DASHBOARD_PASSWORD, csrf_from, make_user
+from bot.accounts.users import AccountError
+from tests.dashboard_client import csrf_from
+from tests.factories import DASHBOARD_PASSWORD, create_user
 
 
 def post_login(client, email: str, password: str):
@@ -27,7 +28,7 @@ def audit_actions(db) -> list[str]:
 
 
 def test_passwords_are_stored_as_argon2id_hashes(db):
-    make_user(db, "organizer")
+    create_user(db, "organizer")
     with db.session() as session:
         user = session.scalar(select(User))
         assert user.password_hash.startswith("$argon2id$")
@@ -52,11 +53,11 @@ def test_verifying_with_no_hash_fails_without_an_error():
 )
 def test_unacceptable_users_are_refused(db, email, password, role, error):
     with pytest.raises(AccountError, match=error), db.session() as session:
-        create_user(session, email, "A", password, role)
+        users.create_user(session, email, "A", password, role)
 
 
 def test_sign_in_and_out_are_audited(client, db):
-    make_user(db, "organizer")
+    create_user(db, "organizer")
     response = post_login(client, "Organizer@Puente.example.org ", DASHBOARD_PASSWORD)
     assert response.status_code == 302
     assert response.headers["Location"] == "/dashboard/"
@@ -67,7 +68,7 @@ def test_sign_in_and_out_are_audited(client, db):
 
 
 def test_a_wrong_password_says_so_without_telling_which_part(client, db):
-    make_user(db, "organizer")
+    create_user(db, "organizer")
     wrong_password = post_login(client, "organizer@puente.example.org", "not the password")
     no_such_user = post_login(client, "nobody@puente.example.org", "not the password")
     assert wrong_password.status_code == no_such_user.status_code == 401
@@ -76,7 +77,7 @@ def test_a_wrong_password_says_so_without_telling_which_part(client, db):
 
 
 def test_repeated_failures_are_slowed_down(client, db):
-    make_user(db, "organizer")
+    create_user(db, "organizer")
     email = "organizer@puente.example.org"
     for _ in range(throttle.FREE_FAILURES_PER_EMAIL):
         assert post_login(client, email, "guess").status_code == 401
@@ -120,7 +121,7 @@ def test_an_old_failure_is_forgotten(db):
 
 
 def test_after_sign_in_only_a_dashboard_path_is_followed(client, db):
-    make_user(db, "organizer")
+    create_user(db, "organizer")
     token = csrf_from(client.get("/dashboard/login").data)
     data = {"email": "organizer@puente.example.org", "password": DASHBOARD_PASSWORD}
     response = client.post(
@@ -130,7 +131,7 @@ def test_after_sign_in_only_a_dashboard_path_is_followed(client, db):
 
 
 def test_sign_in_goes_back_to_the_page_asked_for(client, db):
-    make_user(db, "organizer")
+    create_user(db, "organizer")
     first = client.get("/dashboard/inbox/")
     assert first.headers["Location"] == "/dashboard/login?next=/dashboard/inbox/"
     token = csrf_from(client.get(first.headers["Location"]).data)

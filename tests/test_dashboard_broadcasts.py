@@ -12,7 +12,7 @@ from bot.broadcasts import events
 from bot.broadcasts.models import Broadcast, Delivery, Reminder, Rsvp
 from bot.db import utcnow
 from bot.sending import jobs, process
-from tests.test_dashboard_factories import MX_PHONE, US_PHONE, WA_US_PHONE, create_contact
+from tests.factories import MX_PHONE, US_PHONE, WA_US_PHONE, create_contact
 
 TEXTS = {
     "text_es": "¡Marcha por la paz este sábado a las 10! Responde SI para confirmar.",

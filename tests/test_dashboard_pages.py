@@ -14,10 +14,11 @@ from bot.msgs.models import Message
 from bot.reports import Report
 from bot.web.dashboard import overview
 from bot.web.dashboard.charts import Series, bar_chart, line_chart, nice_ceiling
-from tests.test_dashboard_factories import (
+from tests.factories import (
     MX_PHONE,
     US_PHONE,
     WA_US_PHONE,
+    contact_by_phone,
     create_contact,
     create_message,
     create_report,
@@ -379,10 +380,7 @@ def test_an_import_never_undoes_a_stop(sign_in, db):
     create_contact(db, "+12135550161", status="opted_out")
     page = upload(sign_in("organizer"), CSV).get_data(as_text=True)
     assert "had opted out" in page
-    with db.session() as session:
-        assert session.scalar(select(Contact.status).where(Contact.phone == "+12135550161")) == (
-            "opted_out"
-        )
+    assert contact_by_phone(db, "+12135550161").status == "opted_out"
 
 
 def test_a_file_that_is_not_a_csv_is_refused_kindly(sign_in):
@@ -406,10 +404,10 @@ def test_the_export_has_full_numbers_only_for_admins(sign_in, db):
 
 
 def test_an_organizer_sends_a_test_to_their_own_phone(sign_in, db, fake_twilio):
-    from tests.conftest import make_user
+    from tests.factories import create_user
 
     client = sign_in("organizer")
-    make_user(db, "organizer", phone="+12135550100")
+    create_user(db, "organizer", phone="+12135550100")
     create_contact(db, US_PHONE, "es")
     response = client.post(
         "/dashboard/broadcasts/",

@@ -14,7 +14,8 @@ from bot.broadcasts.models import Broadcast, Event
 from bot.db import utcnow
 from bot.sending import reconcile
 from bot.sending.deliveries import event_values
-from tests.test_broadcast_factories import add_contact, in_process, settings
+from tests.factories import create_contact
+from tests.workers import in_process, worker_env
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore::ResourceWarning", "ignore::pytest.PytestUnraisableExceptionWarning"
@@ -42,9 +43,9 @@ def run_everything(env):
 def test_reminders_fire_once_across_restarts(
     database, database_url, redis_url, redis_server, fake_twilio_server, fake_twilio
 ):
-    env = settings(database_url, redis_url, fake_twilio_server[1])
-    yes = add_contact(database, "+525512345671", "es")
-    add_contact(database, "+12135550171", "en")  # no RSVP: no reminder
+    env = worker_env(database_url, redis_url, fake_twilio_server[1])
+    yes = create_contact(database, "+525512345671", "es")
+    create_contact(database, "+12135550171", "en")  # no RSVP: no reminder
     with database.session() as session:
         event = events.create_event(
             session,
@@ -78,8 +79,8 @@ def test_a_reminder_already_past_when_made_never_fires(
     database, database_url, redis_url, fake_twilio_server, fake_twilio
 ):
     """Made 1 hour before the event, a "1 day before" reminder would reach nobody."""
-    env = settings(database_url, redis_url, fake_twilio_server[1])
-    yes = add_contact(database, "+525512345672", "es")
+    env = worker_env(database_url, redis_url, fake_twilio_server[1])
+    yes = create_contact(database, "+525512345672", "es")
     with database.session() as session:
         event = events.create_event(
             session,
@@ -99,7 +100,7 @@ def test_a_reminder_already_past_when_made_never_fires(
 def test_a_welcome_series_step_reaches_each_new_member_once_when_due(
     database, database_url, redis_url, fake_twilio_server, fake_twilio
 ):
-    env = settings(database_url, redis_url, fake_twilio_server[1])
+    env = worker_env(database_url, redis_url, fake_twilio_server[1])
     now = utcnow()
     with database.session() as session:
         events.create_series_step(
@@ -109,9 +110,12 @@ def test_a_welcome_series_step_reaches_each_new_member_once_when_due(
             {"es": "¡Gracias por unirte! Así puedes ayudar hoy.", "en": "Thanks for joining!"},
             now=now - dt.timedelta(days=10),
         )
-    add_contact(database, "+525512345681", "es", joined_at=now - dt.timedelta(days=3))  # due
-    add_contact(database, "+525512345682", "es", joined_at=now - dt.timedelta(hours=2))  # not yet
-    add_contact(database, "+525512345683", "es", joined_at=now - dt.timedelta(days=20))  # before
+    for phone, joined_ago in [
+        ("+525512345681", dt.timedelta(days=3)),  # due
+        ("+525512345682", dt.timedelta(hours=2)),  # not yet
+        ("+525512345683", dt.timedelta(days=20)),  # before
+    ]:
+        create_contact(database, phone, "es", created_at=now - joined_ago)
     run_everything(env)
     run_everything(env)
     sent = [(m["to"], m["body"]) for m in fake_twilio.outbox()]

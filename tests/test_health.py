@@ -14,7 +14,7 @@ import pytest
 from flask import Flask
 
 from bot import create_app
-from tests.conftest import settings_for
+from tests.settings import settings_for
 
 PASSWORD = "hunter2-not-for-the-body"
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from bot.contacts.identity import find_by_phone
 from bot.contacts.models import ConsentEvent, Contact
 from bot.msgs.models import Message
+from tests.factories import contact_by_phone
 from tests.twilio_requests import inbound_params, post_signed, text
 
 US = "+12135550123"
@@ -18,14 +20,9 @@ MX = "+525512345678"
 MX_WHATSAPP = "whatsapp:+5215512345678"
 
 
-def contact(db, phone: str) -> Contact:
-    with db.session() as session:
-        return session.scalar(select(Contact).where(Contact.phone == phone))
-
-
 def consent_kinds(db, phone: str) -> list[str]:
     with db.session() as session:
-        c = session.scalar(select(Contact).where(Contact.phone == phone))
+        c = find_by_phone(session, phone)
         rows = session.scalars(
             select(ConsentEvent).where(ConsentEvent.contact_id == c.id).order_by(ConsentEvent.id)
         )
@@ -50,7 +47,7 @@ def test_first_message_starts_in_the_right_language(client, db, sender, body, la
     replies = text(client, sender, body)
     assert len(replies) == 1 and expected in replies[0]
     phone = sender.removeprefix("whatsapp:").replace("+521", "+52")
-    assert contact(db, phone).language == language
+    assert contact_by_phone(db, phone).language == language
 
 
 LANGUAGE_SWITCH = [
@@ -66,8 +63,8 @@ LANGUAGE_SWITCH = [
 def test_contact_switches_language_any_time(client, db, body, language, expected):
     text(client, US, "Hello")
     assert expected in text(client, US, body)[0]
-    assert contact(db, US).language == language
-    assert contact(db, US).language_chosen
+    assert contact_by_phone(db, US).language == language
+    assert contact_by_phone(db, US).language_chosen
 
 
 @pytest.mark.parametrize("body", ["IDIOMA", "language", "Lenguaje"])
@@ -100,7 +97,7 @@ def test_opt_out_in_both_languages(client, db, body, language, expected, channel
     replies = text(client, sender, body)
     assert replies == [pytest.approx(replies[0])] and expected in replies[0]
     assert "Puente Test" in replies[0]
-    assert contact(db, US).status == "opted_out"
+    assert contact_by_phone(db, US).status == "opted_out"
     assert consent_kinds(db, US)[-1] == "opt_out"
     # After STOP, nothing: not even a reply to HELP or a flow keyword; still recorded.
     for later in ("Hola", "HELP", "AYUDA", "ENGLISH", "STOP"):
@@ -116,7 +113,7 @@ def test_opt_out_confirmed_by_twilio_is_not_confirmed_twice(client, db):
     text(client, US, "Hello")
     replies = text(client, US, "STOP", OptOutType="STOP")
     assert replies == []
-    assert contact(db, US).status == "opted_out"
+    assert contact_by_phone(db, US).status == "opted_out"
 
 
 OPT_IN = [
@@ -133,7 +130,7 @@ def test_opt_back_in(client, db, body, language, expected):
     reply = text(client, US, body)[0]
     assert expected in reply and "HELP" in reply or "AYUDA" in reply
     assert "Msg & data rates may apply" in reply or "tarifas de mensajes y datos" in reply
-    assert contact(db, US).status == "active"
+    assert contact_by_phone(db, US).status == "active"
     assert consent_kinds(db, US)[-2:] == ["opt_out", "re_opt_in"]
     assert text(client, US, "AYUDA")  # answered again
 

@@ -9,10 +9,9 @@ question never changes it: names and places carry accents.
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
 
 from bot.compliance.language import clear_switch
-from bot.contacts.models import Contact
+from tests.factories import contact_by_phone
 from tests.twilio_requests import text
 
 US = "+12135550142"
@@ -75,11 +74,6 @@ def test_the_table_is_large_enough() -> None:
     assert len(SWITCHES) >= 30
 
 
-def contact(db, phone: str) -> Contact:
-    with db.session() as session:
-        return session.scalar(select(Contact).where(Contact.phone == phone))
-
-
 ANSWERS = ["José Martínez", "Peñasco", "María de los Ángeles", "Ñandú", "Sí", "Zoé"]
 
 
@@ -88,60 +82,60 @@ def test_an_answer_never_changes_the_language(client, db, name):
     text(client, US, "JOIN")
     replies = text(client, US, name)  # answers "What's your first name?"
     assert any("ZIP code" in r for r in replies), replies
-    assert contact(db, US).language == "en"
+    assert contact_by_phone(db, US).language == "en"
     replies = text(client, US, "Peñasco, Sonora")  # answers the postal code question badly
-    assert all("código" not in r for r in replies) and contact(db, US).language == "en"
+    assert all("código" not in r for r in replies) and contact_by_phone(db, US).language == "en"
 
 
 def test_a_spanish_answer_to_an_english_question_stays_english(client, db):
     text(client, US, "JOIN")
     replies = text(client, US, "me llamo José de la Cruz y vivo en Ciudad Juárez")
-    assert contact(db, US).language == "en"
+    assert contact_by_phone(db, US).language == "en"
     assert any("ZIP code" in r for r in replies)
 
 
 def test_a_clear_free_message_switches_and_says_how_to_switch_back(client, db):
     text(client, US, "Hello")
     replies = text(client, US, "Hola, ¿dónde puedo encontrar ayuda para mi familia?")
-    assert contact(db, US).language == "es"
-    assert not contact(db, US).language_chosen
+    assert contact_by_phone(db, US).language == "es"
+    assert not contact_by_phone(db, US).language_chosen
     assert replies[0].startswith("Escribiste en español") and "reply ENGLISH" in replies[0]
     replies = text(client, US, "ENGLISH")  # and back, by choice
-    assert contact(db, US).language == "en" and contact(db, US).language_chosen
+    assert contact_by_phone(db, US).language == "en" and contact_by_phone(db, US).language_chosen
 
 
 def test_a_free_message_with_a_name_does_not_switch(client, db):
     text(client, US, "Hello")
     assert text(client, US, "José Martínez") == []  # unhandled: waits in the inbox
-    assert contact(db, US).language == "en"
+    assert contact_by_phone(db, US).language == "en"
 
 
 def test_a_chosen_language_is_kept_whatever_they_write(client, db):
     text(client, MX, "ENGLISH")
     text(client, MX, "Hola, quiero saber cuándo es la marcha por favor")
-    assert contact(db, MX).language == "en"
+    assert contact_by_phone(db, MX).language == "en"
 
 
 def test_a_plus52_number_then_clear_english_switches(client, db):
     text(client, MX, "12345")  # no words: the number says Spanish
-    assert contact(db, MX).language == "es"
+    assert contact_by_phone(db, MX).language == "es"
     replies = text(client, MX, "I want to know when the march is")
-    assert contact(db, MX).language == "en"
+    assert contact_by_phone(db, MX).language == "en"
     assert replies[0].startswith("You wrote in English") and "ESPAÑOL" in replies[0]
 
 
 def test_after_the_language_question_a_plain_hola_is_the_answer(client, db):
     replies = text(client, US, "ok")  # nothing to go on: we ask
-    assert "ENGLISH" in replies[0] and contact(db, US).language == "en"
+    assert "ENGLISH" in replies[0] and contact_by_phone(db, US).language == "en"
     text(client, US, "hola")
-    assert contact(db, US).language == "es"
+    assert contact_by_phone(db, US).language == "es"
     text(client, US, "hello")  # from now on only clear writing switches it
-    assert contact(db, US).language == "es"
+    assert contact_by_phone(db, US).language == "es"
 
 
 def test_a_spanish_speaker_answering_with_english_words_stays_spanish(client, db):
     text(client, MX, "UNIRME")
     text(client, MX, "Brenda")  # name
     replies = text(client, MX, "OK")  # skip-like answers keep the flow's language
-    assert contact(db, MX).language == "es"
+    assert contact_by_phone(db, MX).language == "es"
     assert all("ZIP code" not in r for r in replies)

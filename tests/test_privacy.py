@@ -6,6 +6,7 @@ import logging
 
 from bot.channels.fake_twilio import Rule
 from bot.msgs.sending import send_to_contact, sender_from_config
+from tests.factories import contact_by_phone
 from tests.twilio_requests import text
 
 US = "+12135550123"
@@ -20,12 +21,7 @@ def test_logs_never_hold_numbers_or_bodies(app, client, db, fake_twilio, caplog)
     text(client, MX_WHATSAPP, "REPORTAR")
     text(client, MX_WHATSAPP, SECRET)
     fake_twilio.add_rule(Rule(to=US, code=21610, http_status=400, times=1))
-    from sqlalchemy import select
-
-    from bot.contacts.models import Contact
-
-    with db.session() as session:
-        contact_id = session.scalar(select(Contact.id).where(Contact.phone == US))
+    contact_id = contact_by_phone(db, US).id
     send_to_contact(db, sender_from_config(app.config), contact_id, "sms", SECRET)
     text(client, US, "STOP")
     logged = "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.INFO)
@@ -39,7 +35,7 @@ def test_settling_an_unknown_send_does_not_log_the_number(fake_twilio_server, ca
     import datetime as dt
 
     from bot.channels import twilio
-    from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL, SMS_FROM
+    from tests.settings import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL, SMS_FROM
 
     caplog.set_level(logging.INFO)
     sender = twilio.Sender(

@@ -12,19 +12,17 @@ from bot.contacts.models import ConsentEvent, Contact
 from bot.db import utcnow
 from bot.msgs.models import Message
 from bot.msgs.sending import send_to_contact, sender_from_config
-from tests.conftest import PUBLIC_URL
+from tests.factories import contact_by_phone
+from tests.settings import PUBLIC_URL
 from tests.twilio_requests import post_signed, text
 
 US = "+12135550123"
 
 
-def contact_id(db, phone: str = US) -> int:
-    with db.session() as session:
-        return session.scalar(select(Contact.id).where(Contact.phone == phone))
-
-
 def send(app, db, channel: str = "sms", body: str = "March on Saturday", **kw):
-    return send_to_contact(db, sender_from_config(app.config), contact_id(db), channel, body, **kw)
+    return send_to_contact(
+        db, sender_from_config(app.config), contact_by_phone(db, US).id, channel, body, **kw
+    )
 
 
 def test_send_reaches_the_api_with_a_status_callback(app, client, db, fake_twilio):
@@ -78,7 +76,7 @@ def test_provider_errors_are_recorded_and_applied(
     outcome = send(app, db)
     assert (outcome.error_code, outcome.retryable, outcome.status) == (code, retryable, status)
     with db.session() as session:
-        assert session.get(Contact, contact_id(db)).status == contact_status
+        assert session.get(Contact, contact_by_phone(db, US).id).status == contact_status
         assert session.get(Message, outcome.message_id).error_code == code
         if code == 21610:
             event = session.scalar(select(ConsentEvent).where(ConsentEvent.kind == "opt_out"))
@@ -109,7 +107,7 @@ def test_failed_callback_with_21610_opts_the_contact_out(app, client, db):
     sid = send(app, db).sid
     callback(client, sid, "failed", "21610")
     with db.session() as session:
-        assert session.get(Contact, contact_id(db)).status == "opted_out"
+        assert session.get(Contact, contact_by_phone(db, US).id).status == "opted_out"
         message = session.scalar(select(Message).where(Message.sid == sid))
         assert (message.status, message.error_code) == ("failed", 21610)
 
@@ -136,7 +134,7 @@ def test_a_callback_that_beats_the_record_of_its_send_is_kept_and_applied(
     text(client, US, "Hello")
     sid = "SM" + "a" * 32
     assert callback(client, sid, status, code).status_code == 204  # before we know the SID
-    owner = contact_id(db)
+    owner = contact_by_phone(db, US).id
     with db.session() as session:
         message = Message(
             contact_id=owner, direction="out", channel="sms", address=US,

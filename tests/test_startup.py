@@ -20,9 +20,11 @@ from flask import Flask
 from sqlalchemy import select
 
 from bot import create_app
-from bot.contacts.models import Contact, FlowSession
+from bot.contacts.identity import find_by_phone
+from bot.contacts.models import FlowSession
 from bot.msgs.models import DIRECTION_IN, Message
-from tests.conftest import settings_for, sign_in_client
+from tests.dashboard_client import sign_in_client
+from tests.settings import settings_for
 from tests.twilio_requests import text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -140,7 +142,7 @@ def test_unconfigured_flows_are_disabled_with_one_warning_each(production_app, c
 def handled_by(db, phone: str) -> list[str | None]:
     """How each of the contact's messages was handled (None: it waits in the inbox)."""
     with db.session() as session:
-        contact = session.scalar(select(Contact).where(Contact.phone == phone))
+        contact = find_by_phone(session, phone)
         messages = session.scalars(
             select(Message)
             .where(Message.contact_id == contact.id, Message.direction == DIRECTION_IN)

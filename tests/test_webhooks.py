@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from bot.contacts.models import ConsentEvent, Contact
 from bot.msgs.models import Message
-from tests.conftest import PUBLIC_URL
+from tests.settings import PUBLIC_URL
 from tests.twilio_requests import fixture, inbound_params, post_signed, reply_bodies
 
 US = "+12135550123"

@@ -8,73 +8,18 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import expect
-from werkzeug.serving import WSGIRequestHandler, make_server
 
 from bot.channels.fake_twilio import FakeTwilio, fake_state, run_fake_twilio, stop_fake_twilio
-from bot.db import Database
-from tests.conftest import AUTH_TOKEN, DASHBOARD_PASSWORD, make_user, settings_for
+from tests.browser.live import CHROMIUM, CHROMIUM_ARGS, DESKTOP, PHONE, WAIT_MS, Live, Quiet, serve
+from tests.factories import create_user
 from tests.services import unavailable
-
-CHROMIUM = os.environ.get("PUENTE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
-ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "tests" / "artifacts" / "screenshots"
-DESKTOP = {"width": 1280, "height": 860}
-PHONE = {"width": 390, "height": 844}
-# Every wait is for a condition (expect, wait_for_*); these bounds only stop a hang.
-# A loaded CI machine can take seconds to render a page, far more than Playwright's
-# 5 s default for `expect`.
-WAIT_MS = 60_000
-expect.set_options(timeout=WAIT_MS)
+from tests.settings import AUTH_TOKEN, settings_for
 
 pytestmark = pytest.mark.browser
-
-
-class _Quiet(WSGIRequestHandler):
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
-
-
-def _not_yet(environ: dict, start_response: Any) -> list[bytes]:
-    start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
-    return [b"starting"]
-
-
-def serve(make_app: Any, **server_options: Any) -> tuple[Any, threading.Thread, str]:
-    """Serve ``make_app(url)`` on a port the server itself binds (no free_port() race).
-
-    The app needs its own URL (PUBLIC_URL, for signatures), so the socket is bound
-    first, with a placeholder app that nothing can reach before serve_forever starts.
-    """
-    server = make_server("127.0.0.1", 0, _not_yet, threaded=True, **server_options)
-    url = f"http://127.0.0.1:{server.server_port}"
-    server.app = make_app(url)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.daemon = True
-    thread.start()
-    return server, thread, url
-
-
-@dataclass
-class Live:
-    """The running app: its URL, database, fake Twilio and settings."""
-
-    url: str
-    db: Database
-    fake: FakeTwilio
-    settings: dict[str, Any]
-    redis_url: str
 
 
 @pytest.fixture(scope="session")
@@ -123,11 +68,11 @@ def live(sqlite_template, tmp_path, callback_twilio, redis_url) -> Iterator[Live
         )
         return create_app(settings)
 
-    server, thread, url = serve(make_app, request_handler=_Quiet)
+    server, thread, url = serve(make_app, request_handler=Quiet)
     app = server.app
     database = app.extensions["puente.db"]
     for role in ("admin", "organizer", "viewer"):
-        make_user(database, role, "en", phone="+12135550100" if role == "organizer" else None)
+        create_user(database, role, "en", phone="+12135550100" if role == "organizer" else None)
     yield Live(url, database, fake, settings, redis_url)
     server.shutdown()
     thread.join()
@@ -138,9 +83,9 @@ def live(sqlite_template, tmp_path, callback_twilio, redis_url) -> Iterator[Live
 @pytest.fixture
 def worker(live: Live) -> Iterator[Any]:
     """A real `python worker.py` on the live app's database and Redis."""
-    from tests.test_broadcast_factories import WorkerProcess, settings
+    from tests.workers import WorkerProcess, worker_env
 
-    env = settings(live.settings["DATABASE_URL"], live.redis_url, live.settings["TWILIO_API_URL"])
+    env = worker_env(live.settings["DATABASE_URL"], live.redis_url, live.settings["TWILIO_API_URL"])
     env["PUBLIC_URL"] = live.url
     process = WorkerProcess(env)
     yield process
@@ -163,20 +108,3 @@ def phone_page(browser: Any) -> Iterator[Any]:
     opened = context.new_page()
     yield opened
     context.close()
-
-
-def sign_in(page: Any, live: Live, role: str = "organizer") -> None:
-    """Sign in through the form, as a person would."""
-    page.goto(live.url + "/dashboard/login")
-    page.get_by_label("Email").fill(f"{role}@puente.example.org")
-    page.get_by_label("Password").fill(DASHBOARD_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/dashboard/")
-
-
-def shot(page: Any, name: str, full_page: bool = True) -> Path:
-    """A screenshot in tests/artifacts/screenshots/<name>.png (long lists: the first screen)."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=full_page)
-    return path

@@ -12,7 +12,7 @@ from bot.broadcasts import events
 from bot.broadcasts.models import Rsvp
 from bot.contacts.models import ConsentEvent
 from bot.db import Database, utcnow
-from tests.test_dashboard_factories import create_contact, create_message, create_report
+from tests.factories import create_contact, create_message, create_report
 
 NAMES = [
     "María", "José", "Guadalupe", "Juan", "Rosa", "Luis", "Ana", "Carlos", "Elena", "Miguel",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import Live, shot, sign_in
+from tests.browser.live import Live, shot, sign_in
 from tests.browser.seed import seed_audit, seed_event, seed_movement
 
 pytestmark = pytest.mark.browser

@@ -14,8 +14,8 @@ import pytest
 from playwright.sync_api import expect
 
 from bot.db import utcnow
-from tests.browser.conftest import Live, shot, sign_in
-from tests.test_dashboard_factories import create_contact, create_message
+from tests.browser.live import Live, shot, sign_in
+from tests.factories import create_contact, create_message
 
 pytestmark = pytest.mark.browser
 
@@ -149,7 +149,7 @@ def test_the_interface_switches_to_spanish(page, live: Live):
     # The choice is the user's: it is still Spanish after signing in again.
     page.get_by_role("button", name="Cerrar sesión").click()
     page.get_by_label("Correo electrónico").fill("organizer@puente.example.org")
-    from tests.conftest import DASHBOARD_PASSWORD
+    from tests.factories import DASHBOARD_PASSWORD
 
     page.get_by_label("Contraseña").fill(DASHBOARD_PASSWORD)
     page.get_by_role("button", name="Iniciar sesión").click()
@@ -258,7 +258,7 @@ def test_every_field_has_a_label_and_text_has_contrast(page, live: Live):
 
 
 def test_the_keyboard_alone_is_enough(page, live: Live):
-    from tests.conftest import DASHBOARD_PASSWORD
+    from tests.factories import DASHBOARD_PASSWORD
 
     page.goto(live.url + "/dashboard/login")
     expect(page.locator("#email")).to_be_focused()  # ready to type (autofocus runs after load)
@@ -294,7 +294,7 @@ def test_pages_fit_a_phone_screen(phone_page, live: Live):
     expect(page.locator("body")).to_contain_text("Inicia sesión en Puente")  # asks for Spanish
     shot(page, "phone-login-es")
     page.get_by_label("Correo electrónico").fill("organizer@puente.example.org")
-    from tests.conftest import DASHBOARD_PASSWORD
+    from tests.factories import DASHBOARD_PASSWORD
 
     page.get_by_label("Contraseña").fill(DASHBOARD_PASSWORD)
     page.get_by_role("button", name="Iniciar sesión").click()

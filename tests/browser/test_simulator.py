@@ -13,8 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.browser.conftest import WAIT_MS, serve
-from tests.conftest import settings_for
+from tests.browser.live import WAIT_MS, serve
+from tests.settings import settings_for
 
 pytestmark = pytest.mark.browser
 
