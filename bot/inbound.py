@@ -300,7 +300,17 @@ class Turn:
         return self.found.created
 
     def say(self, msgid: str) -> Reply:
-        return _say(msgid, self.contact, self.settings)
+        return _say(msgid, self.contact.language, self.settings)
+
+    def answer_keyword(self, msgid: str) -> Reply:
+        """A compliance reply in the language the keyword was written in, when that is clear.
+
+        BAJA or AYUDA get Spanish, whatever the contact's language; STOP (no
+        language of its own) gets theirs. The contact's language is unchanged.
+        """
+        return _say(
+            msgid, guess_language(self.inbound.text) or self.contact.language, self.settings
+        )
 
 
 def _touch(contact: Contact, channel: str, inbound: Inbound, now: dt.datetime) -> None:
@@ -325,18 +335,18 @@ def _respond(turn: Turn) -> list[Reply]:
         consent.opt_out(session, contact, now, source="keyword", **how)
         if inbound.opt_out_type == "STOP" or was_out:
             return []  # Twilio already confirmed (or we did before): say nothing more
-        return [turn.say(replies.OPT_OUT_CONFIRMATION)]
+        return [turn.answer_keyword(replies.OPT_OUT_CONFIRMATION)]
     if intent is Intent.OPT_IN:
         consent.opt_in(session, contact, now, source="keyword", **how)
         if inbound.opt_out_type == "START":
             return []
-        return [turn.say(replies.OPT_IN_CONFIRMATION)]
+        return [turn.answer_keyword(replies.OPT_IN_CONFIRMATION)]
     if contact.status == STATUS_OPTED_OUT and not _joining_again(turn):
         message.handled_by = "opted_out"
         return []  # recorded, never answered, until they opt back in
     if intent is Intent.HELP:
         consent.help_requested(session, contact, now, source="keyword", **how)
-        return [] if inbound.opt_out_type == "HELP" else [turn.say(replies.HELP)]
+        return [] if inbound.opt_out_type == "HELP" else [turn.answer_keyword(replies.HELP)]
     if intent in (Intent.LANGUAGE_ES, Intent.LANGUAGE_EN):
         choose_language(contact, "es" if intent is Intent.LANGUAGE_ES else "en")
         return [turn.say(replies.LANGUAGE_SET)]
@@ -429,8 +439,8 @@ def _reply_for(turn: Turn, output: engine.Output) -> Reply:
     return Reply(output.text, (output.media_url,))
 
 
-def _say(msgid: str, contact: Contact, settings: Mapping[str, Any]) -> Reply:
-    return Reply(replies.text(msgid, contact.language, settings))
+def _say(msgid: str, language: str, settings: Mapping[str, Any]) -> Reply:
+    return Reply(replies.text(msgid, language, settings))
 
 
 def _record_replies(

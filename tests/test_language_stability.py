@@ -139,3 +139,24 @@ def test_a_spanish_speaker_answering_with_english_words_stays_spanish(client, db
     replies = text(client, MX, "OK")  # skip-like answers keep the flow's language
     assert contact_by_phone(db, MX).language == "es"
     assert all("ZIP code" not in r for r in replies)
+
+
+KEYWORDS = [
+    # (their language, they text, the reply contains): BAJA and AYUDA are Spanish
+    # words, HELP an English one; STOP has no language of its own
+    ("en", "BAJA", "Te diste de baja"),
+    ("en", "AYUDA", "para ayuda escribe a"),
+    ("en", "STOP", "You are unsubscribed"),
+    ("es", "STOP", "Te diste de baja"),
+    ("es", "HELP", "for help contact"),
+]
+
+
+@pytest.mark.parametrize(("language", "keyword", "expected"), KEYWORDS)
+def test_a_keyword_is_answered_in_its_own_language_and_changes_nothing(
+    client, db, language, keyword, expected
+):
+    text(client, US, "Hola" if language == "es" else "Hello")
+    replies = text(client, US, keyword)
+    assert expected in replies[0]
+    assert contact_by_phone(db, US).language == language
