@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -26,9 +25,9 @@ from bot.flows.engine import (
     handle,
 )
 from bot.flows.loader import load_flows
-from tests.test_flow_engine import apply
+from tests.flows.integrator import apply
+from tests.paths import FLOWS
 
-FLOWS_DIR = Path(__file__).resolve().parent.parent / "flows"
 NOW = datetime(2026, 5, 13, 18, 0, tzinfo=UTC)
 VARIABLES = {
     "org_name": "Puente",
@@ -42,7 +41,7 @@ VARIABLES = {
 
 @pytest.fixture(scope="module")
 def flows():
-    return load_flows(FLOWS_DIR)
+    return load_flows(FLOWS)
 
 
 @dataclass

@@ -20,10 +20,9 @@ from bot.flows.extract import build_template, extract_flows, read_catalog, updat
 from bot.flows.loader import FlowError, load_flows, read_flows
 from bot.flows.steps.ask import BUILTIN_TEXTS, matcher_choices
 from bot.flows.turn import FlowRun
+from tests.paths import FLOWS, TESTS
 
-TESTS = Path(__file__).resolve().parent
 BROKEN = TESTS / "flows_broken"
-FLOWS = TESTS.parent / "flows"
 NOW = datetime(2026, 5, 13, 15, 0, tzinfo=UTC)
 CONFIGURED = {
     "org_name": "Puente",

@@ -25,10 +25,8 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,26 +35,15 @@ import pytest
 
 from bot.channels import twilio
 from bot.channels.errors import Consequence
-from tests.test_channel_twilio_async import run_async
+from tests.channels.twilio_cases import ACCOUNT_SID, HX_SID, MG_SID, MX_WA, US, run_async
+from tests.paths import CONTRACT
+from tests.services import free_port, unavailable, wait_for_port
 
 pytestmark = pytest.mark.prism
 
-SPEC = Path(__file__).parent / "contract" / "twilio_api_v2010.yaml"
+SPEC = CONTRACT / "twilio_api_v2010.yaml"
 PRISM_CACHE_BIN = Path.home() / ".cache" / "puente-prism" / "node_modules" / ".bin" / "prism"
 START_TIMEOUT_S = 120  # npx may download Prism the first time
-
-ACCOUNT_SID = "AC" + "0" * 31 + "1"
-MG_SID = "MG" + "ab" * 16
-HX_SID = "HX" + "cd" * 16
-US = "+15125550142"
-MX_WA = "whatsapp:+5215512345678"
-
-
-def unavailable(reason: str) -> None:
-    """Skip locally; fail in CI, where Prism must be installed."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason} (CI=true: install Prism, see this module's docstring)")
-    pytest.skip(reason)
 
 
 def prism_command() -> list[str]:
@@ -68,28 +55,16 @@ def prism_command() -> list[str]:
         return [str(PRISM_CACHE_BIN)]
     if shutil.which("npx"):
         return ["npx", "--yes", "@stoplight/prism-cli@5"]
-    unavailable("Prism not installed and npx not found")
+    unavailable("Prism not installed and npx not found (see this module's docstring)")
     raise AssertionError("unreachable")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_listening(proc: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
     """Wait until Prism accepts connections; fail with its log if it dies or hangs."""
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"Prism exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.25)
-    pytest.fail(f"Prism did not listen within {START_TIMEOUT_S} s:\n{log_path.read_text()[-3000:]}")
+    try:
+        wait_for_port(port, timeout=START_TIMEOUT_S, process=proc)
+    except (RuntimeError, TimeoutError) as exc:
+        pytest.fail(f"Prism {exc}:\n{log_path.read_text()[-3000:]}")
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:

@@ -7,7 +7,6 @@ engine is pure, so no app, database or network is involved.
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from bot.flows.engine import (
     start,
 )
 from bot.flows.loader import load_flows
+from tests.flows.integrator import apply
 
 NOW = datetime(2026, 5, 13, 15, 0, tzinfo=UTC)  # a Wednesday
 VARIABLES = {"org_name": "Puente"}
@@ -212,20 +212,6 @@ def flows(tmp_path_factory):
 
 def contact(lang="en", channel="sms", **kw) -> ContactView:
     return ContactView(language=lang, channel=channel, **kw)
-
-
-def apply(view: ContactView, effects) -> ContactView:
-    """What the integrator does with effects, enough for the next turn."""
-    for effect in effects:
-        if isinstance(effect, SetField):
-            view = replace(view, fields={**view.fields, effect.name: effect.value})
-        elif isinstance(effect, AddTag):
-            view = replace(view, tags=view.tags | {effect.tag})
-        elif isinstance(effect, RemoveTag):
-            view = replace(view, tags=view.tags - {effect.tag})
-        elif isinstance(effect, SetLanguage):
-            view = replace(view, language=effect.lang)
-    return view
 
 
 def converse(flows, view, table, session=None, variables=VARIABLES, minutes=1):

@@ -8,8 +8,7 @@ import logging
 import socket
 import threading
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 from werkzeug.datastructures import MultiDict
@@ -17,52 +16,22 @@ from werkzeug.serving import make_server
 
 from bot.channels import twilio
 from bot.channels.errors import Consequence, classify_error, retry_limit
-from bot.channels.fake_twilio import FakeTwilio, Rule, fake_state, run_fake_twilio, stop_fake_twilio
+from bot.channels.fake_twilio import FakeTwilio, Rule, run_fake_twilio, stop_fake_twilio
+from tests import paths
+from tests.channels.twilio_cases import (
+    ERROR_CASES,
+    HX_SID,
+    MG_SID,
+    MX_WA,
+    SMS_FROM,
+    STATUS_URL,
+    TOKEN,
+    US,
+    WA_FROM,
+    only_message,
+)
 
-ACCOUNT_SID = "AC" + "0" * 31 + "1"
-TOKEN = "test-auth-token"
-SMS_FROM = "+15125550100"
-WA_FROM = "whatsapp:+15125550101"
-MG_SID = "MG" + "ab" * 16
-HX_SID = "HX" + "cd" * 16
-STATUS_URL = "https://puente.example.org/twilio/status"
-US = "+15125550142"
-MX_WA = "whatsapp:+5215512345678"
-FIXTURES = Path(__file__).parent / "fixtures" / "twilio"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[tuple[FakeTwilio, str]]:
-    srv, thread, base_url = run_fake_twilio(auth_token=TOKEN)
-    yield fake_state(srv.app), base_url
-    stop_fake_twilio(srv, thread)
-
-
-@pytest.fixture
-def fake(server: tuple[FakeTwilio, str]) -> Iterator[FakeTwilio]:
-    state, _ = server
-    yield state
-    state.clear_outbox()
-    state.clear_rules()
-    twilio.close_clients()
-
-
-@pytest.fixture
-def sender(server: tuple[FakeTwilio, str]) -> twilio.Sender:
-    return twilio.Sender(
-        account_sid=ACCOUNT_SID,
-        auth_token=TOKEN,
-        api_url=server[1],
-        sms_from=SMS_FROM,
-        whatsapp_from=WA_FROM,
-        status_callback_url=STATUS_URL,
-    )
-
-
-def only_message(fake: FakeTwilio) -> dict:
-    outbox = fake.outbox()
-    assert len(outbox) == 1
-    return outbox[0]
+FIXTURES = paths.FIXTURES / "twilio"
 
 
 # -- sending ----------------------------------------------------------------
@@ -134,26 +103,6 @@ def test_status_callback_is_always_sent(fake: FakeTwilio, sender: twilio.Sender)
 
 
 # -- errors -----------------------------------------------------------------
-
-
-# Twilio error code, HTTP status -> what it means (also used by the async tests).
-ERROR_CASES = [
-    (21610, 400, Consequence.OPTED_OUT, False),
-    (21211, 400, Consequence.INVALID_NUMBER, False),
-    (21614, 400, Consequence.INVALID_NUMBER, False),
-    (30006, 400, Consequence.INVALID_NUMBER, False),
-    (63016, 400, Consequence.OUTSIDE_WHATSAPP_WINDOW, False),
-    (63018, 429, Consequence.RATE_LIMITED_PAUSE_CHANNEL, True),
-    (63038, 400, Consequence.RATE_LIMITED_PAUSE_CHANNEL, True),
-    (21611, 400, Consequence.RATE_LIMITED_PAUSE_CHANNEL, True),
-    (30001, 400, Consequence.RATE_LIMITED_PAUSE_CHANNEL, True),
-    (20429, 429, Consequence.RETRY, True),
-    (30003, 400, Consequence.RETRY, True),
-    (20500, 500, Consequence.RETRY, True),
-    (20503, 503, Consequence.RETRY, True),
-    (21408, 400, Consequence.PERMANENT_FAILURE, False),
-    (20003, 401, Consequence.PERMANENT_FAILURE, False),
-]
 
 
 @pytest.mark.parametrize(("code", "http_status", "consequence", "retryable"), ERROR_CASES)

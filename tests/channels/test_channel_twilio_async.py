@@ -1,14 +1,13 @@
 """bot.channels.twilio.send_async: the asyncio client against the fake on a localhost port.
 
-The same cases as tests/test_channel_twilio.py (whose fixtures this module
-reuses), sent through `AsyncClient` and `send_async` instead of `send`: the
+The same cases as test_channel_twilio.py (with the same fixtures, from this
+folder's conftest.py), sent through `AsyncClient` and `send_async` instead of `send`: the
 same parameters must reach Twilio and every outcome must be classified alike.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import dataclasses
 import logging
@@ -23,8 +22,7 @@ import pytest
 from bot.channels import twilio
 from bot.channels.errors import Consequence
 from bot.channels.fake_twilio import FakeTwilio, Rule
-from tests import test_channel_twilio as sync_tests
-from tests.test_channel_twilio import (
+from tests.channels.twilio_cases import (
     ACCOUNT_SID,
     ERROR_CASES,
     HX_SID,
@@ -35,24 +33,10 @@ from tests.test_channel_twilio import (
     US,
     WA_FROM,
     only_message,
+    run_async,
 )
 
-# The sync tests' fixtures: the fake Twilio on a port (per module), emptied after
-# each test, and a Sender pointed at it.
-server = sync_tests.server
-fake = sync_tests.fake
-sender = sync_tests.sender
-
-
 T = TypeVar("T")
-
-
-def run_async(coroutine: Awaitable[T]) -> T:
-    """asyncio.run in a thread of its own: the browser tests leave Playwright's loop
-    running in the main thread of a test process, where asyncio.run refuses to start.
-    """
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()  # type: ignore[arg-type]
 
 
 def run_with_client(sender: twilio.Sender, use: Callable[[twilio.AsyncClient], Awaitable[T]]) -> T:

@@ -10,7 +10,6 @@ import threading
 import time
 from collections.abc import Iterator
 from email.utils import parsedate_to_datetime
-from pathlib import Path
 
 import pytest
 import yaml
@@ -29,15 +28,11 @@ from bot.channels.fake_twilio import (
     run_fake_twilio,
     stop_fake_twilio,
 )
+from tests.channels.twilio_cases import ACCOUNT_SID, MX_WA, SMS_FROM, TOKEN, US, WA_FROM
+from tests.paths import CONTRACT, ROOT
 
-ACCOUNT_SID = "AC" + "0" * 31 + "1"
-TOKEN = "test-auth-token"
-SMS_FROM = "+15125550100"
-WA_FROM = "whatsapp:+15125550101"
-US = "+15125550142"
-MX_WA = "whatsapp:+5215512345678"
 MESSAGES = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
-SPEC = Path(__file__).parent / "contract" / "twilio_api_v2010.yaml"
+SPEC = CONTRACT / "twilio_api_v2010.yaml"
 
 
 def basic(user: str = ACCOUNT_SID, password: str = TOKEN) -> dict[str, str]:
@@ -467,6 +462,6 @@ def test_module_help() -> None:
         capture_output=True,
         text=True,
         check=True,
-        cwd=Path(__file__).parent.parent,
+        cwd=ROOT,
     )
     assert "--port" in out.stdout
