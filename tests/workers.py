@@ -72,7 +72,7 @@ class WorkerProcess:
             cwd=ROOT,
             start_new_session=True,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,  # not a pipe nobody reads: 64 KB of logs would block it
         )
 
     def kill(self) -> None:
@@ -88,5 +88,3 @@ class WorkerProcess:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 self.kill()
-        if self.process.stderr is not None:
-            self.process.stderr.close()

@@ -82,10 +82,21 @@ def live(sqlite_template, tmp_path, callback_twilio, redis_url) -> Iterator[Live
 
 @pytest.fixture
 def worker(live: Live) -> Iterator[Any]:
-    """A real `python worker.py` on the live app's database and Redis."""
+    """A real `python worker.py` on the live app's database and Redis.
+
+    Reconcile every 15 s, as in production, not every 1 s as the worker tests ask: one
+    worker takes the "high" queue first, so on a loaded machine, where a reconcile job
+    takes over a second, a 1 s tick queues the next before the broadcast's jobs ("low")
+    get a turn, and they wait for as long as the load lasts. Nothing here needs it.
+    """
     from tests.workers import WorkerProcess, worker_env
 
-    env = worker_env(live.settings["DATABASE_URL"], live.redis_url, live.settings["TWILIO_API_URL"])
+    env = worker_env(
+        live.settings["DATABASE_URL"],
+        live.redis_url,
+        live.settings["TWILIO_API_URL"],
+        RECONCILE_INTERVAL_S="15",
+    )
     env["PUBLIC_URL"] = live.url
     process = WorkerProcess(env)
     yield process
