@@ -5,7 +5,7 @@ copy of Twilio's spec from twilio/twilio-oai, MIT, see tests/contract/LICENSE)
 and answers 422 when a request breaks the spec (a bad SID pattern, a wrong
 type, a wrong path) and 401 without Basic auth. Twilio's conditional rules
 (From or MessagingServiceSid; Body, MediaUrl or ContentSid) are not in the
-spec: tests/test_channel_twilio.py and the fake check those.
+spec: tests/channels/test_channel_twilio.py and the fake check those.
 
 Install Prism once, outside the repo (CI runs this in .ci/run before pytest):
 

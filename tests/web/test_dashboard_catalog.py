@@ -8,12 +8,12 @@ checks that each string in the code and templates has an entry at all.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from bot import i18n
 from bot.web.dashboard.catalog import msgids
+from tests.paths import ROOT
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "bot" / "web" / "templates" / "dashboard"
+TEMPLATES = ROOT / "bot" / "web" / "templates" / "dashboard"
 
 
 def test_every_marked_string_is_in_the_catalog():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 from sqlalchemy import select
 
@@ -11,8 +10,9 @@ from bot.contacts import csv_lists
 from bot.contacts.identity import find_by_phone
 from bot.contacts.models import ConsentEvent, Contact
 from bot.db import Database
+from tests.paths import FIXTURES
 
-FIXTURE = Path(__file__).parent / "fixtures" / "csv" / "contacts_with_bad_rows.csv"
+FIXTURE = FIXTURES / "csv" / "contacts_with_bad_rows.csv"
 NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 
 
