@@ -1,11 +1,12 @@
 # Two commands: `make run` and `make test`. Both set everything up first.
+# `make test-fast` is the inner loop: SQLite only, no browser, no Prism.
 VENV    ?= .venv
 PYTHON  ?= python3
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 PORT    ?= 5000
 
-.PHONY: run test lint setup clean
+.PHONY: run test test-fast lint setup clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +26,10 @@ test: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+## test-fast: the inner loop: SQLite only, no browser, no Prism (still a real redis-server)
+test-fast: setup
+	PUENTE_TEST_DATABASES=sqlite $(BIN)/pytest -q -m "not browser and not prism" -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check --fix .

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 from click.testing import CliRunner
 
 from bot.chat import chat_command
 from bot.cli import main
-
-FLOWS = Path(__file__).resolve().parent.parent / "flows"
+from tests.paths import FLOWS
 
 
 def test_flows_check_passes_on_the_shipped_flows(monkeypatch):

@@ -24,12 +24,12 @@ from bot.contacts.identity import find_by_phone
 from bot.contacts.models import FlowSession
 from bot.msgs.models import DIRECTION_IN, Message
 from tests.dashboard_client import sign_in_client
+from tests.paths import FLOWS, ROOT
 from tests.settings import settings_for
 from tests.twilio_requests import text
 
-ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-FLOWS = ROOT / "flows"
+
 SECRET_TOKEN = "a-secret-auth-token-value"
 PROBLEMS = [
     "Puente cannot start: ORG_NAME is required",

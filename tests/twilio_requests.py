@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import json
 import secrets
-from pathlib import Path
 from typing import Any
 
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from bot.channels.twilio import compute_signature
+from tests import paths
 from tests.settings import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL, SMS_FROM, WHATSAPP_FROM
 
-FIXTURES = Path(__file__).parent / "fixtures" / "twilio"
+FIXTURES = paths.FIXTURES / "twilio"
 
 
 def fixture(name: str) -> dict[str, str]:
