@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -61,19 +61,20 @@ def find_or_create(
     return Found(contact, created, flow_session)
 
 
+# Built once: building a select with joins and loader options costs more Python
+# than running it (docs/performance.md); the phone is bound at each execution.
+_WITH_FLOW_SESSION = (
+    select(Contact, FlowSession)
+    .outerjoin(FlowSession, FlowSession.contact_id == Contact.id)
+    .where(Contact.phone == bindparam("phone"))
+    .options(joinedload(Contact.addresses), joinedload(Contact.tags))
+)
+
+
 def _find_with_flow_session(
     session: Session, phone: str
 ) -> tuple[Contact | None, FlowSession | None]:
-    row = (
-        session.execute(
-            select(Contact, FlowSession)
-            .outerjoin(FlowSession, FlowSession.contact_id == Contact.id)
-            .where(Contact.phone == phone)
-            .options(joinedload(Contact.addresses), joinedload(Contact.tags))
-        )
-        .unique()
-        .first()
-    )
+    row = session.execute(_WITH_FLOW_SESSION, {"phone": phone}).unique().first()
     return (row[0], row[1]) if row else (None, None)
 
 
