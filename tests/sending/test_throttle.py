@@ -203,11 +203,14 @@ def record(name: str) -> None:
     get_current_job().connection.rpush("ran", name)
 
 
+RECORD = f"{__name__}.record"  # the job by its dotted name, as the queue stores it
+
+
 def test_replies_queue_is_worked_before_bulk(connect):
     connection = connect()
     for n in range(3):
-        queue.enqueue(connection, queue.QUEUE_LOW, "tests.test_throttle.record", f"bulk{n}")
-    queue.enqueue(connection, queue.QUEUE_HIGH, "tests.test_throttle.record", "reply")
+        queue.enqueue(connection, queue.QUEUE_LOW, RECORD, f"bulk{n}")
+    queue.enqueue(connection, queue.QUEUE_HIGH, RECORD, "reply")
     worker = queue.make_worker(connection, simple=True)
     worker.work(burst=True)
     assert [x.decode() for x in connection.lrange("ran", 0, -1)][0] == "reply"
