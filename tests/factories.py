@@ -2,6 +2,8 @@
 
 Each writes straight to the database (no webhook, no flow) and returns the new
 row's id; the keyword options say how the thing differs from the usual one.
+Two look-ups read back what a test made: ``contact_by_phone`` and
+``delivery_statuses``.
 """
 
 from __future__ import annotations

@@ -41,6 +41,7 @@ ERROR_CASES = [
 
 
 def only_message(fake: FakeTwilio) -> dict:
+    """The one message the fake received (the test fails on none or several)."""
     outbox = fake.outbox()
     assert len(outbox) == 1
     return outbox[0]
