@@ -175,8 +175,10 @@ def test_two_workers_never_exceed_the_senders_rate_in_any_second(database, fake_
     broadcast_id = create_broadcast(database)
     # Two workers share one sender's throttle: without sharing they would send
     # 40/s. The fake counts arrival times, and on 2 loaded cores a request can
-    # arrive ~250 ms after its slot, so the slots here are spaced with a wider
-    # margin than production's; what is proven is the sharing, not the jitter.
+    # arrive several hundred ms after its slot, bunching arrivals into one
+    # second; so what is proven is the sharing, by the whole run's length
+    # (which lateness can only stretch) and a busiest second far from 40.
+    # The exact per-second bound is tests/sending/test_throttle.py's.
     workers(
         2,
         SMS_RATE_PER_S="20",
@@ -188,5 +190,8 @@ def test_two_workers_never_exceed_the_senders_rate_in_any_second(database, fake_
     stats = fake_twilio.stats()
     sender = stats["senders"]["+12135550100"]
     assert sender["count"] == 120
-    assert sender["max_per_second"] <= 20
+    times = sorted(fake_twilio.sent_times["+12135550100"])
+    # 20 slots per 1.4 s window: 120 sends span >= 5 x 1.4 s; unshared, 2.8 s
+    assert times[-1] - times[0] >= 5.0
+    assert sender["max_per_second"] <= 25
     assert stats["throttled"] == 0
