@@ -7,7 +7,7 @@ import shutil
 from click.testing import CliRunner
 
 from bot.chat import chat_command
-from bot.cli import main
+from bot.command import main
 from tests.paths import FLOWS
 
 

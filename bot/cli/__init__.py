@@ -1,4 +1,9 @@
-"""The `puente` command: Flask's CLI (run, shell, routes) plus Puente's own groups."""
+"""Puente's command groups, registered on the app's CLI (the `puente` command is bot.command).
+
+`init_app` adds them to the app: db, chat, users, contacts, audiences,
+broadcast, events. `flows` works without an app (it checks flows that keep
+an app from starting), so bot.command adds it to the command itself.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,6 @@ from typing import Any
 
 import click
 from flask import Flask, current_app
-from flask.cli import FlaskGroup
 
 from bot.db import upgrade
 
@@ -67,7 +71,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(db_group)
     app.cli.add_command(chat_command)
     app.cli.add_command(users_group)
-    from bot.broadcasts.cli import GROUPS  # contacts, audiences, broadcast, events
+    from bot.cli.broadcasts import GROUPS  # contacts, audiences, broadcast, events
 
     for group in GROUPS:
         app.cli.add_command(group)
@@ -82,18 +86,3 @@ def _settings() -> dict[str, Any]:
         return from_environ()
     except ConfigError as error:
         exit_on_config_error(error)
-
-
-def _create_app() -> Flask:
-    from bot import create_app
-    from bot.config import exit_on_config_error
-    from bot.exceptions import ConfigError
-
-    try:
-        return create_app()
-    except ConfigError as error:
-        exit_on_config_error(error)
-
-
-main = FlaskGroup(create_app=_create_app, help="Puente: SMS and WhatsApp organizing bot.")
-main.add_command(flows_group)  # outside the app: it must work when the app cannot start
