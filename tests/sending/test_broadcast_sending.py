@@ -113,18 +113,24 @@ def test_the_slice_ends_claims_but_everything_claimed_is_sent_and_recorded(
     broadcast_id = create_broadcast(database)
     fan_out(runtime, broadcast_id)
 
-    first = batches.send_batch(runtime, broadcast_id, 0, slice_s=0.3)
-
-    sent = first.statuses.get("sent", 0)
-    assert 0 < sent < 80 and first.left == 80 - sent
-    with database.session() as session:
-        states = Counter(
-            session.scalars(
-                select(Delivery.status).where(Delivery.broadcast_id == broadcast_id)
-            ).all()
-        )
-    assert states == {"sent": sent, "pending": 80 - sent}  # none left "sending"
-    assert len(fake_twilio.outbox()) == sent
+    # A loaded machine can spend a whole 0.3 s slice before its first booking:
+    # slices that sent nothing must leave everything pending too; try again.
+    sent = 0
+    for _ in range(50):
+        first = batches.send_batch(runtime, broadcast_id, 0, slice_s=0.3)
+        sent = first.statuses.get("sent", 0)
+        assert sent < 80 and first.left == 80 - sent
+        with database.session() as session:
+            states = Counter(
+                session.scalars(
+                    select(Delivery.status).where(Delivery.broadcast_id == broadcast_id)
+                ).all()
+            )
+        assert states == ({"sent": sent, "pending": 80 - sent} if sent else {"pending": 80})
+        assert len(fake_twilio.outbox()) == sent  # none left "sending"
+        if sent:
+            break
+    assert sent > 0
 
     second = batches.send_batch(runtime, broadcast_id, 0)
     assert second.statuses == {"sent": 80 - sent}
