@@ -27,8 +27,13 @@ pytestmark = pytest.mark.filterwarnings(
 
 @pytest.fixture
 def env(database_url, redis_url, fake_twilio_server, fake_twilio):
-    # 40/s: chunks of ten deliveries, so a batch of 23 takes three claims.
-    return worker_env(database_url, redis_url, fake_twilio_server[1], SMS_RATE_PER_S="40")
+    # 40/s: chunks of ten deliveries, so a batch of 23 takes three claims. A claim
+    # may wait up to 30 s to be sent, as in production: these tests count what a
+    # batch sends, and a loaded machine must not turn a claim into a drop for
+    # reconcile (the drop has its own test, with SETTLE_AFTER_S=2).
+    return worker_env(
+        database_url, redis_url, fake_twilio_server[1], SMS_RATE_PER_S="40", SETTLE_AFTER_S="60"
+    )
 
 
 def fan_out(runtime, broadcast_id: int) -> None:
