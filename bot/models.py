@@ -1,10 +1,11 @@
 """Every model, imported in one place so Alembic sees the whole schema."""
 
-from bot.accounts.models import AuditEntry, LoginThrottle, User
+from bot.accounts.models import AuditEntry, LoginThrottle, PartnerRole, User
 from bot.broadcasts.models import Audience, Broadcast, Delivery, Event, Reminder, Rsvp
 from bot.contacts.models import Address, ConsentEvent, Contact, ContactTag, FlowSession
 from bot.db import Base
 from bot.msgs.models import EarlyCallback, Message
+from bot.partners.models import Membership, Organization, OrganizationKeyword
 from bot.reports import Report
 
 __all__ = [
@@ -12,6 +13,10 @@ __all__ = [
     "AuditEntry",
     "LoginThrottle",
     "User",
+    "PartnerRole",
+    "Membership",
+    "Organization",
+    "OrganizationKeyword",
     "Audience",
     "Broadcast",
     "Delivery",

@@ -23,6 +23,10 @@ class Report(Base):
         ForeignKey("contacts.id", ondelete="SET NULL"), index=True
     )
     flow_id: Mapped[str] = mapped_column(String(64))
+    # The partner whose members' desk it goes to (the contact's partner); NULL: the coalition's.
+    organization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="RESTRICT"), index=True
+    )
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16), default=REPORT_NEW, index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -16,12 +16,14 @@ def record(
     action: str,
     target: str | None = None,
     ip: str | None = None,
+    organization_id: int | None = None,
     **details: Any,
 ) -> AuditEntry:
     """Add one entry to ``session``; it is saved with the change it describes.
 
     ``details`` must not carry phone numbers or what contacts wrote: name
-    contacts by id ("contact:12").
+    contacts by id ("contact:12"). ``organization_id`` is the organization
+    they acted for: a partner, or None for the coalition.
     """
     entry = AuditEntry(
         user_id=user.id if user else None,
@@ -30,6 +32,7 @@ def record(
         target=target,
         details=details,
         ip=ip,
+        organization_id=organization_id,
         created_at=utcnow(),
     )
     session.add(entry)

@@ -1,7 +1,7 @@
 """Puente's command groups, registered on the app's CLI (the `puente` command is bot.command).
 
-`init_app` adds them to the app: db, chat, users, contacts, audiences,
-broadcast, events. `flows` works without an app (it checks flows that keep
+`init_app` adds them to the app: db, chat, users, partners, contacts,
+audiences, broadcast, events. `flows` works without an app (it checks flows that keep
 an app from starting), so bot.command adds it to the command itself.
 """
 
@@ -72,6 +72,9 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(chat_command)
     app.cli.add_command(users_group)
     from bot.cli.broadcasts import GROUPS  # contacts, audiences, broadcast, events
+    from bot.cli.partners import partners_group
+
+    app.cli.add_command(partners_group)
 
     for group in GROUPS:
         app.cli.add_command(group)

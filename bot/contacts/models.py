@@ -55,6 +55,10 @@ class Contact(Base):
     fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     last_seen_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+    # The partner they first came through (NULL: the coalition itself); never changes.
+    joined_via_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="SET NULL"), index=True
+    )
 
     addresses: Mapped[list[Address]] = relationship(
         back_populates="contact", cascade="all, delete-orphan", lazy="selectin"
@@ -164,6 +168,10 @@ class ConsentEvent(Base):
     words: Mapped[str | None] = mapped_column(Text)  # what they wrote, or the source
     message_sid: Mapped[str | None] = mapped_column(String(64))
     source: Mapped[str] = mapped_column(String(64))  # "keyword", "flow:join", "import"…
+    # Whose consent: a partner's, or NULL for the coalition's (STOP ends both).
+    organization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="SET NULL")
+    )
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -1,0 +1,1 @@
+"""Partner organizations of the coalition: who they are, their keywords, their members."""
