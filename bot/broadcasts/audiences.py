@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, exists, false, func, or_, select
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, aliased
 
 from bot.broadcasts.models import RSVP_MAYBE, RSVP_YES, Audience, Rsvp
 from bot.contacts.models import CHANNELS, STATUS_ACTIVE, Address, Contact, ContactTag
+from bot.partners.models import MEMBER, Membership
 
 STREAM_PAGE = 2000  # contacts read per query when streaming an audience
 
@@ -38,7 +39,18 @@ class Filters:
     active_after: dt.datetime | None = None  # last wrote to us at or after
     active_before: dt.datetime | None = None
     event_id: int | None = None  # RSVP'd yes to this event
+    partners: tuple[int, ...] = ()  # members of any of these partners (organization ids)
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def scoped(self, organization_id: int | None) -> Filters:
+        """The filters as a partner may use them: its own members only, whatever was asked.
+
+        ``None`` (the coalition) keeps the filters as given: every partner, or
+        the partners chosen.
+        """
+        if organization_id is None:
+            return self
+        return replace(self, partners=(organization_id,))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON for the database (datetimes as ISO 8601, empty values left out)."""
@@ -91,6 +103,14 @@ def matching(filters: Filters) -> list[ColumnElement[bool]]:
     if filters.regions:
         clauses.append(Contact.region.in_(region_codes(filters.regions)))
     clauses += _dates(filters)
+    if filters.partners:
+        clauses.append(
+            exists().where(
+                Membership.contact_id == Contact.id,
+                Membership.organization_id.in_(filters.partners),
+                Membership.status == MEMBER,
+            )
+        )
     if filters.event_id is not None:
         clauses.append(
             exists().where(

@@ -81,15 +81,21 @@ def create(
     audience_id: int | None = None,
     expires_at: dt.datetime | None = None,
     reminder_id: int | None = None,
+    organization_id: int | None = None,
     now: dt.datetime,
 ) -> Broadcast:
-    """A draft broadcast; raises BroadcastError when something is missing or wrong."""
+    """A draft broadcast; raises BroadcastError when something is missing or wrong.
+
+    ``organization_id``: a partner's broadcast goes to that partner's members
+    only, whatever the filters say (`Filters.scoped`); None is the coalition's.
+    """
     texts = {lang: text.strip() for lang, text in texts.items() if text and text.strip()}
     _check(texts, default_language, channels, media_urls, content_sid, content_variables)
     broadcast = Broadcast(
         name=name,
         status=BROADCAST_DRAFT,
-        filters=filters.to_dict(),
+        filters=filters.scoped(organization_id).to_dict(),
+        organization_id=organization_id,
         audience_id=audience_id,
         texts=texts,
         default_language=default_language,
@@ -137,7 +143,8 @@ def get(session: Session, broadcast_id: int) -> Broadcast:
 
 
 def filters_of(broadcast: Broadcast) -> Filters:
-    return Filters.from_dict(broadcast.filters)
+    """Its audience; a partner's broadcast can only reach that partner's members."""
+    return Filters.from_dict(broadcast.filters).scoped(broadcast.organization_id)
 
 
 def preview(

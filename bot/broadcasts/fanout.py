@@ -59,7 +59,9 @@ def fan_out(
         broadcast = session.get_one(Broadcast, broadcast_id)
         if broadcast.status not in ACTIVE_BROADCAST_STATUSES:
             return 0
-        filters = filters or Filters.from_dict(broadcast.filters)
+        filters = (filters or Filters.from_dict(broadcast.filters)).scoped(
+            broadcast.organization_id
+        )
         channels = list(broadcast.channels)
         batch = next_batch(session, broadcast_id)
     seen, last_id = 0, 0

@@ -16,10 +16,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from bot.db import Base, UTCDateTime, utcnow
 
 
-
 def _organization() -> ForeignKey:
     """Whose row it is: a partner's, or NULL for the coalition's."""
     return ForeignKey("organizations.id", ondelete="RESTRICT")
+
 
 # Broadcast.status
 BROADCAST_DRAFT = "draft"  # being written; nothing queued
@@ -70,7 +70,7 @@ class Audience(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(128), unique=True)
     filters: Mapped[dict[str, Any]] = mapped_column(JSON)
-    organization_id: Mapped[int | None] = mapped_column(_organization(), index=True)  # NULL: the coalition's
+    organization_id: Mapped[int | None] = mapped_column(_organization(), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -83,7 +83,7 @@ class Broadcast(Base):
     name: Mapped[str] = mapped_column(String(128))
     status: Mapped[str] = mapped_column(String(16), default=BROADCAST_DRAFT, index=True)
     # Whose broadcast: a partner's goes to its members, from its sender, with its name.
-    organization_id: Mapped[int | None] = mapped_column(_organization(), index=True)  # NULL: the coalition's
+    organization_id: Mapped[int | None] = mapped_column(_organization(), index=True)
     filters: Mapped[dict[str, Any]] = mapped_column(JSON)  # copied from the audience
     audience_id: Mapped[int | None] = mapped_column(ForeignKey("audiences.id"))
     texts: Mapped[dict[str, str]] = mapped_column(JSON)  # language -> text
@@ -135,7 +135,7 @@ class Event(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     names: Mapped[dict[str, str]] = mapped_column(JSON)  # language -> name
-    organization_id: Mapped[int | None] = mapped_column(_organization(), index=True)  # NULL: the coalition's
+    organization_id: Mapped[int | None] = mapped_column(_organization(), index=True)
     places: Mapped[dict[str, str]] = mapped_column(JSON)  # language -> place
     starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     timezone: Mapped[str] = mapped_column(String(64))  # where it happens
