@@ -132,6 +132,22 @@ def contact_view(contact: Contact, channel: str) -> engine.ContactView:
     )
 
 
+def joining_flow(flows: FlowSet, language: str) -> tuple[str, str] | None:
+    """(flow id, a trigger keyword in ``language``) of the flow that starts with an opt-in.
+
+    A partner's keyword runs it, as if its own keyword had been texted.
+    """
+    candidates = sorted(
+        (flow.id != "join", flow.id, flow.triggers.get(language) or ())
+        for flow in flows
+        if flow.steps and flow.steps[0].type == "opt_in"
+    )
+    for _, flow_id, triggers in candidates:
+        if triggers:
+            return flow_id, triggers[0]
+    return None
+
+
 def is_joining(flows: FlowSet, text: str, language: str) -> bool:
     """Whether ``text`` starts a flow whose first step is an opt-in (joining again)."""
     flow = flows.flow_for_keyword(normalize(text), language)
@@ -147,14 +163,18 @@ def converse(
     now: dt.datetime,
     how: Mapping[str, str | None],
     stored: FlowSession | None,
+    variables: Mapping[str, str] | None = None,
 ) -> engine.Result:
     """Run one inbound text through the flows and apply the result.
 
-    ``stored`` is the contact's flow session as the caller loaded it with them.
+    ``stored`` is the contact's flow session as the caller loaded it with them;
+    ``variables`` override the configured ones for this turn (a partner's name
+    in the join confirmation, its legal help in the rights flows).
     """
     current = engine.FlowState.from_dict(stored.data) if stored else None
     view = contact_view(contact, channel)
-    result = engine.handle(flows.flowset, current, view, text, now, flows.variables)
+    merged = {**flows.variables, **variables} if variables else flows.variables
+    result = engine.handle(flows.flowset, current, view, text, now, merged)
     apply_effects(session, contact, result.effects, now, how, flows.rsvp_event_id)
     store_session(session, contact, result.session, now, stored)
     return result

@@ -40,7 +40,7 @@ from bot.contacts.models import (
     Contact,
     choose_language,
 )
-from bot.conversations import LoadedFlows, converse, is_joining
+from bot.conversations import LoadedFlows, converse, is_joining, joining_flow
 from bot.db import Database
 from bot.exceptions import InvalidWebhook
 from bot.flows import engine
@@ -52,6 +52,8 @@ from bot.msgs.models import (
     STATUS_REPLIED,
     Message,
 )
+from bot.partners import membership, organizations
+from bot.partners.models import Organization
 
 log = logging.getLogger(__name__)
 
@@ -293,6 +295,9 @@ class Turn:
     found: Found  # the contact, whether they are new, their flow session
     first_language: str | None  # what the first message told us, if anything
     flows: LoadedFlows | None
+    # The partner whose join keyword the whole message is, and its language (looked up once).
+    partner_keyword: tuple[Organization, str] | None = None
+    partner_looked_up: bool = False
 
     @property
     def created(self) -> bool:
@@ -346,12 +351,18 @@ def _respond(turn: Turn) -> list[Reply]:
         return []  # recorded, never answered, until they opt back in
     if intent is Intent.HELP:
         consent.help_requested(session, contact, now, source="keyword", **how)
-        return [] if inbound.opt_out_type == "HELP" else [turn.answer_keyword(replies.HELP)]
+        return [] if inbound.opt_out_type == "HELP" else [_help(turn)]
     if intent in (Intent.LANGUAGE_ES, Intent.LANGUAGE_EN):
         choose_language(contact, "es" if intent is Intent.LANGUAGE_ES else "en")
         return [turn.say(replies.LANGUAGE_SET)]
     if intent is Intent.LANGUAGE_ASK:
         return [turn.say(replies.LANGUAGE_ASK)]
+    leaving = _leave_request(turn)
+    if leaving is not None:
+        return [_leave_partner(turn, leaving)]
+    joining = _partner_keyword(turn)
+    if joining is not None:
+        return _join_partner(turn, *joining)
     if _follow_language(turn):
         return [turn.say(replies.LANGUAGE_SWITCHED), *_converse(turn)]
     return _converse(turn)
@@ -388,10 +399,137 @@ def _in_flow(turn: Turn) -> bool:
 
 
 def _joining_again(turn: Turn) -> bool:
-    """Texting the join keyword is an opt-in, also after STOP."""
+    """Texting the join keyword, or a partner's, is an opt-in, also after STOP."""
+    if _partner_keyword(turn) is not None:
+        return True
     if turn.flows is None:
         return False
     return is_joining(turn.flows.flowset, turn.inbound.text, turn.contact.language)
+
+
+def _may_be_keyword(text: str) -> bool:
+    """Only a short message can be a partner's keyword: others cost no lookup."""
+    words = text.split()
+    return 0 < len(words) <= 4 and len(text) <= 60
+
+
+def _partner_keyword(turn: Turn) -> tuple[Organization, str] | None:
+    """(partner, keyword's language) when the message is an active partner's join keyword."""
+    if not turn.partner_looked_up:
+        turn.partner_looked_up = True
+        text = turn.inbound.text
+        trigger = turn.flows is not None and turn.flows.flowset.keyword_languages(text)
+        if _may_be_keyword(text) and not trigger:  # a flow's keyword is never a partner's
+            turn.partner_keyword = organizations.by_keyword(turn.session, text)
+    return turn.partner_keyword
+
+
+def _leave_request(turn: Turn) -> tuple[Organization, str] | None:
+    text = turn.inbound.text
+    if not _may_be_keyword(text) and len(text) > 160:
+        return None
+    if not organizations.mentions_leaving(text):
+        return None
+    return organizations.leave_request(turn.session, text)
+
+
+def _how(turn: Turn) -> dict[str, str | None]:
+    return {
+        "channel": turn.message.channel,
+        "words": turn.inbound.text[:500],
+        "message_sid": turn.inbound.sid,
+    }
+
+
+def _join_partner(turn: Turn, partner: Organization, language: str) -> list[Reply]:
+    """A partner's keyword: a member of the coalition and of that partner, in one turn.
+
+    The consent log gets a line for each: the joining flow's opt-in for the
+    coalition, and the membership's for the partner. The confirmation names both.
+    """
+    contact = turn.contact
+    if turn.created or contact.language_source == LANGUAGE_DEFAULT:
+        contact.language, contact.language_source = language, LANGUAGE_FROM_MESSAGE
+        turn.first_language = language
+    first_time = turn.created or (contact.opted_in_at is None and contact.joined_via_id is None)
+    form = organizations.keyword_form(turn.inbound.text)
+    how = _how(turn)
+    membership.join(
+        turn.session, contact, partner, turn.now, source=f"keyword:{form}",
+        first_time=first_time, **how,
+    )  # fmt: skip
+    turn.message.handled_by = f"partner:{partner.slug}"
+    both = replies.text(
+        replies.PARTNER_AND_COALITION, contact.language, turn.settings,
+        partner=partner.name(contact.language),
+    )  # fmt: skip
+    joining = joining_flow(turn.flows.flowset, contact.language) if turn.flows else None
+    if joining is None:  # no join flow configured: the CTIA confirmation, naming both
+        consent.opt_in(turn.session, contact, turn.now, source=f"keyword:{form}", **how)
+        return [Reply(replies.text(replies.OPT_IN_CONFIRMATION, contact.language,
+                                   {**turn.settings, "ORG_NAME": both}))]  # fmt: skip
+    assert turn.flows is not None
+    _flow_id, trigger = joining
+    result = converse(
+        turn.session, turn.flows, contact, turn.message.channel, trigger, turn.now, how,
+        turn.found.flow_session, {"org_name": both, **_partner_variables(turn)},
+    )  # fmt: skip
+    return [_reply_for(turn, output) for output in result.outputs]
+
+
+def _leave_partner(turn: Turn, leaving: tuple[Organization, str]) -> Reply:
+    """LEAVE BORDER / SALIR FRONTERA: that partner only; the coalition's messages go on."""
+    partner, language = leaving
+    left = membership.leave(turn.session, turn.contact, partner, turn.now, **_how(turn))
+    turn.message.handled_by = f"leave:{partner.slug}"
+    answer_in = guess_language(turn.inbound.text) or language or turn.contact.language
+    return Reply(
+        replies.text(
+            replies.PARTNER_LEFT if left else replies.PARTNER_NOT_MEMBER,
+            answer_in if answer_in in ("es", "en") else turn.contact.language,
+            turn.settings,
+            partner=partner.name(answer_in),
+        )
+    )
+
+
+def _partner_of_number(turn: Turn) -> Organization | None:
+    """The partner whose own number (or WhatsApp sender) the message was sent to."""
+    to = turn.inbound.recipient.removeprefix("whatsapp:")
+    if not to.startswith("+"):
+        return None
+    return organizations.by_sender(turn.session, to)
+
+
+def _help(turn: Turn) -> Reply:
+    """HELP: on a partner's own number, that partner's help contact; else the coalition's."""
+    partner = _partner_of_number(turn)
+    language = guess_language(turn.inbound.text) or turn.contact.language
+    if partner is None or not partner.help_contact:
+        return turn.answer_keyword(replies.HELP)
+    return Reply(
+        replies.text(
+            replies.PARTNER_HELP,
+            language,
+            turn.settings,
+            partner=partner.name(language),
+            partner_contact=partner.help_contact,
+        )  # fmt: skip
+    )
+
+
+def _partner_variables(turn: Turn) -> dict[str, str]:
+    """The legal help of the partner who brought the contact, when it has its own.
+
+    Migrants in Tijuana need a Tijuana legal aid, not one number for the border.
+    """
+    via = turn.contact.joined_via_id
+    if via is None:
+        return {}
+    partner = turn.session.get(Organization, via)
+    if partner is None or partner.archived_at is not None or not partner.legal_help:
+        return {}
+    return {"legal_help": partner.legal_help}
 
 
 def _converse(turn: Turn) -> list[Reply]:
@@ -411,6 +549,7 @@ def _converse(turn: Turn) -> list[Reply]:
             turn.now,
             how,
             turn.found.flow_session,
+            _partner_variables(turn),
         )
         if result.outputs or result.handled:
             flow_id = result.session.flow_id if result.session else _ended_flow(result)

@@ -189,3 +189,48 @@ def create_user(db: Database, role: str, language: str = "en", **fields: Any) ->
         for name, value in fields.items():
             setattr(user, name, value)
         return user.id
+
+
+# --- partners ---------------------------------------------------------------------
+
+
+def create_partner(
+    db: Database,
+    slug: str,
+    keyword_es: str,
+    keyword_en: str,
+    name_es: str | None = None,
+    name_en: str | None = None,
+    **fields: Any,
+) -> int:
+    """A partner of the coalition with one join keyword per language; returns its id."""
+    from bot.partners import organizations
+    from bot.partners.organizations import PartnerFields
+
+    with db.session() as session:
+        partner = organizations.create(
+            session,
+            slug,
+            PartnerFields(
+                name_es=name_es or f"{slug.title()} ES",
+                name_en=name_en or f"{slug.title()} EN",
+                keywords={"es": [keyword_es], "en": [keyword_en]},
+                **fields,
+            ),
+            None,
+            utcnow(),
+        )
+        return partner.id
+
+
+def add_member(db: Database, contact_id: int, partner_id: int, status: str = "member") -> None:
+    """Make a contact a member of a partner (no consent line: the test's own setup)."""
+    from bot.partners.models import Membership
+
+    with db.session() as session:
+        session.add(
+            Membership(
+                contact_id=contact_id, organization_id=partner_id, status=status,
+                source="test", joined_at=utcnow(), extra={},
+            )
+        )  # fmt: skip

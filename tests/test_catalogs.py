@@ -17,7 +17,8 @@ def test_every_string_is_translated(domain):
 @pytest.mark.parametrize("lang", i18n.LANGUAGES)
 def test_compliance_texts_are_in_the_catalog(msgid, lang):
     settings = {"ORG_NAME": "Org", "ORG_SUPPORT_CONTACT": "help@example.org"}
-    text = replies.text(msgid, lang, settings)
+    partner = {"partner": "Frontera", "partner_contact": "ayuda@example.org"}
+    text = replies.text(msgid, lang, settings, **partner)
     assert "Org" in text or msgid in (
         replies.FREQUENCY,
         replies.LANGUAGE_SET,
@@ -25,7 +26,7 @@ def test_compliance_texts_are_in_the_catalog(msgid, lang):
     )
     if lang == "es":
         assert text != msgid.format(
-            org_name="Org", support_contact="help@example.org", frequency=""
+            org_name="Org", support_contact="help@example.org", frequency="", **partner
         )
 
 

@@ -37,15 +37,29 @@ WELCOME = N_(
     "Welcome to {org_name}! Reply JOIN to receive calls to action, RIGHTS for "
     "know-your-rights information, HELP for help. Reply STOP to opt out."
 )
+# A partner of the coalition ({partner}: its name in the contact's language).
+PARTNER_AND_COALITION = N_("{partner} and {org_name}")  # who a partner's joiner joined
+PARTNER_LEFT = N_(
+    "{org_name}: You left {partner} and will get no more of its messages. You still get "
+    "{org_name}'s messages; reply STOP to stop everything."
+)
+PARTNER_NOT_MEMBER = N_(
+    "{org_name}: You are not a member of {partner}, so nothing changed. "
+    "Reply STOP to stop all messages."
+)
+PARTNER_HELP = N_(
+    "{partner} ({org_name}): for help contact {partner_contact}. Msg frequency varies. "
+    "Msg & data rates may apply. Reply STOP to unsubscribe."
+)
 
 ALL = (
     OPT_OUT_CONFIRMATION, HELP, OPT_IN_CONFIRMATION, FREQUENCY, LANGUAGE_SET, LANGUAGE_SWITCHED,
-    WELCOME,
+    WELCOME, PARTNER_AND_COALITION, PARTNER_LEFT, PARTNER_NOT_MEMBER, PARTNER_HELP,
 )  # fmt: skip
 
 
-def text(msgid: str, lang: str, settings: Mapping[str, Any]) -> str:
-    """``msgid`` in ``lang`` with the organization's details filled in."""
+def text(msgid: str, lang: str, settings: Mapping[str, Any], **values: str) -> str:
+    """``msgid`` in ``lang`` with the organization's details (and ``values``) filled in."""
     frequency = settings.get("MESSAGE_FREQUENCY") or gettext(lang, FREQUENCY)
     return gettext(
         lang,
@@ -53,4 +67,5 @@ def text(msgid: str, lang: str, settings: Mapping[str, Any]) -> str:
         org_name=settings["ORG_NAME"],
         support_contact=settings["ORG_SUPPORT_CONTACT"],
         frequency=frequency,
+        **values,
     )

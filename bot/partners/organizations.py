@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -29,7 +30,12 @@ SENDER = re.compile(r"\+[1-9][0-9]{7,14}")
 MESSAGING_SERVICE = re.compile(r"MG[0-9a-f]{32}")
 REGION = re.compile(r"[A-Z]{2}-[A-Z0-9]{1,3}")  # ISO 3166-2
 COUNTRIES = ("US", "MX")
-LEAVE_WORDS = ("leave", "salir", "salirme", "dejar", "quit")  # + a keyword: leave that partner
+# A leave word and then a partner's keyword leaves that partner: LEAVE BORDER, SALIR FRONTERA,
+# "quiero salir de FRONTERA", "STOP BORDER" (STOP alone stops everything).
+LEAVE_WORDS_ES = ("salir", "salirme", "sacame", "sacarme", "dejar", "baja", "cancelar")
+LEAVE_WORDS_EN = ("leave", "quit", "stop", "unsubscribe", "remove", "cancel")
+LEAVE_WORDS = LEAVE_WORDS_ES + LEAVE_WORDS_EN
+_FILLER = ("de", "del", "a", "la", "from", "of", "me", "the", "please", "por", "favor")
 
 
 class PartnerError(PuenteError):
@@ -93,34 +99,84 @@ def partners(session: Session, *, archived: bool = False) -> list[Organization]:
     return list(session.scalars(query.order_by(Organization.slug)))
 
 
+KEYWORDS_TTL_S = 30.0  # a keyword made in another process works here within this time
+_keyword_cache: dict[str, tuple[float, dict[str, tuple[int, str]]]] = {}
+
+
+def forget_keywords() -> None:
+    """Drop this process's copy of the keywords (done on every change made here)."""
+    _keyword_cache.clear()
+
+
+def keyword_index(session: Session) -> dict[str, tuple[int, str]]:
+    """Every partner keyword -> (organization id, language), read at most every 30 s.
+
+    Most inbound messages are no partner keyword; this keeps them from costing
+    a query each. An archived partner is caught when its row is read.
+    """
+    key = str(session.get_bind().engine.url)
+    cached = _keyword_cache.get(key)
+    now = time.monotonic()
+    if cached is not None and now - cached[0] < KEYWORDS_TTL_S:
+        return cached[1]
+    rows = session.execute(
+        select(
+            OrganizationKeyword.keyword,
+            OrganizationKeyword.organization_id,
+            OrganizationKeyword.language,
+        )
+    )
+    index = {keyword: (org_id, language) for keyword, org_id, language in rows}
+    _keyword_cache[key] = (now, index)
+    return index
+
+
 def by_keyword(session: Session, text: str) -> tuple[Organization, str] | None:
     """(partner, keyword's language) when the whole message is an active partner's keyword."""
     form = keyword_form(text)
     if not form or len(form) > 40:
         return None
-    row = session.execute(
-        select(Organization, OrganizationKeyword.language)
-        .join(OrganizationKeyword, OrganizationKeyword.organization_id == Organization.id)
-        .where(OrganizationKeyword.keyword == form, Organization.archived_at.is_(None))
-    ).first()
-    return (row[0], row[1]) if row else None
+    found = keyword_index(session).get(form)
+    if found is None:
+        return None
+    partner = session.get(Organization, found[0])
+    if partner is None or partner.archived_at is not None or partner.is_root:
+        return None
+    return partner, found[1]
+
+
+def mentions_leaving(text: str) -> bool:
+    """Whether the message has a leave word at all (the lookup is only tried then)."""
+    return any(word in LEAVE_WORDS for word in normalize(text).split())
 
 
 def leave_request(session: Session, text: str) -> tuple[Organization, str] | None:
     """(partner, language) when the message asks to leave one partner: LEAVE BORDER, SALIR FRONTERA.
 
-    Also "quiero salir de FRONTERA", "please leave BORDER": the keyword is the
-    last words of the message, after a leave word.
+    Also "quiero salir de FRONTERA", "please leave BORDER": a partner's keyword
+    follows a leave word, with only filler between or after.
     """
     words = normalize(text).split()
     for n, word in enumerate(words):
-        if word in LEAVE_WORDS:
-            rest = [w for w in words[n + 1 :] if w not in ("de", "from", "of", "me")]
-            for start in range(len(rest)):
-                found = by_keyword(session, " ".join(rest[start:]))
-                if found is not None:
-                    return found[0], "es" if word in ("salir", "salirme", "dejar") else "en"
+        if word not in LEAVE_WORDS:
+            continue
+        rest = [w for w in words[n + 1 :] if w not in _FILLER]
+        for end in range(len(rest), 0, -1):
+            found = by_keyword(session, " ".join(rest[:end]))
+            if found is not None and all(w in _FILLER for w in rest[end:]):
+                return found[0], "es" if word in LEAVE_WORDS_ES else "en"
     return None
+
+
+def by_sender(session: Session, number: str) -> Organization | None:
+    """The active partner whose own Twilio number this is."""
+    return session.scalar(
+        select(Organization).where(
+            Organization.sender == number,
+            Organization.parent_id.is_not(None),
+            Organization.archived_at.is_(None),
+        )
+    )
 
 
 def keyword_problem(
@@ -191,6 +247,7 @@ def create(
     _apply(session, partner, fields, flows)
     session.add(partner)
     session.flush()
+    forget_keywords()
     return partner
 
 
@@ -202,6 +259,7 @@ def update(
         raise PartnerError(N_("The coalition itself is configured by its settings."))
     _apply(session, partner, fields, flows)
     session.flush()
+    forget_keywords()
     return partner
 
 
@@ -210,6 +268,7 @@ def archive(partner: Organization, now: dt.datetime) -> None:
     if partner.is_root:
         raise PartnerError(N_("The coalition itself cannot be archived."))
     partner.archived_at = partner.archived_at or now
+    forget_keywords()
 
 
 def _apply(
