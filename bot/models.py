@@ -6,6 +6,7 @@ from bot.contacts.models import Address, ConsentEvent, Contact, ContactTag, Flow
 from bot.db import Base
 from bot.msgs.models import EarlyCallback, Message
 from bot.partners.models import Membership, Organization, OrganizationKeyword
+from bot.partners.referrals import ReferralVisit
 from bot.reports import Report
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "Membership",
     "Organization",
     "OrganizationKeyword",
+    "ReferralVisit",
     "Audience",
     "Broadcast",
     "Delivery",

@@ -33,6 +33,8 @@ PUBLIC = {
     "twilio.messages",
     "twilio.status",
     "health.healthz",  # the platform's probe: says ok or down, nothing more
+    "referral.join",  # a partner's join link (/j/<slug>): its name and keyword, for anyone
+    "referral.qr",  # the QR code of that link
 }
 PUBLIC_IN_DEVELOPMENT = {"simulator.page", "simulator.sign", "simulator.outbox", "simulator.reset"}
 

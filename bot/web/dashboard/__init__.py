@@ -35,6 +35,7 @@ from bot.web.dashboard import (
     inbox,
     masking,
     overview,
+    partners,
     queue,
     reports,
     users,
@@ -69,6 +70,7 @@ for area in (
     reports,
     flows,
     users,
+    partners,
     audit_log,
     queue,
 ):
@@ -84,6 +86,7 @@ NAVIGATION = (
     ("dashboard.reports.index", N_("Reports"), None),
     ("dashboard.flows.index", N_("Flows"), None),
     ("dashboard.users.index", N_("Users"), MANAGE),
+    ("dashboard.partners.index", N_("Partners"), MANAGE),
     ("dashboard.audit_log.index", N_("Audit log"), MANAGE),
     ("dashboard.queue.page", N_("Queue"), MANAGE),
 )

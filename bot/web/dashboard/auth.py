@@ -38,8 +38,9 @@ from bot.web.dashboard.language import _, choose_language
 bp = Blueprint("auth", __name__)
 
 # Open without a session: Twilio's webhooks (signed by Twilio), the dev-only
-# simulator, the health probe, static files, the sign-in page and its language switch.
-PUBLIC_BLUEPRINTS = frozenset({"twilio", "simulator", "health"})
+# simulator, the health probe, partners' join links (/j/<slug>: a public page and its
+# QR code), static files, the sign-in page and its language switch.
+PUBLIC_BLUEPRINTS = frozenset({"twilio", "simulator", "health", "referral"})
 PUBLIC_ENDPOINTS = frozenset(
     {"static", "dashboard.static", "dashboard.auth.login", "dashboard.auth.language", "root"}
 )

@@ -1,7 +1,8 @@
 """``python -m bot.web.dashboard.catalog``: update the dashboard's catalogs from the code.
 
 Collects every ``_("...")`` and ``N_("...")`` in the dashboard's Python and
-templates (and the account errors it shows), then rewrites
+templates (and the account and partner errors it shows, and the public join
+page's texts), then rewrites
 messages/<lang>/LC_MESSAGES/dashboard.po keeping the translations already
 there. New Spanish entries are left empty, and tests/test_catalogs.py fails
 until someone translates them. A development tool: the app never runs it.
@@ -25,15 +26,20 @@ SOURCES = (
     (BOT / "web" / "dashboard", [("**.py", "python")]),
     (BOT / "accounts", [("**.py", "python")]),
     (BOT / "contacts", [("csv_lists.py", "python")]),  # CSV bad-row reasons
+    (BOT / "partners", [("organizations.py", "python")]),  # why a partner is refused
+    (BOT / "web", [("referral.py", "python")]),  # the public join page
     (BOT / "web" / "templates" / "dashboard", [("**.html", "jinja2.ext:babel_extract")]),
+    (BOT / "web" / "templates" / "referral", [("**.html", "jinja2.ext:babel_extract")]),
 )
+# _in(language, "…"): a text in a given language, not the page's (the partner's poster).
+KEYWORDS = {"_": None, "N_": None, "_n": (1, 2), "_in": (2,)}
 
 
 def msgids() -> Iterator[tuple[str, str]]:
     """(msgid, where) for every marked string, in source order."""
     for folder, method_map in SOURCES:
         for filename, _line, message, _comments, _context in extract_from_dir(
-            folder, method_map, keywords={"_": None, "N_": None, "_n": (1, 2)}
+            folder, method_map, keywords=KEYWORDS
         ):
             # _n(singular, plural, count): both are plain entries of the catalog.
             for one in message if isinstance(message, tuple) else (message,):
