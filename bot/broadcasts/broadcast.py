@@ -42,6 +42,7 @@ from bot.contacts.models import CHANNEL_SMS, CHANNEL_WHATSAPP, CHANNELS
 from bot.exceptions import PuenteError
 from bot.i18n import LANGUAGES
 from bot.msgs.models import Message
+from bot.partners.models import Organization
 from bot.text import SegmentInfo, sms_segments
 
 
@@ -91,6 +92,8 @@ def create(
     """
     texts = {lang: text.strip() for lang, text in texts.items() if text and text.strip()}
     _check(texts, default_language, channels, media_urls, content_sid, content_variables)
+    if organization_id is not None:
+        texts = signed(session, texts, organization_id)
     broadcast = Broadcast(
         name=name,
         status=BROADCAST_DRAFT,
@@ -111,6 +114,22 @@ def create(
     session.add(broadcast)
     session.flush()
     return broadcast
+
+
+def signed(session: Session, texts: Mapping[str, str], organization_id: int) -> dict[str, str]:
+    """A partner's broadcast carries its name, in each language ("Frontera Unida: …").
+
+    Carriers want every message to say who sends it; a text that already
+    starts with the partner's name is left as it is.
+    """
+    partner = session.get(Organization, organization_id)
+    if partner is None:
+        raise BroadcastError(f"no organization {organization_id}")
+    out = {}
+    for language, text in texts.items():
+        name = partner.name(language)
+        out[language] = text if text.casefold().startswith(name.casefold()) else f"{name}: {text}"
+    return out
 
 
 def _check(

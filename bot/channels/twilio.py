@@ -64,6 +64,9 @@ class Sender:
     messaging_service_sid: str | None = None
     sms_from: str | None = None
     whatsapp_from: str | None = None  # e.g. "whatsapp:+14155238886"
+    # WhatsApp through this Messaging Service when there is neither of the above
+    # (a partner's own SMS number, beside the coalition's WhatsApp service).
+    whatsapp_service_sid: str | None = None
     status_callback_url: str | None = None
     timeout_s: float = 15.0
 
@@ -167,6 +170,8 @@ def _from_params(sender: Sender, to: str) -> dict[str, str]:
     if sender.messaging_service_sid:
         return {"messaging_service_sid": sender.messaging_service_sid}
     if is_whatsapp(to):
+        if not sender.whatsapp_from and sender.whatsapp_service_sid:
+            return {"messaging_service_sid": sender.whatsapp_service_sid}
         if not sender.whatsapp_from:
             raise ValueError("WhatsApp send needs Sender.whatsapp_from or messaging_service_sid")
         from_ = sender.whatsapp_from

@@ -23,6 +23,8 @@ from bot.contacts import csv_lists
 from bot.contacts.identity import find_by_phone
 from bot.db import Database, get_db, utcnow
 from bot.msgs.sending import send_to_contact, sender_from_config
+from bot.partners import membership, organizations
+from bot.partners.models import Organization
 from bot.sending import process, queueing
 
 
@@ -48,6 +50,16 @@ def _fail(message: str) -> None:
     raise click.ClickException(message)
 
 
+def _partner(session: Any, slug: str | None) -> Organization | None:
+    """The partner named by --partner (None when not given); an unknown slug stops the command."""
+    if slug is None:
+        return None
+    partner = organizations.by_slug(session, slug)
+    if partner is None:
+        _fail(f"no partner {slug} (puente partners list)")
+    return partner
+
+
 # --- contacts ------------------------------------------------------------------------
 
 contacts_group = click.Group("contacts", help="Import and export contacts (CSV).")
@@ -56,21 +68,37 @@ contacts_group = click.Group("contacts", help="Import and export contacts (CSV).
 @contacts_group.command("import")
 @click.argument("file", type=click.File("r", encoding="utf-8-sig"))
 @click.option("--region", default="US", show_default=True, help="For numbers without +code.")
-def contacts_import(file: Any, region: str) -> None:
-    """Import FILE.csv: phone, channel, language, tags, consent_source, consent_date."""
+@click.option("--partner", help="The partner (slug) whose list it is: each row joins it.")
+def contacts_import(file: Any, region: str, partner: str | None) -> None:
+    """Import FILE.csv: phone, channel, language, tags, consent_source, consent_date.
+
+    With --partner, each row's consent is also that partner's: the contact
+    becomes its member (one who left it stays out, as one who said STOP does).
+    """
     lines = file.readlines()
     report = csv_lists.Report()
     now = utcnow()
+    joined = 0
     with (
         click.progressbar(list(csv_lists.read_rows(lines, region, now)), label="importing") as rows,
         _db().session() as session,
     ):
+        owner = _partner(session, partner)
         for row in rows:
-            if isinstance(row, csv_lists.Row):
-                csv_lists.apply_row(session, row, now, report)
-            else:
+            if not isinstance(row, csv_lists.Row):
                 report.problems.append(row)
+                continue
+            kept_out = len(report.kept_opted_out)
+            contact = csv_lists.apply_row(session, row, now, report)
+            if owner is not None and len(report.kept_opted_out) == kept_out:
+                added = membership.import_member(
+                    session, contact, owner.id, row.consented_at, source=row.source,
+                    channel=row.channel,
+                )  # fmt: skip
+                joined += added is not None
     click.echo(f"{report.created} new, {report.updated} updated, {len(report.problems)} bad rows")
+    if owner is not None:
+        click.echo(f"{joined} members of {owner.slug}")
     for line, phone in report.kept_opted_out:
         click.echo(f"line {line}: {phone} opted out earlier; kept opted out")
     for line, reason in report.problems:

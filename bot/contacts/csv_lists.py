@@ -143,8 +143,8 @@ def _date(text: str) -> dt.datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
-def apply_row(session: Session, row: Row, now: dt.datetime, report: Report) -> None:
-    """Create or update the contact, its address, tags and consent record."""
+def apply_row(session: Session, row: Row, now: dt.datetime, report: Report) -> Contact:
+    """Create or update the contact, its address, tags and consent record; returns it."""
     contact = find_by_phone(session, row.phone)
     if contact is None:
         contact = _new_contact(session, row)
@@ -158,7 +158,7 @@ def apply_row(session: Session, row: Row, now: dt.datetime, report: Report) -> N
             contact.tags.append(ContactTag(tag=tag))
     if contact.status == STATUS_OPTED_OUT:
         report.kept_opted_out.append((row.line, row.phone))  # a list never undoes a STOP
-        return
+        return contact
     if contact.opted_in_at is None and contact.status == STATUS_ACTIVE:
         contact.opted_in_at = row.consented_at
         session.flush()
@@ -171,6 +171,7 @@ def apply_row(session: Session, row: Row, now: dt.datetime, report: Report) -> N
             channel=row.channel,
             words=row.source[:500],
         )
+    return contact
 
 
 def _new_contact(session: Session, row: Row) -> Contact:

@@ -82,3 +82,36 @@ def partners_of(session: Session, contact_id: int) -> list[Organization]:
             .order_by(Organization.slug)
         )
     )
+
+
+def import_member(
+    session: Session,
+    contact: Contact,
+    partner_id: int,
+    consented_at: dt.datetime,
+    *,
+    source: str,
+    channel: str | None,
+) -> Membership | None:
+    """A list row names a partner: the contact becomes its member, with a consent line for it.
+
+    The row's own consent (source and date) is the partner's consent. A list
+    never undoes a leave, as it never undoes a STOP: one who left stays out
+    (None is returned then).
+    """
+    row = session.get(Membership, (contact.id, partner_id))
+    if row is not None:
+        return None if row.status == LEFT else row
+    row = Membership(
+        contact_id=contact.id, organization_id=partner_id, status=MEMBER,
+        source="import", joined_at=consented_at, extra={},
+    )  # fmt: skip
+    session.add(row)
+    if contact.joined_via_id is None and contact.opted_in_at == consented_at:
+        contact.joined_via_id = partner_id  # the list is how they came to the coalition
+    entry = log(
+        session, contact, CONSENT_OPT_IN, consented_at, source=f"import:{source}"[:64],
+        channel=channel, words=source[:500],
+    )  # fmt: skip
+    entry.organization_id = partner_id
+    return row

@@ -42,6 +42,8 @@ def send_batch(
     plan = load_plan(runtime, broadcast_id)
     if plan is None:
         return result
+    if plan.sender is not None:  # a partner's own number: its own client and throttle
+        runtime = runtime.sending_as(plan.sender)
     now = clock()
     with runtime.db.session() as session:
         rows = session.execute(

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
 
 from bot import conversations, i18n
 from bot.broadcasts.models import (
@@ -70,6 +71,7 @@ from bot.db import update_by_id, utcnow
 from bot.msgs import sending
 from bot.msgs.models import STATUS_BLOCKED, STATUS_PENDING
 from bot.msgs.sending import STATUS_SKIPPED_WINDOW, Draft, Outcome, in_whatsapp_window
+from bot.partners.models import Organization
 from bot.sending import quiet_hours
 from bot.sending.process import Runtime
 from bot.text import sms_segments
@@ -95,6 +97,7 @@ class Plan:
     expires_at: dt.datetime | None
     event: Event | None = None
     org_name: str = ""
+    sender: twilio.Sender | None = None  # a partner's own number or service, else the runtime's
 
     def text(self, language: str) -> str:
         return self.texts.get(language) or self.texts[self.default_language]
@@ -189,7 +192,30 @@ def load_plan(runtime: Runtime, broadcast_id: int) -> Plan | None:
             broadcast.expires_at,
             event,
             runtime.config["ORG_NAME"],
+            _partner_sender(session, runtime.sender, broadcast.organization_id),
         )
+
+
+def _partner_sender(
+    session: Session, coalition: twilio.Sender, organization_id: int | None
+) -> twilio.Sender | None:
+    """A partner's broadcast goes from the partner's own sender when it has one.
+
+    Its own number sends its SMS; WhatsApp stays on the coalition's sender
+    unless the partner has its own Messaging Service. Both must be in the
+    coalition's Twilio account (status callbacks and reconcile use it).
+    """
+    if organization_id is None:
+        return None
+    partner = session.get(Organization, organization_id)
+    if partner is None or not (partner.sender or partner.messaging_service_sid):
+        return None
+    return replace(
+        coalition,
+        messaging_service_sid=partner.messaging_service_sid,
+        sms_from=partner.sender or coalition.sms_from,
+        whatsapp_service_sid=None if coalition.whatsapp_from else coalition.messaging_service_sid,
+    )
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,13 @@ class Runtime:
         """The checked flows (loaded on first use: a broadcast that starts one, timeouts)."""
         return conversations.load(self.config)
 
+    def sending_as(self, sender: twilio.Sender) -> Runtime:
+        """The same runtime sending from ``sender`` (its throttle keyed by that sender).
+
+        It shares this one's database and Redis: close this one, never the copy.
+        """
+        return Runtime(self.config, self.db, sender, self.redis)
+
     def close(self) -> None:
         """Close the database pool and the Redis connection."""
         self.db.engine.dispose()
