@@ -36,6 +36,7 @@ from bot.flows import engine
 from bot.flows.check import load_checked_flows, missing_variables
 from bot.flows.model import FlowSet
 from bot.msgs.sending import send_to_contact
+from bot.partners.models import MEMBER, Membership
 from bot.reports import Report
 from bot.text import normalize
 
@@ -263,10 +264,26 @@ def apply_effects(
                     consent.opt_in(session, contact, now, source=f"flow:{flow_id}", **how)
             case engine.RecordReport(flow_id=flow_id, data=data):
                 session.add(
-                    Report(contact_id=contact.id, flow_id=flow_id, data=dict(data), created_at=now)
+                    Report(
+                        contact_id=contact.id,
+                        flow_id=flow_id,
+                        data=dict(data),
+                        organization_id=report_desk(session, contact),
+                        created_at=now,
+                    )
                 )
             case engine.FlowEnded(flow_id=flow_id, reason=reason):
                 log.info("flow %s ended for contact %s: %s", flow_id, contact.id, reason)
+
+
+def report_desk(session: Session, contact: Contact) -> int | None:
+    """Whose desk a contact's report reaches besides the coalition's: the partner who
+    brought them, while they are its member (None: the coalition's only)."""
+    via = contact.joined_via_id
+    if via is None:
+        return None
+    row = session.get(Membership, (contact.id, via))
+    return via if row is not None and row.status == MEMBER else None
 
 
 def _set_field(contact: Contact, name: str, value: str) -> None:

@@ -176,3 +176,23 @@ def test_an_archived_partners_keyword_no_longer_joins(client, db):
         organizations.archive(organizations.by_slug(session, "frontera"), utcnow())
     text(client, LUPE, "FRONTERA")
     assert memberships(db, LUPE) == {}
+
+
+def test_a_report_reaches_the_desk_of_the_partner_who_brought_them_while_a_member(client, db):
+    from bot.reports import Report
+
+    frontera, _ = partners(db)
+
+    def file_report(phone):
+        text(client, phone, "REPORTAR")
+        for answer in ("1", "Garita de Otay", "ayer", "Un agente", "NO", "NO"):
+            text(client, phone, answer)
+
+    text(client, LUPE, "FRONTERA")
+    text(client, LUPE, "SALTAR")
+    file_report(LUPE)
+    text(client, LUPE, "SALIR FRONTERA")
+    file_report(LUPE)
+    with db.session() as session:
+        desks = session.scalars(select(Report.organization_id).order_by(Report.id)).all()
+    assert desks == [frontera, None]
