@@ -456,7 +456,7 @@ def _join_partner(turn: Turn, partner: Organization, language: str) -> list[Repl
     how = _how(turn)
     membership.join(
         turn.session, contact, partner, turn.now, source=f"keyword:{form}",
-        first_time=first_time, **how,
+        first_time=first_time, new_contact=turn.created, **how,
     )  # fmt: skip
     turn.message.handled_by = f"partner:{partner.slug}"
     both = replies.text(

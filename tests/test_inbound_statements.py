@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import event
 
 from bot.partners import organizations
+from tests.factories import create_partner
 from tests.twilio_requests import inbound_params, post_signed
 
 US = "+12135550177"
@@ -31,6 +32,9 @@ BUDGETS = {
     "stop": (7, 6),
     "unhandled": (4, 3),  # a known contact, no flow, nothing to say: the inbox
     "retry": (5, 2),  # Twilio retries a MessageSid already handled: rolled back
+    # a new number texts a partner's keyword: the join, plus the partner and their
+    # membership read, the membership and the partner's consent line written
+    "partner_join": (14, 10),
 }
 
 
@@ -69,6 +73,11 @@ def scenario(client, db, name: str) -> list[str]:
     if name == "join":
         with counted(db) as statements:
             send(client, US, "JOIN")
+        return statements
+    if name == "partner_join":
+        create_partner(db, "frontera", "FRONTERA", "BORDER")
+        with counted(db) as statements:
+            send(client, US, "BORDER")
         return statements
     send(client, US, "JOIN")
     if name == "answer":

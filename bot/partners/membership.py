@@ -30,14 +30,16 @@ def join(
     *,
     source: str,
     first_time: bool,
+    new_contact: bool = False,
     **how: str | None,
 ) -> str:
     """Make the contact a member of ``partner``; returns the consent kind logged.
 
     ``first_time``: this is how they came to the coalition, so the partner is
     recorded as who brought them (`Contact.joined_via_id`, never changed after).
+    ``new_contact``: made by this message, so a member of nothing yet (no lookup).
     """
-    row = membership(session, contact, partner)
+    row = None if new_contact else membership(session, contact, partner)
     kind = CONSENT_OPT_IN
     if row is None:
         session.add(

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from bot.compliance.keywords import Intent, classify
 from bot.exceptions import PuenteError
@@ -139,7 +139,7 @@ def by_keyword(session: Session, text: str) -> tuple[Organization, str] | None:
     found = keyword_index(session).get(form)
     if found is None:
         return None
-    partner = session.get(Organization, found[0])
+    partner = session.get(Organization, found[0], options=[lazyload(Organization.keywords)])
     if partner is None or partner.archived_at is not None or partner.is_root:
         return None
     return partner, found[1]
