@@ -81,7 +81,9 @@ def kit(partner: Organization, language: str, settings: Any) -> Kit:
         language=language,
         keyword=keyword,
         sms_number=partner.sender or settings.get("TWILIO_SMS_FROM") or None,
-        whatsapp_number=partner.sender or whatsapp or None,
+        # A partner's own number is an SMS sender; WhatsApp stays on the coalition's sender
+        # (as its broadcasts do, bot.sending.deliveries).
+        whatsapp_number=whatsapp or None,
     )
 
 

@@ -19,7 +19,7 @@ from bot.partners.organizations import PartnerFields
 from bot.partners.referrals import ReferralVisit
 from tests.dashboard_client import csrf_from
 from tests.factories import DASHBOARD_PASSWORD
-from tests.settings import PUBLIC_URL, SMS_FROM
+from tests.settings import PUBLIC_URL, SMS_FROM, WHATSAPP_FROM
 
 
 def make_partner(db, slug="frontera", es=("FRONTERA",), en=("BORDER",), **fields):
@@ -58,13 +58,15 @@ def test_the_join_page_fills_in_the_keyword_in_each_language(client, db):
     assert "Responde STOP para cancelar" in page and "Pueden aplicarse tarifas" in page
     assert links(spanish.data) == {
         "sms": "sms:+15125550100?&body=FRONTERA",
-        "whatsapp": "https://wa.me/15125550100?text=FRONTERA",
+        "whatsapp": f"https://wa.me/{WHATSAPP_FROM.removeprefix('whatsapp:+')}?text=FRONTERA",
     }
     english = client.get("/j/frontera?lang=en&via=whatsapp")
     page = english.data.decode()
     assert "Border United" in page and "Reply STOP to cancel, HELP for help" in page
     found = links(english.data)
-    assert found["whatsapp"] == "https://wa.me/15125550100?text=BORDER"
+    assert (
+        found["whatsapp"] == f"https://wa.me/{WHATSAPP_FROM.removeprefix('whatsapp:+')}?text=BORDER"
+    )
     assert list(found) == ["whatsapp", "sms"]  # the link's channel comes first
     assert "no-store" in english.headers["Cache-Control"]
 
