@@ -38,6 +38,7 @@ from bot.web.dashboard import (
     partners,
     queue,
     reports,
+    rollup,
     users,
 )
 from bot.web.dashboard.labels import label
@@ -73,6 +74,7 @@ for area in (
     partners,
     audit_log,
     queue,
+    rollup,
 ):
     bp.register_blueprint(area.bp)
 
@@ -89,6 +91,7 @@ NAVIGATION = (
     ("dashboard.partners.index", N_("Partners"), MANAGE),
     ("dashboard.audit_log.index", N_("Audit log"), MANAGE),
     ("dashboard.queue.page", N_("Queue"), MANAGE),
+    ("dashboard.rollup.page", N_("Roll-up"), MANAGE),
 )
 _CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
