@@ -10,6 +10,7 @@ import datetime as dt
 import sys
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -192,18 +193,26 @@ broadcast_group = click.Group("broadcast", help="Create, preview and send broadc
 @click.option("--template", "content_sid", help="Approved WhatsApp template (HX…).")
 @click.option("--template-var", "variables", multiple=True, help="1=value")
 @click.option("--flow", "flow_id", help="Route replies to this flow (poll, RSVP).")
+@click.option("--partner", help="A partner's broadcast: its members, its sender, its name.")
+@click.option("--to-partner", "to_partners", multiple=True,
+              help="The coalition's broadcast to these partners' members only.")  # fmt: skip
 @filter_options
 def broadcast_create(name: str, text_es: str | None, text_en: str | None, **kw: Any) -> None:
     """Create a draft broadcast and show its preview."""
     audience_name = kw.pop("audience_name")
+    partner_slug, to_partners = kw.pop("partner"), kw.pop("to_partners")
     options = {k: kw.pop(k) for k in list(kw) if k not in _CREATE_KEYS}
     variables = dict(v.split("=", 1) for v in kw.pop("variables"))
     now = utcnow()
     try:
         with _db().session() as session:
+            owner = _partner(session, partner_slug)
             filters = (
                 audiences.load(session, audience_name) if audience_name else filters_from(options)
             )
+            if to_partners:
+                chosen = [_partner(session, slug) for slug in to_partners]
+                filters = replace(filters, partners=tuple(p.id for p in chosen if p))
             created = broadcast.create(
                 session,
                 name,
@@ -215,6 +224,7 @@ def broadcast_create(name: str, text_es: str | None, text_en: str | None, **kw: 
                 content_sid=kw["content_sid"],
                 content_variables=variables,
                 flow_id=kw["flow_id"],
+                organization_id=owner.id if owner else None,
                 now=now,
             )
             click.echo(f"broadcast {created.id} created (draft)")

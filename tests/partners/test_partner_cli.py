@@ -102,3 +102,33 @@ def test_an_unknown_partner_stops_the_import_before_any_row(app, db, tmp_path):
     result = run(app, "contacts", "import", str(path), "--partner", "nadie")
     assert result.exit_code == 1 and "no partner nadie" in result.output
     assert contact_by_phone(db, "+12135550101") is None
+
+
+def test_a_broadcast_for_a_partner_or_for_chosen_partners(app, db):
+    from bot.broadcasts.models import Broadcast
+    from tests.factories import add_member, create_contact, create_partner
+
+    frontera = create_partner(db, "frontera", "FRONTERA", "BORDER", "Frontera Unida", "Border U")
+    sierra = create_partner(db, "sierra", "SIERRA", "MOUNTAIN", "Sierra Viva", "Living Sierra")
+    ana, lupe, leo = (create_contact(db, f"+1213555000{n}", "en") for n in (1, 2, 3))
+    add_member(db, ana, frontera)
+    add_member(db, lupe, sierra)
+
+    mine = run(app, "broadcast", "create", "ours", "--text-en", "March", "--partner", "frontera")
+    assert mine.exit_code == 0, mine.output
+    assert "audience: 1 contacts" in mine.output  # Frontera's one member, not all three
+    chosen = run(app, "broadcast", "create", "both", "--text-en", "March",
+                 "--to-partner", "frontera", "--to-partner", "sierra")  # fmt: skip
+    assert chosen.exit_code == 0, chosen.output
+    assert "audience: 2 contacts" in chosen.output
+    unknown = run(app, "broadcast", "create", "x", "--text-en", "March", "--partner", "nadie")
+    assert unknown.exit_code == 1 and "no partner nadie" in unknown.output
+    with db.session() as session:
+        rows = {b.name: b for b in session.scalars(select(Broadcast))}
+        assert rows["ours"].organization_id == frontera
+        assert rows["ours"].texts == {"en": "Border U: March"}
+        assert rows["ours"].filters["partners"] == [frontera]
+        assert rows["both"].organization_id is None
+        assert sorted(rows["both"].filters["partners"]) == sorted([frontera, sierra])
+        assert "x" not in rows
+    assert leo  # a coalition-only contact, in neither
