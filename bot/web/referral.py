@@ -43,7 +43,7 @@ _PREVIEWERS = re.compile(
     re.IGNORECASE,
 )
 _CSP = (
-    "default-src 'none'; img-src 'self'; style-src 'self'; frame-ancestors 'none'; "
+    "default-src 'none'; img-src 'self' data:; style-src 'self'; frame-ancestors 'none'; "
     "form-action 'none'; base-uri 'none'"
 )
 
