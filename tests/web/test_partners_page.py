@@ -135,6 +135,8 @@ def test_a_colliding_keyword_is_refused_with_the_reason_and_the_form_keeps_what_
         ("es", "sender", "12345", "El remitente es un número de teléfono en formato E.164"),
         ("en", "regions", "Baja", "BAJA is not a state or region code such as MX-BCN or US-TX."),
         ("es", "regions", "Baja", "BAJA no es un código de estado o región"),
+        ("es", "keywords_es", "unirme", "UNIRME ya inicia el flujo join."),
+        ("en", "keywords_es", "unirme", "UNIRME already starts the flow join."),
     ],
 )
 def test_an_edit_refused_shows_the_translated_reason_and_changes_nothing(
