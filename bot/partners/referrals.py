@@ -20,11 +20,11 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from bot.contacts.models import Contact
 from bot.db import Base
-from bot.partners.models import MEMBER, Membership
+from bot.partners.models import MEMBER, Membership, OrganizationKeyword
 
 CHANNELS = ("sms", "whatsapp")
 ANY_CHANNEL = "any"  # the link named no channel: the page offered both
-KEYWORD_SOURCE = "keyword"  # Membership.source of a join by texting the keyword
+KEYWORD_SOURCE = "keyword"  # Membership.source of a join by text: "keyword:FRONTERA"
 RECENT_DAYS = 30
 
 
@@ -70,11 +70,11 @@ class PartnerCounts:
     joined_recently: int = 0  # memberships started in the last RECENT_DAYS days
     visits: dict[str, int] = field(default_factory=dict)  # language -> link visits
     visits_by_channel: dict[tuple[str, str], int] = field(default_factory=dict)
-    keyword_joins: dict[str, int] = field(default_factory=dict)  # contact's language -> joins
+    keyword_joins: dict[str, int] = field(default_factory=dict)  # keyword's language -> joins
 
 
 def counts(session: Session, now: dt.datetime) -> dict[int, PartnerCounts]:
-    """Counts for every organization that has any, by organization id (four grouped queries)."""
+    """Counts for every organization that has any, by organization id (grouped queries)."""
     found: dict[int, PartnerCounts] = defaultdict(PartnerCounts)
     members = session.execute(
         select(Membership.organization_id, func.count())
@@ -90,14 +90,23 @@ def counts(session: Session, now: dt.datetime) -> dict[int, PartnerCounts]:
     )
     for organization_id, n in recent:
         found[organization_id].joined_recently = n
+    # A join by text is recorded as "keyword:<FORM>"; the keyword's own language counts it
+    # (the contact's language when the keyword is no longer the partner's).
+    languages = {
+        (k.organization_id, k.keyword): k.language
+        for k in session.scalars(select(OrganizationKeyword))
+    }
     by_keyword = session.execute(
-        select(Membership.organization_id, Contact.language, func.count())
+        select(Membership.organization_id, Membership.source, Contact.language, func.count())
         .join(Contact, Contact.id == Membership.contact_id)
-        .where(Membership.source == KEYWORD_SOURCE)
-        .group_by(Membership.organization_id, Contact.language)
+        .where(Membership.source.like(f"{KEYWORD_SOURCE}:%"))
+        .group_by(Membership.organization_id, Membership.source, Contact.language)
     )
-    for organization_id, language, n in by_keyword:
-        found[organization_id].keyword_joins[language] = n
+    for organization_id, source, contact_language, n in by_keyword:
+        form = source.removeprefix(f"{KEYWORD_SOURCE}:")
+        language = languages.get((organization_id, form), contact_language)
+        joins = found[organization_id].keyword_joins
+        joins[language] = joins.get(language, 0) + n
     visits = session.execute(
         select(
             ReferralVisit.organization_id,

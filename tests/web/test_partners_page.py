@@ -192,9 +192,9 @@ def test_the_list_counts_members_recent_joins_link_visits_and_keyword_joins(sign
                                           "keywords_en": "SOUTH"})  # fmt: skip
     frontera, sur = partner(db).id, partner(db, "sur").id
     long_ago = utcnow() - dt.timedelta(days=90)
-    joined = [
-        (create_contact(db, US_PHONE, "en"), frontera, "keyword", utcnow(), "member"),
-        (create_contact(db, MX_PHONE, "es"), frontera, "keyword", long_ago, "member"),
+    joined = [  # how bot.inbound records a join by text: "keyword:<the keyword>"
+        (create_contact(db, US_PHONE, "en"), frontera, "keyword:BORDER", utcnow(), "member"),
+        (create_contact(db, MX_PHONE, "en"), frontera, "keyword:PAZ YA", long_ago, "member"),
         (create_contact(db, WA_US_PHONE, "es"), frontera, "import", utcnow(), "left"),
     ]
     with db.session() as session:
@@ -223,7 +223,7 @@ def test_the_list_counts_members_recent_joins_link_visits_and_keyword_joins(sign
         "members": ["2"],  # the one who left is not a member now
         "recent": ["2"],  # joined in the last 30 days, whatever came after
         "visits": ["ES", "2", "·", "EN", "1"],
-        "keyword-joins": ["ES", "1", "·", "EN", "1"],  # by the contact's language
+        "keyword-joins": ["ES", "1", "·", "EN", "1"],  # by the keyword's language
     }
     assert cells("sur") == {
         "members": ["0"],
@@ -232,3 +232,20 @@ def test_the_list_counts_members_recent_joins_link_visits_and_keyword_joins(sign
         "keyword-joins": ["ES", "0", "·", "EN", "0"],
     }
     assert sur != frontera
+
+
+def test_a_person_who_texts_the_keyword_is_counted_as_a_join_by_keyword(sign_in, db, client):
+    from tests.twilio_requests import text
+
+    admin = sign_in("admin", "en")
+    post(admin, "/dashboard/partners/", **FORM)
+    client.get("/j/frontera?lang=es&via=sms")  # they open the link, then text the keyword
+    assert text(client, MX_PHONE, "Paz ya")
+    assert text(client, US_PHONE, "border")
+    page = admin.get("/dashboard/partners/").data.decode()
+    row = page[page.index('id="partner-frontera"') :].split("</tr>")[0]
+    joins = re.search(r'<td class="keyword-joins">(.*?)</td>', row, re.S).group(1)
+    assert re.sub(r"<[^>]+>", "", joins).split() == ["ES", "1", "·", "EN", "1"]
+    assert re.search(r'<td class="members">\s*2\s*</td>', row)
+    visits = re.search(r'<td class="visits">(.*?)</td>', row, re.S).group(1)
+    assert re.sub(r"<[^>]+>", "", visits).split() == ["ES", "1", "·", "EN", "0"]
