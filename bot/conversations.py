@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +35,11 @@ from bot.db import Database
 from bot.flows import engine
 from bot.flows.check import load_checked_flows, missing_variables
 from bot.flows.model import FlowSet
+from bot.i18n import format_number, gettext
 from bot.msgs.sending import send_to_contact
 from bot.partners.models import MEMBER, Membership
+from bot.petitions import petitions
+from bot.petitions.models import PETITION_OPEN, Petition
 from bot.reports import Report
 from bot.text import normalize
 
@@ -176,9 +179,48 @@ def converse(
     view = contact_view(contact, channel)
     merged = {**flows.variables, **variables} if variables else flows.variables
     result = engine.handle(flows.flowset, current, view, text, now, merged)
-    apply_effects(session, contact, result.effects, now, how, flows.rsvp_event_id)
+    return _applied(session, flows, contact, result, now, how, stored)
+
+
+def start_petition(
+    session: Session,
+    flows: LoadedFlows,
+    contact: Contact,
+    channel: str,
+    petition: Petition,
+    now: dt.datetime,
+    how: Mapping[str, str | None],
+    stored: FlowSession | None,
+) -> engine.Result:
+    """A petition's keyword: the petition flow, which asks what is missing and signs.
+
+    Without the flow (removed by a deployer) it signs at once.
+    """
+    if flows.flowset.get(petitions.FLOW_ID) is None:
+        effects: list[engine.Effect] = [engine.SignPetition("keyword", petition.slug)]
+        result = engine.Result(None, [], effects, handled=True)
+    else:
+        view = contact_view(contact, channel)
+        result = engine.start(
+            flows.flowset, petitions.FLOW_ID, view, now, flows.variables,
+            answers={"petition": petition.slug},
+        )  # fmt: skip
+    return _applied(session, flows, contact, result, now, how, stored)
+
+
+def _applied(
+    session: Session,
+    flows: LoadedFlows,
+    contact: Contact,
+    result: engine.Result,
+    now: dt.datetime,
+    how: Mapping[str, str | None],
+    stored: FlowSession | None,
+) -> engine.Result:
+    """Apply the result's effects and keep its session; what they say is added to its outputs."""
+    said = apply_effects(session, contact, result.effects, now, how, flows.rsvp_event_id)
     store_session(session, contact, result.session, now, stored)
-    return result
+    return replace(result, outputs=[*result.outputs, *said]) if said else result
 
 
 def store_session(
@@ -243,8 +285,10 @@ def apply_effects(
     now: dt.datetime,
     how: Mapping[str, str | None],
     rsvp_event_id: int | None = None,
-) -> None:
-    """Make the engine's decisions real: fields, tags, language, consent, reports, RSVPs."""
+) -> list[engine.Output]:
+    """Make the engine's decisions real: fields, tags, language, consent, reports, RSVPs,
+    signatures. Returns what must be said about them (a signature's number)."""
+    said: list[engine.Output] = []
     for effect in effects:
         match effect:
             case engine.SetField(name=name, value=value):
@@ -272,8 +316,37 @@ def apply_effects(
                         created_at=now,
                     )
                 )
+            case engine.SignPetition(flow_id=flow_id, petition=slug):
+                said += _sign(session, contact, slug, now, how, source=f"flow:{flow_id}")
             case engine.FlowEnded(flow_id=flow_id, reason=reason):
                 log.info("flow %s ended for contact %s: %s", flow_id, contact.id, reason)
+    return said
+
+
+def _sign(
+    session: Session,
+    contact: Contact,
+    slug: str,
+    now: dt.datetime,
+    how: Mapping[str, str | None],
+    *,
+    source: str,
+) -> list[engine.Output]:
+    """Sign for the contact (their own message only, never a timeout) and say their number."""
+    petition = petitions.by_slug(session, slug)
+    if petition is None or not how.get("message_sid"):
+        return []
+    language = contact.language
+    title = petition.title(language)
+    if petition.status != PETITION_OPEN:
+        return [engine.Output(gettext(language, petitions.CLOSED, title=title))]
+    signed = petitions.sign(
+        session, petition, contact, now, source=source,
+        channel=how.get("channel"), message_sid=how.get("message_sid"),
+    )  # fmt: skip
+    msgid = petitions.SIGNED if signed.new else petitions.ALREADY_SIGNED
+    number = format_number(signed.number, language)
+    return [engine.Output(gettext(language, msgid, title=title, number=number))]
 
 
 def report_desk(session: Session, contact: Contact) -> int | None:
@@ -338,7 +411,7 @@ def _expire_one(
         current = engine.FlowState.from_dict(stored.data)
         view = contact_view(contact, channel)
         result = engine.expire(flows.flowset, current, view, now, flows.variables)
-        apply_effects(
+        apply_effects(  # nothing to say: a timeout signs nothing
             session, contact, result.effects, now, {"channel": channel}, flows.rsvp_event_id
         )
         store_session(session, contact, result.session, now, stored)

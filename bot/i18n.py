@@ -20,6 +20,7 @@ from babel import Locale
 from babel.dates import format_datetime as _babel_format_datetime
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
+from babel.numbers import format_decimal as _babel_format_decimal
 
 log = logging.getLogger(__name__)
 
@@ -103,3 +104,8 @@ def format_datetime(moment: dt.datetime, lang: str, tz: str) -> str:
         "en": "EEEE, MMMM d, h:mm a",
     }.get(lang, "EEEE, MMMM d, h:mm a")
     return _babel_format_datetime(moment, pattern, tzinfo=tz, locale=Locale.parse(lang))
+
+
+def format_number(number: int, lang: str) -> str:
+    """A count as a contact reads it, in Babel's format for the language: 12.345 or 12,345."""
+    return _babel_format_decimal(number, locale=Locale.parse(lang))

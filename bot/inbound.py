@@ -40,7 +40,7 @@ from bot.contacts.models import (
     Contact,
     choose_language,
 )
-from bot.conversations import LoadedFlows, converse, is_joining, joining_flow
+from bot.conversations import LoadedFlows, converse, is_joining, joining_flow, start_petition
 from bot.db import Database
 from bot.exceptions import InvalidWebhook
 from bot.flows import engine
@@ -54,6 +54,8 @@ from bot.msgs.models import (
 )
 from bot.partners import membership, organizations
 from bot.partners.models import Organization
+from bot.petitions import petitions
+from bot.petitions.models import Petition
 
 log = logging.getLogger(__name__)
 
@@ -363,6 +365,9 @@ def _respond(turn: Turn) -> list[Reply]:
     joining = _partner_keyword(turn)
     if joining is not None:
         return _join_partner(turn, *joining)
+    signing = _petition_keyword(turn)
+    if signing is not None:
+        return _sign_petition(turn, *signing)
     if _follow_language(turn):
         return [turn.say(replies.LANGUAGE_SWITCHED), *_converse(turn)]
     return _converse(turn)
@@ -422,6 +427,35 @@ def _partner_keyword(turn: Turn) -> tuple[Organization, str] | None:
         if _may_be_keyword(text) and not trigger:  # a flow's keyword is never a partner's
             turn.partner_keyword = organizations.by_keyword(turn.session, text)
     return turn.partner_keyword
+
+
+def _petition_keyword(turn: Turn) -> tuple[Petition, str] | None:
+    """(petition, keyword's language) when the message is a petition's keyword (FIRMO, SIGN)."""
+    text = turn.inbound.text
+    trigger = turn.flows is not None and turn.flows.flowset.keyword_languages(text)
+    if not _may_be_keyword(text) or trigger:
+        return None
+    return petitions.by_keyword(turn.session, text)
+
+
+def _sign_petition(turn: Turn, petition: Petition, language: str) -> list[Reply]:
+    """A petition's keyword: ask only what is missing (name, ZIP), sign once, say the number.
+
+    Signing is no opt-in to broadcasts: the replies to it are all they get,
+    unless they join.
+    """
+    contact = turn.contact
+    if turn.created or contact.language_source == LANGUAGE_DEFAULT:
+        contact.language, contact.language_source = language, LANGUAGE_FROM_MESSAGE
+        turn.first_language = language
+    turn.message.handled_by = f"petition:{petition.slug}"
+    if turn.flows is None:
+        return []
+    result = start_petition(
+        turn.session, turn.flows, contact, turn.message.channel, petition, turn.now,
+        _how(turn), turn.found.flow_session,
+    )  # fmt: skip
+    return [_reply_for(turn, output) for output in result.outputs]
 
 
 def _leave_request(turn: Turn) -> tuple[Organization, str] | None:

@@ -7,6 +7,7 @@ from bot.db import Base
 from bot.msgs.models import EarlyCallback, Message
 from bot.partners.models import Membership, Organization, OrganizationKeyword
 from bot.partners.referrals import ReferralVisit
+from bot.petitions.models import Petition, Signature
 from bot.reports import Report
 
 __all__ = [
@@ -33,4 +34,6 @@ __all__ = [
     "FlowSession",
     "Message",
     "Report",
+    "Petition",
+    "Signature",
 ]

@@ -73,8 +73,10 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(users_group)
     from bot.cli.broadcasts import GROUPS  # contacts, audiences, broadcast, events
     from bot.cli.partners import partners_group
+    from bot.cli.petitions import petitions_group
 
     app.cli.add_command(partners_group)
+    app.cli.add_command(petitions_group)
 
     for group in GROUPS:
         app.cli.add_command(group)

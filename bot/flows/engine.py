@@ -34,6 +34,7 @@ from bot.flows.turn import (
     RemoveTag,
     SetField,
     SetLanguage,
+    SignPetition,
     Translate,
 )
 from bot.text import normalize
@@ -51,6 +52,7 @@ __all__ = [
     "FlowState",
     "SetField",
     "SetLanguage",
+    "SignPetition",
     "expire",
     "handle",
     "start",
@@ -126,10 +128,15 @@ def start(
     variables: Mapping[str, str],
     *,
     translate: Translate = translate_flows,
+    answers: Mapping[str, Any] | None = None,
 ) -> Result:
-    """Start ``flow_id`` for the contact, as if they had just written (``now`` opens the window)."""
+    """Start ``flow_id`` for the contact, as if they had just written (``now`` opens the window).
+
+    ``answers`` are known before the first step (a petition's slug, when its
+    keyword starts the petition flow) and kept with the session.
+    """
     turn = _turn(flows, flows.flows[flow_id], contact, now, variables, translate)
-    return _start(turn, flow_id, now)
+    return _start(turn, flow_id, now, answers=answers)
 
 
 def handle(
@@ -226,9 +233,15 @@ def _restart(
     return _start(turn, flow.id, now)
 
 
-def _start(turn: FlowRun, flow_id: str, now: datetime, budget: int = MAX_STEPS_PER_TURN) -> Result:
+def _start(
+    turn: FlowRun,
+    flow_id: str,
+    now: datetime,
+    budget: int = MAX_STEPS_PER_TURN,
+    answers: Mapping[str, Any] | None = None,
+) -> Result:
     flow = turn.flowset.flows[flow_id]
-    turn.flow, turn.answers = flow, {}
+    turn.flow, turn.answers = flow, dict(answers or {})
     session = FlowState(flow.id, flow.first_step.id, False, 0, now, now, {}, last_inbound_at=now)
     return _run(turn, session, flow.first_step.id, budget)
 

@@ -79,12 +79,23 @@ class RecordReport:
 
 
 @dataclass(frozen=True)
+class SignPetition:
+    """Sign the petition named by the flow's ``petition`` answer (set when it started);
+    the integrator confirms with the signature's number."""
+
+    flow_id: str
+    petition: str  # its slug
+
+
+@dataclass(frozen=True)
 class FlowEnded:
     flow_id: str
     reason: EndReason
 
 
-Effect = SetField | AddTag | RemoveTag | SetLanguage | OptIn | RecordReport | FlowEnded
+Effect = (
+    SetField | AddTag | RemoveTag | SetLanguage | OptIn | RecordReport | SignPetition | FlowEnded
+)
 
 
 def display(value: Any) -> str:

@@ -45,8 +45,13 @@ class Organization(Base):
     archived_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+    # Its join keywords (its petitions' keywords are the petitions' own).
     keywords: Mapped[list[OrganizationKeyword]] = relationship(
-        cascade="all, delete-orphan", lazy="selectin", order_by="OrganizationKeyword.keyword"
+        primaryjoin="and_(Organization.id == OrganizationKeyword.organization_id, "
+        "OrganizationKeyword.petition_id.is_(None))",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+        order_by="OrganizationKeyword.keyword",
     )
 
     @property
@@ -61,7 +66,8 @@ class Organization(Base):
 
 
 class OrganizationKeyword(Base):
-    """A join keyword of a partner, in one language; unique across the coalition."""
+    """A keyword, in one language, unique across the coalition: a partner's join keyword,
+    or (``petition_id`` set) a petition's signing keyword, owned by that organization."""
 
     __tablename__ = "organization_keywords"
 
@@ -70,6 +76,9 @@ class OrganizationKeyword(Base):
         ForeignKey("organizations.id", ondelete="CASCADE"), index=True
     )
     language: Mapped[str] = mapped_column(String(8))
+    petition_id: Mapped[int | None] = mapped_column(
+        ForeignKey("petitions.id", ondelete="CASCADE"), index=True
+    )
 
 
 class Membership(Base):

@@ -100,7 +100,17 @@ def partners(session: Session, *, archived: bool = False) -> list[Organization]:
 
 
 KEYWORDS_TTL_S = 30.0  # a keyword made in another process works here within this time
-_keyword_cache: dict[str, tuple[float, dict[str, tuple[int, str]]]] = {}
+
+@dataclass(frozen=True)
+class KeywordOwner:
+    """Whose keyword it is: a partner's join keyword, or a petition's (``petition_id``)."""
+
+    organization_id: int
+    language: str
+    petition_id: int | None
+
+
+_keyword_cache: dict[str, tuple[float, dict[str, KeywordOwner]]] = {}
 
 
 def forget_keywords() -> None:
@@ -108,8 +118,8 @@ def forget_keywords() -> None:
     _keyword_cache.clear()
 
 
-def keyword_index(session: Session) -> dict[str, tuple[int, str]]:
-    """Every partner keyword -> (organization id, language), read at most every 30 s.
+def keyword_index(session: Session) -> dict[str, KeywordOwner]:
+    """Every partner and petition keyword -> its owner, read at most every 30 s.
 
     Most inbound messages are no partner keyword; this keeps them from costing
     a query each. An archived partner is caught when its row is read.
@@ -124,9 +134,10 @@ def keyword_index(session: Session) -> dict[str, tuple[int, str]]:
             OrganizationKeyword.keyword,
             OrganizationKeyword.organization_id,
             OrganizationKeyword.language,
+            OrganizationKeyword.petition_id,
         )
     )
-    index = {keyword: (org_id, language) for keyword, org_id, language in rows}
+    index = {keyword: KeywordOwner(*owner) for keyword, *owner in rows}
     _keyword_cache[key] = (now, index)
     return index
 
@@ -137,12 +148,14 @@ def by_keyword(session: Session, text: str) -> tuple[Organization, str] | None:
     if not form or len(form) > 40:
         return None
     found = keyword_index(session).get(form)
-    if found is None:
+    if found is None or found.petition_id is not None:
         return None
-    partner = session.get(Organization, found[0], options=[lazyload(Organization.keywords)])
+    partner = session.get(
+        Organization, found.organization_id, options=[lazyload(Organization.keywords)]
+    )
     if partner is None or partner.archived_at is not None or partner.is_root:
         return None
-    return partner, found[1]
+    return partner, found.language
 
 
 def mentions_leaving(text: str) -> bool:
@@ -205,18 +218,21 @@ def keyword_problem(
             keyword=form,
             flow=flow.id if flow else "?",
         )
-    taken = session.scalar(
-        select(Organization.slug)
+    taken = session.execute(
+        select(Organization.slug, OrganizationKeyword.petition_id)
         .join(OrganizationKeyword, OrganizationKeyword.organization_id == Organization.id)
         .where(OrganizationKeyword.keyword == form)
-    )
-    if taken is not None and (
-        organization_id is None or taken != _slug_of(session, organization_id)
-    ):
+    ).first()
+    if taken is None:
+        return None
+    slug, petition_id = taken
+    if petition_id is not None:
+        return PartnerError(N_("%(keyword)s is already a petition's keyword."), keyword=form)
+    if organization_id is None or slug != _slug_of(session, organization_id):
         return PartnerError(
             N_("%(keyword)s is already the keyword of the partner %(partner)s."),
             keyword=form,
-            partner=taken,
+            partner=slug,
         )
     return None
 

@@ -14,6 +14,7 @@ from bot.flows.steps import (  # noqa: F401  (each module registers its type)
     send,
     set_field,
     set_language,
+    sign,
     tag,
 )
 from bot.flows.steps.base import REGISTRY, StepType, Text, register

@@ -1,0 +1,1 @@
+"""Petitions and sign-on letters signed by text, one signature per person (issue 12)."""
