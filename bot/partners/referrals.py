@@ -94,7 +94,9 @@ def counts(session: Session, now: dt.datetime) -> dict[int, PartnerCounts]:
     # (the contact's language when the keyword is no longer the partner's).
     languages = {
         (k.organization_id, k.keyword): k.language
-        for k in session.scalars(select(OrganizationKeyword))
+        for k in session.scalars(
+            select(OrganizationKeyword).where(OrganizationKeyword.petition_id.is_(None))
+        )
     }
     by_keyword = session.execute(
         select(Membership.organization_id, Membership.source, Contact.language, func.count())

@@ -16,9 +16,8 @@ from typing import Any
 from flask import Blueprint, Flask, abort, current_app, render_template, request
 
 from bot import queue
-from bot.accounts.roles import MANAGE
+from bot.accounts.roles import MANAGE, allows
 from bot.sending.process import redis_url
-from bot.web.dashboard import scope
 from bot.web.dashboard.auth import current_user, require
 
 log = logging.getLogger(__name__)
@@ -47,7 +46,7 @@ def _rq_dashboard_admins_only() -> None:
     if request.blueprint != "rq_dashboard":
         return
     user = current_user()
-    if user is None or not scope.may(MANAGE):  # the coalition's admins only
+    if user is None or not allows(user.role, MANAGE):
         abort(403)
     if request.method != "GET" or request.endpoint in _RQ_READ_ONLY_REFUSED:
         abort(405)
