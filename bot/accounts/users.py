@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.accounts import passwords, throttle
-from bot.accounts.models import User, new_session_token
+from bot.accounts.models import PartnerRole, User, new_session_token
 from bot.accounts.roles import ROLES
 from bot.db import Database
 from bot.exceptions import PuenteError
@@ -72,6 +72,25 @@ def create_user(
     session.add(user)
     session.flush()
     return user
+
+
+def set_partner_role(user: User, organization_id: int, role: str | None) -> None:
+    """Give ``user`` a role in one partner, change it, or (``role`` None) take it away.
+
+    Their open sessions end, as for any change of role. The caller checks that
+    ``organization_id`` is a partner.
+    """
+    if role is not None and role not in ROLES:
+        raise AccountError(N_("Choose a role."))
+    current = next((r for r in user.partner_roles if r.organization_id == organization_id), None)
+    if role is None:
+        if current is not None:
+            user.partner_roles.remove(current)
+    elif current is None:
+        user.partner_roles.append(PartnerRole(organization_id=organization_id, role=role))
+    else:
+        current.role = role
+    user.session_token = new_session_token()
 
 
 def set_password(user: User, password: str) -> None:

@@ -151,6 +151,7 @@ def _fire(session: Session, reminder: Reminder, event: Event, now: dt.datetime) 
                 default_language=_default_language(reminder.texts),
                 expires_at=event.starts_at,
                 reminder_id=reminder.id,
+                organization_id=event.organization_id,  # a partner's event: its members
                 now=now,
             )
             broadcast.send(session, created.id, now)

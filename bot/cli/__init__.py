@@ -65,8 +65,8 @@ def flows_check(directory: str | None, segments: bool, strict: bool) -> None:
 
 def init_app(app: Flask) -> None:
     """Register Puente's command groups on the app's CLI."""
-    from bot.accounts.cli import users_group
     from bot.chat import chat_command
+    from bot.cli.users import users_group
 
     app.cli.add_command(db_group)
     app.cli.add_command(chat_command)

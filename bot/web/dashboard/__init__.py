@@ -23,7 +23,7 @@ from flask import (
 )
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from bot.accounts.roles import EDIT, MANAGE, SEE_PHONES, SEE_TEXTS, SEND, allows
+from bot.accounts.roles import EDIT, MANAGE, SEE_PHONES, SEE_TEXTS, SEND
 from bot.i18n import LANGUAGES, N_
 from bot.web.dashboard import (
     audit_log,
@@ -39,6 +39,7 @@ from bot.web.dashboard import (
     queue,
     reports,
     rollup,
+    scope,
     users,
 )
 from bot.web.dashboard.labels import label
@@ -182,8 +183,9 @@ def _template_helpers() -> dict[str, Any]:
         "navigation": [
             (endpoint, msgid)
             for endpoint, msgid, permission in NAVIGATION
-            if user is not None and (permission is None or allows(user.role, permission))
+            if user is not None and (permission is None or scope.may(permission))
         ],
+        "scope": scope.current(),
         "may": masking.may,
         "EDIT": EDIT,
         "SEND": SEND,

@@ -29,10 +29,10 @@ from flask import (
 from bot import phones
 from bot.accounts import audit, passwords
 from bot.accounts.models import User
-from bot.accounts.roles import allows
 from bot.accounts.users import AccountError, set_password, sign_in
 from bot.db import get_db, utcnow
 from bot.i18n import LANGUAGES, N_
+from bot.web.dashboard import scope
 from bot.web.dashboard.language import _, choose_language
 
 bp = Blueprint("auth", __name__)
@@ -59,16 +59,19 @@ def current_user() -> User | None:
 
 
 def load_user() -> None:
-    """Find the session's user; a changed password or a deactivation ends the session."""
-    g.user = None
+    """Find the session's user and the organization they act for (``g.scope``).
+
+    A changed password or a deactivation ends the session.
+    """
+    g.user, g.scope = None, scope.NOBODY
     user_id, token = session.get("user_id"), session.get("token", "")
     if user_id is not None:
         with get_db().session() as db_session:
             user = db_session.get(User, user_id)
-        if user is not None and user.active and hmac.compare_digest(user.session_token, token):
-            g.user = user
-        else:
-            session.clear()
+            if user is not None and user.active and hmac.compare_digest(user.session_token, token):
+                g.user, g.scope = user, scope.load(db_session, user)
+            else:
+                session.clear()
     g.lang = choose_language()
 
 
@@ -84,13 +87,12 @@ def require_login() -> Response | None:
 
 
 def require(permission: str) -> Callable[[View], View]:
-    """Refuse (403) the view to users whose role lacks ``permission``."""
+    """Refuse (403) the view to users whose acting role lacks ``permission``."""
 
     def decorator(view: View) -> View:
         @wraps(view)
         def checked(*args: Any, **kwargs: Any) -> Any:
-            user = current_user()
-            if user is None or not allows(user.role, permission):
+            if current_user() is None or not scope.may(permission):
                 abort(403)
             return view(*args, **kwargs)
 
@@ -107,7 +109,15 @@ def client_ip() -> str | None:
 def record(action: str, target: str | None = None, **details: Any) -> None:
     """Write one audit entry for the signed-in user, in its own transaction."""
     with get_db().session() as db_session:
-        audit.record(db_session, current_user(), action, target, client_ip(), **details)
+        audit_here(db_session, action, target, **details)
+
+
+def audit_here(db_session: Any, action: str, target: str | None = None, **details: Any) -> None:
+    """Add one audit entry to ``db_session``: the signed-in user, for the acting organization."""
+    audit.record(
+        db_session, current_user(), action, target, client_ip(),
+        organization_id=scope.acting_organization(), **details,
+    )  # fmt: skip
 
 
 def safe_next(target: str | None) -> str:
@@ -139,13 +149,13 @@ def login() -> Any:
 
 
 def _start_session(user_id: int) -> None:
+    session.clear()  # a fresh session: nothing from before signing in carries over
     with get_db().session() as db_session:
         user = db_session.get_one(User, user_id)
-    session.clear()  # a fresh session: nothing from before signing in carries over
+        g.user, g.scope = user, scope.load(db_session, user)
     session["user_id"] = user.id
     session["token"] = user.session_token
     session.permanent = True
-    g.user = user
 
 
 @bp.post("/logout")
@@ -171,10 +181,18 @@ def language() -> Response:
     else:
         with get_db().session() as db_session:
             db_session.get_one(User, user.id).language = lang
-            audit.record(
-                db_session, user, "user.language", f"user:{user.id}", client_ip(), lang=lang
-            )
+            audit_here(db_session, "user.language", f"user:{user.id}", lang=lang)
     return redirect(_back_to(request.form.get("next")))
+
+
+@bp.post("/acting-for")
+def acting_for() -> Response:
+    """Act for another of one's organizations (the switcher in the menu)."""
+    key = request.form.get("organization", "")
+    if not scope.choose(key):
+        abort(403)
+    record("user.acting_for", f"user:{current_user().id}", organization=key or None)  # type: ignore[union-attr]
+    return redirect(url_for("dashboard.overview.page"))
 
 
 def _back_to(target: str | None) -> str:
@@ -226,5 +244,5 @@ def _save_profile(user_id: int) -> str | None:
         user.language = form["language"]
         user.timezone = zone
         user.phone = phone_e164
-        audit.record(db_session, user, "user.profile", f"user:{user.id}", client_ip())
+        audit_here(db_session, "user.profile", f"user:{user.id}")
     return None

@@ -15,7 +15,6 @@ from typing import Any
 
 from flask import (
     Blueprint,
-    abort,
     current_app,
     flash,
     redirect,
@@ -46,9 +45,11 @@ from bot.db import get_db, get_session, utcnow
 from bot.flows.loader import read_flows
 from bot.i18n import LANGUAGES, N_
 from bot.msgs.sending import send_to_contact, sender_from_config
+from bot.partners import organizations
 from bot.sending import queueing
 from bot.sending.process import redis_url
 from bot.text import sms_segments
+from bot.web.dashboard import scope
 from bot.web.dashboard.auth import current_user, record, require
 from bot.web.dashboard.flows import flows_dir
 from bot.web.dashboard.language import _, local, user_zone
@@ -73,7 +74,7 @@ CHANNEL_LABELS = {
 }
 AWAITING_RECEIPT = ("accepted", "queued", "sending", "sent")  # Twilio may still report
 RECEIPTS_WINDOW = dt.timedelta(minutes=15)  # how long a done broadcast keeps polling
-LIST_FILTERS = ("languages", "tags", "exclude_tags", "countries", "regions")
+LIST_FILTERS = ("languages", "tags", "exclude_tags", "countries", "regions", "partners")
 TEST_PREFIX = "[TEST] "  # as the CLI's test send marks it
 LIVE = (BROADCAST_SENDING, BROADCAST_SCHEDULED, BROADCAST_PAUSED)  # the progress panel polls
 
@@ -94,14 +95,19 @@ def _day(value: str | None, end: bool = False) -> dt.datetime | None:
 
 
 def filters_from(form: Any, session: Session) -> Filters:
-    """The audience the form describes (a saved audience, or the filters picked)."""
-    saved = form.get("audience", "")
-    if saved:
-        try:
-            return audiences.load(session, saved)
-        except LookupError:
-            pass
+    """The audience the form describes (a saved audience, or the filters picked).
+
+    A partner's audience is its members only, whatever the form says; the
+    coalition may pick partners. Saved audiences and events of another
+    organization are ignored.
+    """
+    acting = scope.acting_organization()
+    saved = saved_audience(session, form.get("audience", ""))
+    if saved is not None:
+        return Filters.from_dict(saved.filters).scoped(acting)
     event_id = form.get("event_id", type=int)
+    if event_id and session.scalar(select(Event.id).where(_owned_event(event_id))) is None:
+        event_id = None
     return Filters(
         languages=tuple(v for v in form.getlist("languages") if v in LANGUAGES),
         tags=tuple(form.getlist("tags")),
@@ -111,7 +117,29 @@ def filters_from(form: Any, session: Session) -> Filters:
         joined_after=_day(form.get("joined_after")),
         joined_before=_day(form.get("joined_before"), end=True),
         event_id=event_id or None,
+        partners=_partners_from(form, session),
+    ).scoped(acting)
+
+
+def saved_audience(session: Session, name: str) -> Audience | None:
+    """The scope's saved audience with this name, if there is one."""
+    if not name:
+        return None
+    return session.scalar(
+        select(Audience).where(Audience.name == name, scope.owned_clause(Audience.organization_id))
     )
+
+
+def _owned_event(event_id: int) -> Any:
+    return (Event.id == event_id) & scope.owned_clause(Event.organization_id)
+
+
+def _partners_from(form: Any, session: Session) -> tuple[int, ...]:
+    """The partners the coalition picked (active ones; a partner cannot pick)."""
+    if not scope.current().sees_everything:
+        return ()
+    wanted = {int(v) for v in form.getlist("partners") if str(v).isdigit()}
+    return tuple(p.id for p in organizations.partners(session) if p.id in wanted)
 
 
 def channels_from(form: Any) -> tuple[str, ...]:
@@ -128,14 +156,29 @@ def texts_from(form: Any) -> dict[str, str]:
 
 
 def _choices(session: Session) -> dict[str, Any]:
-    """What the compose form offers: tags, states, saved audiences, events, flows."""
+    """What the compose form offers: the scope's tags, states, saved audiences and events,
+    the flows, and (for the coalition) its partners."""
     flowset, _problems = read_flows(flows_dir())
-    regions = select(Contact.region).where(Contact.region.is_not(None)).distinct()
+    regions = (
+        select(Contact.region)
+        .where(Contact.region.is_not(None), scope.contacts_clause())
+        .distinct()
+    )
+    tags = (
+        select(ContactTag.tag)
+        .where(ContactTag.contact_id.in_(scope.visible_contact_ids()))
+        .distinct()
+        .order_by(ContactTag.tag)
+    )
+    saved = select(Audience).where(scope.owned_clause(Audience.organization_id))
+    events = select(Event).where(scope.owned_clause(Event.organization_id))
+    coalition = scope.current().sees_everything
     return {
-        "tags": list(session.scalars(select(ContactTag.tag).distinct().order_by(ContactTag.tag))),
+        "tags": list(session.scalars(tags)),
         "regions": sorted(session.scalars(regions)),
-        "audiences": list(session.scalars(select(Audience).order_by(Audience.name))),
-        "events": list(session.scalars(select(Event).order_by(Event.starts_at.desc()).limit(20))),
+        "audiences": list(session.scalars(saved.order_by(Audience.name))),
+        "events": list(session.scalars(events.order_by(Event.starts_at.desc()).limit(20))),
+        "partners": organizations.partners(session) if coalition else [],
         "flows": sorted(f.id for f in flowset),
         "channel_choices": CHANNEL_LABELS,
     }
@@ -167,13 +210,22 @@ def numbers(progress: broadcast.Status) -> dict[str, int]:
 # --- pages -------------------------------------------------------------------------------
 
 
+@bp.before_request
+def _owned_only() -> None:
+    """A broadcast of another organization is not there (404), for every page and action."""
+    broadcast_id = (request.view_args or {}).get("broadcast_id")
+    if broadcast_id is not None:  # a session of its own: the view's writes must not wait
+        with get_db().session() as db_session:
+            scope.owned_or_404(db_session, Broadcast, broadcast_id)
+
+
 @bp.get("/")
 def index() -> str:
-    """Every broadcast, newest first, with where it stands."""
+    """The scope's broadcasts, newest first, with where they stand."""
     session = get_session()
     rows = session.scalars(
         select(Broadcast)
-        .where(Broadcast.reminder_id.is_(None))
+        .where(Broadcast.reminder_id.is_(None), scope.owned_clause(Broadcast.organization_id))
         .order_by(Broadcast.id.desc())
         .limit(PAGE_SIZE)
     ).all()
@@ -190,7 +242,7 @@ def new() -> str:
     session = get_session()
     draft: dict[str, Any] = {"texts": {}, "channel_order": "whatsapp_first", "filters": {}}
     source = session.get(Broadcast, request.args.get("copy", type=int) or 0)
-    if source is not None:
+    if source is not None and scope.owns(source):
         draft = _as_form(source)
     elif request.args.get("event", type=int):
         draft["filters"] = {"event_id": request.args.get("event", type=int)}
@@ -230,7 +282,14 @@ def create() -> Any:
     with get_db().session() as session:
         filters = filters_from(form, session)
         saved_as = form.get("save_audience", "").strip()[:128]
+        if saved_as and _name_taken(session, saved_as):
+            flash(
+                _("Another organization has an audience with this name. Choose another."), "error"
+            )
+            return _compose_again(form, texts), 400
         audience = audiences.save(session, saved_as, filters) if saved_as else None
+        if audience is not None:
+            audience.organization_id = scope.acting_organization()
         created = broadcast.create(
             session,
             form.get("name", "").strip()[:128] or _("Broadcast of {day}", day=_today()),
@@ -242,12 +301,19 @@ def create() -> Any:
             content_sid=form.get("content_sid", "").strip() or None,
             flow_id=form.get("flow_id") or None,
             audience_id=audience.id if audience else None,
+            organization_id=scope.acting_organization(),
             now=utcnow(),
         )
         broadcast_id = created.id
     languages = sorted(lang for lang, text in texts.items() if text)
     record("broadcast.create", f"broadcast:{broadcast_id}", languages=languages)
     return redirect(url_for(".detail", broadcast_id=broadcast_id))
+
+
+def _name_taken(session: Session, name: str) -> bool:
+    """Whether a saved audience of another organization has this name (names are unique)."""
+    found = session.scalar(select(Audience).where(Audience.name == name))
+    return found is not None and found.organization_id != scope.acting_organization()
 
 
 def _compose_problem(form: Any, texts: dict[str, str]) -> str | None:
@@ -304,7 +370,7 @@ def audience() -> str:
 def detail(broadcast_id: int) -> str:
     """A broadcast: its preview before sending, its progress after."""
     session = get_session()
-    item = session.get(Broadcast, broadcast_id) or abort(404)
+    item = scope.owned_or_404(session, Broadcast, broadcast_id)
     progress = broadcast.status(session, item.id)
     preview = None
     if item.status in (BROADCAST_DRAFT, BROADCAST_SCHEDULED):
@@ -337,6 +403,7 @@ def _warnings(item: Broadcast, preview: broadcast.Preview | None) -> list[str]:
     return warnings
 
 
+AUDIENCE_NAME_TAKEN = N_("Another organization has an audience with this name. Choose another.")
 _LANGUAGE_NAMES = {"es": N_("Spanish"), "en": N_("English")}
 NO_TEXT_WARNING = N_(
     "Contacts who speak {language}: {count}. There is no text in their language, "
@@ -352,7 +419,7 @@ WINDOW_WARNING = N_(
 def progress(broadcast_id: int) -> str:
     """The progress panel alone, polled by the page while the broadcast is live."""
     session = get_session()
-    item = session.get(Broadcast, broadcast_id) or abort(404)
+    item = scope.owned_or_404(session, Broadcast, broadcast_id)
     progress = broadcast.status(session, item.id)
     return render_template(
         "dashboard/broadcasts/_progress.html",
@@ -370,6 +437,7 @@ def _act(broadcast_id: int, action: str, change: Any, message: str) -> Any:
     """Run one state change of the engine, audit it, and say what happened."""
     try:
         with get_db().session() as session:
+            scope.owned_or_404(session, Broadcast, broadcast_id)
             change(session)
     except BroadcastError:
         flash(_("This broadcast cannot do that any more. Reload to see where it is."), "error")
@@ -417,7 +485,7 @@ def test(broadcast_id: int) -> Any:
         flash(_("Add your own phone number on your profile first."), "error")
         return redirect(url_for(".detail", broadcast_id=broadcast_id))
     with get_db().session() as session:
-        item = session.get(Broadcast, broadcast_id) or abort(404)
+        item = scope.owned_or_404(session, Broadcast, broadcast_id)
         me = find_by_phone(session, user.phone)
         channel = next((c for c in item.channels if me and me.address_for(c)), None)
         texts, media = dict(item.texts), list(item.media_urls)

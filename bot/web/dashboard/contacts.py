@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.orm import Session
 
@@ -19,6 +19,7 @@ from bot.contacts import consent, csv_lists
 from bot.contacts.csv_lists import Reason
 from bot.contacts.models import (
     CHANNELS,
+    CONSENT_OPT_IN,
     STATUS_OPTED_OUT,
     STATUSES,
     Address,
@@ -29,7 +30,8 @@ from bot.contacts.models import (
 from bot.db import get_db, get_session, utcnow
 from bot.i18n import LANGUAGES
 from bot.msgs.models import Message
-from bot.web.dashboard import masking
+from bot.partners.models import LEFT, MEMBER, Membership
+from bot.web.dashboard import masking, scope
 from bot.web.dashboard.auth import current_user, record, require
 from bot.web.dashboard.language import _
 from bot.web.dashboard.masking import may, numbers_masked
@@ -85,7 +87,7 @@ def clauses(search: Search) -> list[ColumnElement[bool]]:
         tags=(search.tag,) if search.tag else (),
         regions=(search.region,) if search.region else (),
     )
-    where = matching(filters)
+    where = [scope.contacts_clause(), *matching(filters)]
     if search.status:
         where.append(Contact.status == search.status)
     if search.channel:
@@ -110,15 +112,29 @@ def _text_search(q: str) -> ColumnElement[bool]:
 
 
 def options(session: Session) -> dict[str, list[str]]:
-    """The values the filters offer: the tags and states contacts have."""
-    tags = session.scalars(select(ContactTag.tag).distinct().order_by(ContactTag.tag))
+    """The values the filters offer: the tags and states the scope's contacts have."""
+    tags = session.scalars(
+        select(ContactTag.tag)
+        .where(ContactTag.contact_id.in_(scope.visible_contact_ids()))
+        .distinct()
+        .order_by(ContactTag.tag)
+    )
     regions = session.scalars(
         select(Contact.region)
-        .where(Contact.region.is_not(None))
+        .where(Contact.region.is_not(None), scope.contacts_clause())
         .distinct()
         .order_by(Contact.region)
     )
     return {"tags": list(tags), "regions": list(regions)}
+
+
+@bp.before_request
+def _in_scope_only() -> None:
+    """A contact the scope may not see is not there (404), for every page and action."""
+    contact_id = (request.view_args or {}).get("contact_id")
+    if contact_id is not None:  # a session of its own: the view's writes must not wait
+        with get_db().session() as db_session:
+            scope.contact_or_404(db_session, contact_id)
 
 
 @bp.get("/")
@@ -155,7 +171,9 @@ def find() -> Any:
         phone = phones.normalize_phone(request.form.get("phone", ""))
     except phones.InvalidNumber:
         phone = None
-    contact_id = get_session().scalar(select(Contact.id).where(Contact.phone == phone))
+    contact_id = get_session().scalar(
+        select(Contact.id).where(Contact.phone == phone, scope.contacts_clause())
+    )
     if contact_id is None:
         flash(_("No contact has this number."), "error")
         return redirect(url_for(".index"))
@@ -166,7 +184,7 @@ def find() -> Any:
 def detail(contact_id: int) -> str:
     """One contact: addresses, fields, tags, consent log, conversation."""
     session = get_session()
-    contact = session.get(Contact, contact_id) or abort(404)
+    contact = scope.contact_or_404(session, contact_id)
     messages = session.scalars(
         select(Message)
         .where(Message.contact_id == contact.id)
@@ -175,7 +193,10 @@ def detail(contact_id: int) -> str:
     ).all()
     log = session.scalars(
         select(ConsentEvent)
-        .where(ConsentEvent.contact_id == contact.id)
+        .where(
+            ConsentEvent.contact_id == contact.id,
+            scope.consent_clause(ConsentEvent.organization_id),
+        )
         .order_by(ConsentEvent.id.desc())
     ).all()
     return render_template(
@@ -196,7 +217,7 @@ def add_tag(contact_id: int) -> Any:
         flash(_("A tag is one word: letters, numbers, - and _."), "error")
         return redirect(url_for(".detail", contact_id=contact_id))
     with get_db().session() as session:
-        contact = session.get(Contact, contact_id) or abort(404)
+        contact = scope.contact_or_404(session, contact_id)
         if tag not in contact.tag_names:
             contact.tags.append(ContactTag(contact_id=contact.id, tag=tag))
     record("contact.tag_add", f"contact:{contact_id}", tag=tag)
@@ -210,7 +231,7 @@ def remove_tag(contact_id: int) -> Any:
     """Take a tag off a contact."""
     tag = request.form.get("tag", "")
     with get_db().session() as session:
-        contact = session.get(Contact, contact_id) or abort(404)
+        contact = scope.contact_or_404(session, contact_id)
         contact.tags = [t for t in contact.tags if t.tag != tag]
     record("contact.tag_remove", f"contact:{contact_id}", tag=tag)
     flash(_("Tag {tag} removed.", tag=tag), "success")
@@ -223,7 +244,7 @@ def opt_out(contact_id: int) -> Any:
     """Record an opt-out asked for another way (a call, in person): consent by any means."""
     how = request.form.get("how", "").strip()[:200]
     with get_db().session() as session:
-        contact = session.get(Contact, contact_id) or abort(404)
+        contact = scope.contact_or_404(session, contact_id)
         if contact.status != STATUS_OPTED_OUT:
             user = current_user()
             source = f"organizer:{user.id}" if user else "organizer"
@@ -273,13 +294,49 @@ def import_csv() -> Any:
 def _import(lines: list[str], region: str) -> csv_lists.Report:
     report = csv_lists.Report()
     now = utcnow()
+    partner_id = scope.acting_organization()
     with get_db().session() as session:
         for row in csv_lists.read_rows(lines, region, now):
             if isinstance(row, csv_lists.Row):
+                kept_out = len(report.kept_opted_out)
                 csv_lists.apply_row(session, row, now, report)
+                if partner_id is not None and len(report.kept_opted_out) == kept_out:
+                    join_partner(session, row, partner_id, now)
             else:
                 report.problems.append(row)
     return report
+
+
+def join_partner(
+    session: Session, row: csv_lists.Row, partner_id: int, now: Any
+) -> Membership | None:
+    """A row imported by a partner makes the contact its member, with a consent line for it.
+
+    One who left that partner stays out: a list never undoes a leave, as it
+    never undoes a STOP. Returns the membership, or None when there is none.
+    """
+    session.flush()
+    contact = session.scalar(select(Contact).where(Contact.phone == row.phone))
+    if contact is None:
+        return None
+    membership = session.get(Membership, (contact.id, partner_id))
+    if membership is not None:
+        return None if membership.status == LEFT else membership
+    membership = Membership(
+        contact_id=contact.id, organization_id=partner_id, status=MEMBER,
+        source="import", joined_at=row.consented_at,
+    )  # fmt: skip
+    session.add(membership)
+    session.add(
+        ConsentEvent(
+            contact_id=contact.id, kind=CONSENT_OPT_IN, channel=row.channel,
+            words=row.source[:500], source=f"import:{row.source}"[:64],
+            organization_id=partner_id, created_at=now,
+        )
+    )  # fmt: skip
+    if contact.joined_via_id is None:
+        contact.joined_via_id = partner_id
+    return membership
 
 
 def _in_language(reason: str) -> str:
@@ -294,12 +351,20 @@ def _masked(reason: str) -> str:
     return reason if may(SEE_PHONES) else numbers_masked(reason)
 
 
+def _visible_phones(session: Session) -> set[str] | None:
+    """The numbers of a partner's contacts (None: the coalition, who sees everyone)."""
+    if scope.current().sees_everything:
+        return None
+    return set(session.scalars(select(Contact.phone).where(scope.contacts_clause())))
+
+
 @bp.get("/export")
 @require(EDIT)
 def export() -> Response:
-    """Every contact as CSV; full numbers only for roles that may see them."""
+    """The scope's contacts as CSV; full numbers only for roles that may see them."""
     out = io.StringIO()
     with get_db().session() as session:
+        theirs = _visible_phones(session)
         rows = csv_lists.export_rows(session)
         header = next(rows)
         phone = header.index("phone")
@@ -307,6 +372,8 @@ def export() -> Response:
         writer.writerow(header)
         count = 0
         for row in rows:
+            if theirs is not None and row[phone] not in theirs:
+                continue
             row[phone] = masking.phone(row[phone])
             writer.writerow(row)
             count += 1

@@ -11,7 +11,7 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
 from bot.accounts.roles import EDIT
@@ -20,6 +20,7 @@ from bot.broadcasts.models import RSVP_YES, Broadcast, Event, Reminder, Rsvp
 from bot.contacts.models import Contact
 from bot.db import get_db, get_session, utcnow
 from bot.i18n import N_
+from bot.web.dashboard import scope
 from bot.web.dashboard.auth import TIMEZONES, current_user, record, require
 from bot.web.dashboard.language import _
 
@@ -50,7 +51,13 @@ def describe_offset(seconds: int) -> str:
 
 def _rsvp_counts(session: Any) -> dict[int, dict[str, int]]:
     rows = session.execute(
-        select(Rsvp.event_id, Rsvp.answer, func.count()).group_by(Rsvp.event_id, Rsvp.answer)
+        select(Rsvp.event_id, Rsvp.answer, func.count())
+        .join(Event, Event.id == Rsvp.event_id)
+        .where(
+            scope.owned_clause(Event.organization_id),
+            Rsvp.contact_id.in_(scope.visible_contact_ids()),
+        )
+        .group_by(Rsvp.event_id, Rsvp.answer)
     )
     counts: dict[int, dict[str, int]] = {}
     for event_id, answer, count in rows:
@@ -58,12 +65,26 @@ def _rsvp_counts(session: Any) -> dict[int, dict[str, int]]:
     return counts
 
 
+@bp.before_request
+def _in_scope_only() -> None:
+    """An event of another organization is not there (404), for every page and action."""
+    event_id = (request.view_args or {}).get("event_id")
+    if event_id is not None:  # a session of its own: the view's writes must not wait
+        with get_db().session() as db_session:
+            scope.owned_or_404(db_session, Event, event_id)
+
+
 @bp.get("/")
 def index() -> str:
     """Upcoming events first, then past ones."""
     session = get_session()
     now = utcnow()
-    rows = session.scalars(select(Event).order_by(Event.starts_at.desc()).limit(100)).all()
+    rows = session.scalars(
+        select(Event)
+        .where(scope.owned_clause(Event.organization_id))
+        .order_by(Event.starts_at.desc())
+        .limit(100)
+    ).all()
     return render_template(
         "dashboard/events/index.html",
         upcoming=sorted((e for e in rows if e.starts_at > now), key=lambda e: e.starts_at),
@@ -117,6 +138,7 @@ def create() -> Any:
             session, names, _filled(places), starts.astimezone(dt.UTC), zone, offsets, texts,
             now=utcnow(),
         )  # fmt: skip
+        event.organization_id = scope.acting_organization()  # a partner's event is its own
         event_id = event.id
     record("event.create", f"event:{event_id}", reminders=[int(o.total_seconds()) for o in offsets])
     flash(_("Event saved. Reminders go to everyone who says yes."), "success")
@@ -141,7 +163,7 @@ def _filled(values: dict[str, str]) -> dict[str, str]:
 def detail(event_id: int) -> str:
     """An event: its reminders (sent or not) and its RSVPs."""
     session = get_session()
-    event = session.get(Event, event_id) or abort(404)
+    event = scope.owned_or_404(session, Event, event_id)
     due = session.execute(
         select(Reminder, Broadcast)
         .outerjoin(Broadcast, Broadcast.reminder_id == Reminder.id)
@@ -151,7 +173,7 @@ def detail(event_id: int) -> str:
     rsvps = session.execute(
         select(Rsvp, Contact)
         .join(Contact, Contact.id == Rsvp.contact_id)
-        .where(Rsvp.event_id == event.id)
+        .where(Rsvp.event_id == event.id, scope.contacts_clause())
         .order_by(Rsvp.updated_at.desc())
     ).all()
     return render_template(
@@ -177,7 +199,7 @@ def add_reminder(event_id: int) -> Any:
         flash(_("Write one offset, like 3h or 1d."), "error")
         return redirect(url_for(".detail", event_id=event_id))
     with get_db().session() as session:
-        event = session.get(Event, event_id) or abort(404)
+        event = scope.owned_or_404(session, Event, event_id)
         reminder = events.add_event_reminder(session, event, offsets[0], _texts(request.form))
         reminder_id = reminder.id
     record("event.reminder_add", f"event:{event_id}", reminder=reminder_id)

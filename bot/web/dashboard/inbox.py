@@ -23,6 +23,7 @@ from bot.msgs.sending import (
     send_to_contact,
     sender_from_config,
 )
+from bot.web.dashboard import scope
 from bot.web.dashboard.auth import current_user, record, require
 from bot.web.dashboard.language import _
 
@@ -34,8 +35,19 @@ FAILED = ("failed", "undelivered")
 
 
 def waiting() -> Any:
-    """Inbound messages nobody has handled yet."""
-    return select(Message).where(Message.direction == DIRECTION_IN, Message.handled_by.is_(None))
+    """Inbound messages nobody has handled yet, of the contacts the scope sees."""
+    return select(Message).where(
+        Message.direction == DIRECTION_IN, Message.handled_by.is_(None), scope.messages_clause()
+    )
+
+
+@bp.before_request
+def _in_scope_only() -> None:
+    """A message of a contact the scope may not see is not there (404)."""
+    message_id = (request.view_args or {}).get("message_id")
+    if message_id is not None:  # a session of its own: the view's writes must not wait
+        with get_db().session() as db_session:
+            scope.message_or_404(db_session, message_id)
 
 
 @bp.get("/")
@@ -71,8 +83,8 @@ def reply(message_id: int) -> Any:
         flash(_("Write a reply of 1 to 1600 characters."), "error")
         return redirect(url_for(".index"))
     with get_db().session() as session:
-        message = session.get(Message, message_id)
-        if message is None or message.direction != DIRECTION_IN or message.contact_id is None:
+        message = scope.message_or_404(session, message_id)
+        if message.direction != DIRECTION_IN or message.contact_id is None:
             abort(404)
         contact_id, channel = message.contact_id, message.channel
     user = current_user()
@@ -132,8 +144,8 @@ def done(message_id: int) -> Any:
     """Take a message out of the inbox without answering (spam, a thank-you…)."""
     user = current_user()
     with get_db().session() as session:
-        message = session.get(Message, message_id)
-        if message is None or message.direction != DIRECTION_IN:
+        message = scope.message_or_404(session, message_id)
+        if message.direction != DIRECTION_IN:
             abort(404)
         if message.handled_by is None:
             message.handled_by = f"dismissed:{user.id if user else 0}"

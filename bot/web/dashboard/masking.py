@@ -15,7 +15,8 @@ import re
 from flask import Response, g
 
 from bot import phones
-from bot.accounts.roles import SEE_PHONES, SEE_TEXTS, allows
+from bot.accounts.roles import SEE_PHONES, SEE_TEXTS
+from bot.web.dashboard import scope
 
 log = logging.getLogger(__name__)
 
@@ -26,9 +27,8 @@ _SCRUBBED_TYPES = ("text/html", "application/json", "text/csv", "text/plain")
 
 
 def may(permission: str) -> bool:
-    """Whether the signed-in user has ``permission``."""
-    user = g.get("user")
-    return user is not None and allows(user.role, permission)
+    """Whether the signed-in user's role, in the organization they act for, has ``permission``."""
+    return g.get("user") is not None and scope.may(permission)
 
 
 def phone(value: str | None) -> str:

@@ -21,6 +21,7 @@ from bot.contacts.models import (
 )
 from bot.db import get_session, utcnow
 from bot.msgs.models import DIRECTION_IN, DIRECTION_OUT, Message
+from bot.web.dashboard import scope
 from bot.web.dashboard.charts import Series, bar_chart, line_chart
 from bot.web.dashboard.language import _, format_day
 
@@ -60,10 +61,11 @@ def _count_by_day(
 
 
 def growth(session: Session, starts: Sequence[dt.date]) -> tuple[list[int], list[int], list[int]]:
-    """Contacts at the end of each week, joins per week, opt-outs per week."""
+    """Contacts at the end of each week, joins per week, opt-outs per week (the scope's)."""
     since = dt.datetime.combine(starts[0], dt.time(), dt.UTC)
-    before = session.scalar(select(func.count(Contact.id)).where(Contact.created_at < since))
-    new = per_week(_count_by_day(session, Contact.created_at, since), starts)
+    mine = scope.contacts_clause()
+    before = session.scalar(select(func.count(Contact.id)).where(Contact.created_at < since, mine))
+    new = per_week(_count_by_day(session, Contact.created_at, since, mine), starts)
     totals, running = [], before or 0
     for count in new:
         running += count
@@ -71,23 +73,39 @@ def growth(session: Session, starts: Sequence[dt.date]) -> tuple[list[int], list
     joins = per_week(
         _count_by_day(
             session, ConsentEvent.created_at, since,
-            ConsentEvent.kind.in_((CONSENT_OPT_IN, CONSENT_RE_OPT_IN)),
+            ConsentEvent.kind.in_((CONSENT_OPT_IN, CONSENT_RE_OPT_IN)), *_consent_mine(),
         ),
         starts,
     )  # fmt: skip
     opt_outs = per_week(
         _count_by_day(
-            session, ConsentEvent.created_at, since, ConsentEvent.kind == CONSENT_OPT_OUT
+            session,
+            ConsentEvent.created_at,
+            since,
+            ConsentEvent.kind == CONSENT_OPT_OUT,
+            *_consent_mine(),
         ),
         starts,
     )
     return totals, joins, opt_outs
 
 
+def _consent_mine() -> tuple[ColumnElement[bool], ...]:
+    """Consent lines of the scope's contacts, the coalition's and its own (not other partners')."""
+    return (
+        ConsentEvent.contact_id.in_(scope.visible_contact_ids()),
+        scope.consent_clause(ConsentEvent.organization_id),
+    )
+
+
 def messages_per_week(session: Session, starts: Sequence[dt.date]) -> tuple[list[int], list[int]]:
     """Outbound messages handed to Twilio, and those confirmed delivered, per week."""
     since = dt.datetime.combine(starts[0], dt.time(), dt.UTC)
-    outbound = (Message.direction == DIRECTION_OUT, Message.status.not_in(NOT_SENT))
+    outbound = (
+        Message.direction == DIRECTION_OUT,
+        Message.status.not_in(NOT_SENT),
+        scope.messages_clause(),
+    )
     sent = _count_by_day(session, Message.created_at, since, *outbound)
     delivered = _count_by_day(
         session, Message.created_at, since, *outbound, Message.status.in_(DELIVERED)
@@ -102,7 +120,7 @@ def breakdown(session: Session, group: ColumnElement[str], since: dt.datetime) -
         .select_from(Message)
         .outerjoin(Contact, Contact.id == Message.contact_id)
         .where(Message.direction == DIRECTION_OUT, Message.created_at >= since)
-        .where(Message.status.not_in(NOT_SENT))
+        .where(Message.status.not_in(NOT_SENT), scope.messages_clause())
         .group_by(group, Message.status)
     )
     table: dict[str, Counter[str]] = {}
@@ -119,16 +137,17 @@ def tiles(session: Session, now: dt.datetime) -> dict[str, int]:
     week_ago = now - dt.timedelta(days=7)
 
     def count(*where: Any) -> int:
-        return session.scalar(select(func.count()).select_from(Contact).where(*where)) or 0
+        query = select(func.count()).select_from(Contact).where(scope.contacts_clause(), *where)
+        return session.scalar(query) or 0
 
     def events(kinds: tuple[str, ...]) -> int:
         query = select(func.count()).where(
-            ConsentEvent.kind.in_(kinds), ConsentEvent.created_at >= week_ago
+            ConsentEvent.kind.in_(kinds), ConsentEvent.created_at >= week_ago, *_consent_mine()
         )
         return session.scalar(query) or 0
 
     waiting = select(func.count()).where(
-        Message.direction == DIRECTION_IN, Message.handled_by.is_(None)
+        Message.direction == DIRECTION_IN, Message.handled_by.is_(None), scope.messages_clause()
     )
     return {
         "active": count(Contact.status == STATUS_ACTIVE, Contact.opted_in_at.is_not(None)),
@@ -142,7 +161,11 @@ def contacts_by_language(session: Session) -> list[tuple[str, int]]:
     """Subscribed contacts per language, Spanish first."""
     rows = session.execute(
         select(Contact.language, func.count())
-        .where(Contact.status == STATUS_ACTIVE, Contact.opted_in_at.is_not(None))
+        .where(
+            Contact.status == STATUS_ACTIVE,
+            Contact.opted_in_at.is_not(None),
+            scope.contacts_clause(),
+        )  # fmt: skip
         .group_by(Contact.language)
         .order_by(Contact.language.desc())
     )

@@ -16,8 +16,9 @@ from typing import Any
 from flask import Blueprint, Flask, abort, current_app, render_template, request
 
 from bot import queue
-from bot.accounts.roles import MANAGE, allows
+from bot.accounts.roles import MANAGE
 from bot.sending.process import redis_url
+from bot.web.dashboard import scope
 from bot.web.dashboard.auth import current_user, require
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ def _rq_dashboard_admins_only() -> None:
     if request.blueprint != "rq_dashboard":
         return
     user = current_user()
-    if user is None or not allows(user.role, MANAGE):
+    if user is None or not scope.may(MANAGE):  # the coalition's admins only
         abort(403)
     if request.method != "GET" or request.endpoint in _RQ_READ_ONLY_REFUSED:
         abort(405)
