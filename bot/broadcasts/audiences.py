@@ -89,8 +89,12 @@ def _has_tag(tags: Sequence[str]) -> ColumnElement[bool]:
     return exists().where(ContactTag.contact_id == Contact.id, ContactTag.tag.in_(tags))
 
 
-def matching(filters: Filters) -> list[ColumnElement[bool]]:
-    """WHERE clauses for the filters (consent is added separately)."""
+def matching(filters: Filters, after_id: int = 0) -> list[ColumnElement[bool]]:
+    """WHERE clauses for the filters (consent is added separately).
+
+    ``after_id``: the caller reads only contacts with ids above it (a keyset
+    page); the membership test is bounded by it too (see `targets`).
+    """
     clauses: list[ColumnElement[bool]] = []
     if filters.languages:
         clauses.append(Contact.language.in_(filters.languages))
@@ -104,13 +108,14 @@ def matching(filters: Filters) -> list[ColumnElement[bool]]:
         clauses.append(Contact.region.in_(region_codes(filters.regions)))
     clauses += _dates(filters)
     if filters.partners:
-        clauses.append(
-            exists().where(
-                Membership.contact_id == Contact.id,
-                Membership.organization_id.in_(filters.partners),
-                Membership.status == MEMBER,
-            )
+        member = exists().where(
+            Membership.contact_id == Contact.id,
+            Membership.organization_id.in_(filters.partners),
+            Membership.status == MEMBER,
         )
+        if after_id:
+            member = member.where(Membership.contact_id > after_id)
+        clauses.append(member)
     if filters.event_id is not None:
         clauses.append(
             exists().where(
@@ -144,20 +149,25 @@ def channel_order(filters: Filters, channels: Sequence[str]) -> tuple[str, ...]:
 
 
 def targets(
-    filters: Filters, channels: Sequence[str], now: dt.datetime
+    filters: Filters, channels: Sequence[str], now: dt.datetime, after_id: int = 0
 ) -> tuple[Select[Any], ColumnElement[str], ColumnElement[bool]]:
     """(query over contacts with an address on a wanted channel, chosen channel, in window).
 
     The chosen channel is the first of ``channels`` the contact has an address
     on; "in window" tells whether that is WhatsApp inside its 24-hour window.
+    ``after_id``: the caller reads only contacts with ids above it (a keyset
+    page): the address joins and the membership test are bounded by it too.
+    Without that, PostgreSQL read each page's addresses and members from the
+    first id on, so a page cost more the further it was (docs/performance.md).
     """
     order = channel_order(filters, channels)
     joined = {name: aliased(Address, name=f"address_{name}") for name in order}
     query = select(Contact)
     for name, address in joined.items():
-        query = query.outerjoin(
-            address, and_(address.contact_id == Contact.id, address.channel == name)
-        )
+        on = [address.contact_id == Contact.id, address.channel == name]
+        if after_id:  # the same rows; the index scan starts at the page, not at the first id
+            on.append(address.contact_id > after_id)
+        query = query.outerjoin(address, and_(*on))
     if not order:
         return query.where(false()), func.coalesce(None, ""), false()
     chosen = case(*[(a.id.is_not(None), name) for name, a in joined.items()], else_="")
@@ -166,7 +176,9 @@ def targets(
     in_window = (
         and_(wa.id.is_not(None), wa.last_inbound_at >= window_start) if wa is not None else false()
     )
-    query = query.where(or_(*[a.id.is_not(None) for a in joined.values()]), *matching(filters))
+    query = query.where(
+        or_(*[a.id.is_not(None) for a in joined.values()]), *matching(filters, after_id)
+    )
     return query, chosen, in_window
 
 
@@ -184,7 +196,7 @@ def page(
     and hold no cursor open between pages, so the caller may write and commit
     between them on any database.
     """
-    query, chosen, _ = targets(filters, channels, now)
+    query, chosen, _ = targets(filters, channels, now, after_id)
     query = query.with_only_columns(Contact.id, chosen).where(subscribed(), Contact.id > after_id)
     rows = session.execute(query.order_by(Contact.id).limit(limit)).all()
     return [(row[0], row[1]) for row in rows]
