@@ -203,7 +203,7 @@ def start_petition(
         view = contact_view(contact, channel)
         result = engine.start(
             flows.flowset, petitions.FLOW_ID, view, now, flows.variables,
-            answers={"petition": petition.slug},
+            answers={"petition": petition.slug}, step_id=petitions.KEYWORD_STEP,
         )  # fmt: skip
     return _applied(session, flows, contact, result, now, how, stored)
 
@@ -247,18 +247,22 @@ def start_flows(
     contact_ids: Iterable[int],
     flow_id: str,
     now: dt.datetime,
+    answers: Mapping[str, Any] | None = None,
 ) -> None:
     """Route the contacts' replies to ``flow_id``: a session waiting at its first step.
 
     A broadcast's text stands in for what the flow would have said first (the
     poll's or the RSVP's question), so its answer goes to that step. A flow
     that is no longer loaded starts nothing: the replies go where any text goes.
+    ``answers`` are known already (the petition a broadcast carries).
     """
     flow = flows.flowset.get(flow_id)
     if flow is None or flow.first_step is None:
         log.warning("flow %s is not loaded: the broadcast's replies start no flow", flow_id)
         return
-    started = engine.FlowState(flow_id, flow.first_step.id, True, 0, now, now + flow.expire_after)
+    started = engine.FlowState(
+        flow_id, flow.first_step.id, True, 0, now, now + flow.expire_after, dict(answers or {})
+    )
     ids = list(contact_ids)
     stored = {
         s.contact_id: s

@@ -45,6 +45,8 @@ from bot.msgs.models import Message
 from bot.partners.models import Organization
 from bot.text import SegmentInfo, sms_segments
 
+PETITION_FLOW = "petition"  # flows/petition.yaml: its first step asks "sign?"
+
 
 class BroadcastError(PuenteError, ValueError):
     """A broadcast that cannot be created or changed as asked (the message says why)."""
@@ -83,12 +85,14 @@ def create(
     expires_at: dt.datetime | None = None,
     reminder_id: int | None = None,
     organization_id: int | None = None,
+    petition_id: int | None = None,
     now: dt.datetime,
 ) -> Broadcast:
     """A draft broadcast; raises BroadcastError when something is missing or wrong.
 
     ``organization_id``: a partner's broadcast goes to that partner's members
     only, whatever the filters say (`Filters.scoped`); None is the coalition's.
+    ``petition_id``: it carries that petition, and a reply of YES / SÍ signs it.
     """
     texts = {lang: text.strip() for lang, text in texts.items() if text and text.strip()}
     _check(texts, default_language, channels, media_urls, content_sid, content_variables)
@@ -106,7 +110,8 @@ def create(
         media_urls=list(media_urls),
         content_sid=content_sid or None,
         content_variables=dict(content_variables or {}),
-        flow_id=flow_id or None,
+        flow_id=PETITION_FLOW if petition_id is not None else flow_id or None,
+        petition_id=petition_id,
         expires_at=expires_at,
         reminder_id=reminder_id,
         created_at=now,

@@ -26,6 +26,7 @@ from bot.db import Database, get_db, utcnow
 from bot.msgs.sending import send_to_contact, sender_from_config
 from bot.partners import membership, organizations
 from bot.partners.models import Organization
+from bot.petitions import petitions
 from bot.sending import process, queueing
 
 
@@ -194,6 +195,7 @@ broadcast_group = click.Group("broadcast", help="Create, preview and send broadc
 @click.option("--template-var", "variables", multiple=True, help="1=value")
 @click.option("--flow", "flow_id", help="Route replies to this flow (poll, RSVP).")
 @click.option("--partner", help="A partner's broadcast: its members, its sender, its name.")
+@click.option("--petition", "petition_slug", help="Carry this petition: replying YES signs it.")
 @click.option("--to-partner", "to_partners", multiple=True,
               help="The coalition's broadcast to these partners' members only.")  # fmt: skip
 @filter_options
@@ -201,12 +203,16 @@ def broadcast_create(name: str, text_es: str | None, text_en: str | None, **kw: 
     """Create a draft broadcast and show its preview."""
     audience_name = kw.pop("audience_name")
     partner_slug, to_partners = kw.pop("partner"), kw.pop("to_partners")
+    petition_slug = kw.pop("petition_slug")
     options = {k: kw.pop(k) for k in list(kw) if k not in _CREATE_KEYS}
     variables = dict(v.split("=", 1) for v in kw.pop("variables"))
     now = utcnow()
     try:
         with _db().session() as session:
             owner = _partner(session, partner_slug)
+            carried = petitions.by_slug(session, petition_slug) if petition_slug else None
+            if petition_slug and carried is None:
+                _fail(f"no petition {petition_slug} (puente petitions list)")
             filters = (
                 audiences.load(session, audience_name) if audience_name else filters_from(options)
             )
@@ -225,6 +231,7 @@ def broadcast_create(name: str, text_es: str | None, text_en: str | None, **kw: 
                 content_variables=variables,
                 flow_id=kw["flow_id"],
                 organization_id=owner.id if owner else None,
+                petition_id=carried.id if carried else None,
                 now=now,
             )
             click.echo(f"broadcast {created.id} created (draft)")

@@ -129,14 +129,16 @@ def start(
     *,
     translate: Translate = translate_flows,
     answers: Mapping[str, Any] | None = None,
+    step_id: str | None = None,
 ) -> Result:
     """Start ``flow_id`` for the contact, as if they had just written (``now`` opens the window).
 
     ``answers`` are known before the first step (a petition's slug, when its
-    keyword starts the petition flow) and kept with the session.
+    keyword starts the petition flow) and kept with the session; ``step_id``
+    starts at that step instead of the first (a keyword needs no "sign?").
     """
     turn = _turn(flows, flows.flows[flow_id], contact, now, variables, translate)
-    return _start(turn, flow_id, now, answers=answers)
+    return _start(turn, flow_id, now, answers=answers, step_id=step_id)
 
 
 def handle(
@@ -239,11 +241,13 @@ def _start(
     now: datetime,
     budget: int = MAX_STEPS_PER_TURN,
     answers: Mapping[str, Any] | None = None,
+    step_id: str | None = None,
 ) -> Result:
     flow = turn.flowset.flows[flow_id]
     turn.flow, turn.answers = flow, dict(answers or {})
-    session = FlowState(flow.id, flow.first_step.id, False, 0, now, now, {}, last_inbound_at=now)
-    return _run(turn, session, flow.first_step.id, budget)
+    first = flow.step(step_id) if step_id else flow.first_step
+    session = FlowState(flow.id, first.id, False, 0, now, now, {}, last_inbound_at=now)
+    return _run(turn, session, first.id, budget)
 
 
 def _run(

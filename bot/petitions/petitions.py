@@ -24,6 +24,7 @@ from bot.partners.models import OrganizationKeyword
 from bot.petitions.models import PETITION_CLOSED, PETITION_OPEN, Petition, Signature
 
 FLOW_ID = "petition"  # flows/petition.yaml: asks what is missing, then signs
+KEYWORD_STEP = "known_name"  # where a keyword starts it (a broadcast's YES starts at confirm)
 TARGET_COUNTRIES = ("US", "MX")
 
 # What a signer is told ({number} in Babel's format for their language).

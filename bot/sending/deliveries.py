@@ -72,6 +72,7 @@ from bot.msgs import sending
 from bot.msgs.models import STATUS_BLOCKED, STATUS_PENDING
 from bot.msgs.sending import STATUS_SKIPPED_WINDOW, Draft, Outcome, in_whatsapp_window
 from bot.partners.models import Organization
+from bot.petitions.models import Petition
 from bot.sending import quiet_hours
 from bot.sending.process import Runtime
 from bot.text import sms_segments
@@ -98,6 +99,7 @@ class Plan:
     event: Event | None = None
     org_name: str = ""
     sender: twilio.Sender | None = None  # a partner's own number or service, else the runtime's
+    flow_answers: Mapping[str, str] = field(default_factory=dict)  # the petition it carries
 
     def text(self, language: str) -> str:
         return self.texts.get(language) or self.texts[self.default_language]
@@ -193,7 +195,16 @@ def load_plan(runtime: Runtime, broadcast_id: int) -> Plan | None:
             event,
             runtime.config["ORG_NAME"],
             _partner_sender(session, runtime.sender, broadcast.organization_id),
+            _flow_answers(session, broadcast),
         )
+
+
+def _flow_answers(session: Session, broadcast: Broadcast) -> dict[str, str]:
+    """What the replies' flow knows already: the petition the broadcast carries."""
+    if broadcast.petition_id is None:
+        return {}
+    slug = session.scalar(select(Petition.slug).where(Petition.id == broadcast.petition_id))
+    return {"petition": slug} if slug else {}
 
 
 def _partner_sender(
@@ -511,7 +522,9 @@ def record(
                 sent.append(claimed.contact_id)
         update_by_id(session, Delivery, values)
         if plan.flow_id and sent:
-            conversations.start_flows(session, runtime.flows, sent, plan.flow_id, now)
+            conversations.start_flows(
+                session, runtime.flows, sent, plan.flow_id, now, plan.flow_answers
+            )
 
 
 def decide(

@@ -21,14 +21,15 @@ def test_create_sign_list_export_close(app, client, db):
     result = run(app, *CREATE)
     assert result.exit_code == 0, result.output
     text(client, "+12135550123", "SIGN")
-    text(client, "+12135550123", "=HYPERLINK(\"x\") Ana")  # a name a spreadsheet would run
+    text(client, "+12135550123", '=HYPERLINK("x") Ana')  # a name a spreadsheet would run
     text(client, "+12135550123", "78701")
-    assert "armas\topen\t1/5000\tAlto al tráfico de armas / Stop gun trafficking" in run(
-        app, "petitions", "list"
-    ).output
+    assert (
+        "armas\topen\t1/5000\tAlto al tráfico de armas / Stop gun trafficking"
+        in run(app, "petitions", "list").output
+    )
     exported = run(app, "petitions", "signatures", "armas").output.splitlines()
     assert exported[0] == "name,postal_code,region,country,signed_at"
-    assert exported[1].startswith("\"'=HYPERLINK(\"\"x\"\") Ana\",78701,US-TX,US,")
+    assert exported[1].startswith('"\'=HYPERLINK(""x"") Ana",78701,US-TX,US,')
     assert "213" not in "\n".join(exported)  # no phone number goes to the target
     assert run(app, "petitions", "close", "armas").exit_code == 0
     assert "armas\tclosed" in run(app, "petitions", "list").output

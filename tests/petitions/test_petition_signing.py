@@ -5,13 +5,17 @@ Through the real webhook with a valid signature, on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import insert, select
 
+from bot.broadcasts import fanout
 from bot.db import utcnow
 from bot.petitions import petitions
 from bot.petitions.models import Signature
-from tests.factories import contact_by_phone, create_partner
+from bot.sending import batches
+from tests.factories import contact_by_phone, create_broadcast, create_contact, create_partner
 from tests.twilio_requests import inbound_params, post_signed, reply_bodies, text
+from tests.workers import in_process, worker_env
 
 LUPE = "+525512345678"
 ANA = "+12135550123"
@@ -136,8 +140,6 @@ def test_an_opted_out_contact_gets_no_answer_and_signs_nothing(client, db):
 
 
 def test_keywords_are_one_namespace_with_the_partners(app, db):
-    import pytest
-
     from bot.partners.organizations import PartnerError
 
     create_partner(db, "frontera", "FRONTERA", "BORDER")
@@ -150,3 +152,43 @@ def test_keywords_are_one_namespace_with_the_partners(app, db):
         make_petition(db, slug="otra", keywords={"en": ["sign"]})
     with pytest.raises(PartnerError, match="STOP is a compliance word"):
         make_petition(db, slug="otra2", keywords={"en": ["STOP"]})
+
+
+# --- a broadcast that carries the petition: replying YES signs ---------------------
+
+
+@pytest.fixture
+def env(database_url, redis_url, fake_twilio_server, fake_twilio):
+    return worker_env(database_url, redis_url, fake_twilio_server[1], SETTLE_AFTER_S="60")
+
+
+@pytest.mark.filterwarnings(
+    "ignore::ResourceWarning", "ignore::pytest.PytestUnraisableExceptionWarning"
+)
+def test_replying_to_a_broadcast_that_carries_the_petition(client, db, env, fake_twilio):
+    runtime = in_process(env)
+    petition_id = make_petition(db)
+    phones = [f"+1213555000{n}" for n in (1, 2, 3)]
+    for phone in phones:
+        create_contact(db, phone, "es")
+    broadcast_id = create_broadcast(
+        db, {"es": "¿Firmas contra el tráfico de armas? Responde SÍ", "en": "Sign? Reply YES"},
+        petition_id=petition_id,
+    )  # fmt: skip
+    fanout.fan_out(runtime.db, broadcast_id, utcnow(), 500, lambda _batch: None)
+    batches.send_batch(runtime, broadcast_id, 0)
+    assert sorted(m["to"] for m in fake_twilio.outbox()) == phones
+
+    assert "nombre completo" in text(client, phones[0], "sí")[0]
+    text(client, phones[0], "Rosa Díaz")
+    assert text(client, phones[0], "22000") == [
+        "¡Gracias por firmar «Alto al tráfico de armas»! Eres la firma número 1."
+    ]
+    assert text(client, phones[1], "no") == [
+        "Está bien, no agregaremos tu firma. ¡Gracias por leer!"
+    ]
+    assert text(client, phones[2], "¿de qué se trata?") == [
+        "Responde SÍ para firmar la petición, o NO."
+    ]
+    with db.session() as session:
+        assert petitions.count(session, petition_id) == 1

@@ -1,4 +1,5 @@
-"""petitions and signatures; petition keywords beside the partners' (one namespace)
+"""petitions and signatures; petition keywords beside the partners' (one namespace);
+the petition a broadcast carries
 
 Revision ID: 0008
 Revises: 0007
@@ -59,6 +60,11 @@ def upgrade() -> None:
     )
     op.create_index("ix_signatures_organization_id", "signatures", ["organization_id"])
     op.create_index("ix_signatures_petition_created", "signatures", ["petition_id", "created_at"])
+    with op.batch_alter_table("broadcasts") as batch:
+        batch.add_column(sa.Column("petition_id", sa.Integer(), nullable=True))
+        batch.create_foreign_key(
+            "fk_broadcasts_petition_id", "petitions", ["petition_id"], ["id"], ondelete="SET NULL"
+        )
     with op.batch_alter_table("organization_keywords") as batch:
         batch.add_column(sa.Column("petition_id", sa.Integer(), nullable=True))
         batch.create_index("ix_organization_keywords_petition_id", ["petition_id"])
@@ -76,6 +82,9 @@ def downgrade() -> None:
     with op.batch_alter_table("organization_keywords") as batch:
         batch.drop_constraint("fk_organization_keywords_petition_id", type_="foreignkey")
         batch.drop_index("ix_organization_keywords_petition_id")
+        batch.drop_column("petition_id")
+    with op.batch_alter_table("broadcasts") as batch:
+        batch.drop_constraint("fk_broadcasts_petition_id", type_="foreignkey")
         batch.drop_column("petition_id")
     op.drop_index("ix_signatures_petition_created", "signatures")
     op.drop_index("ix_signatures_organization_id", "signatures")
