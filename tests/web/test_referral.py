@@ -170,6 +170,17 @@ def test_the_poster_shows_name_keyword_number_and_qr_in_one_language_or_both(app
             assert "+15125550100" in response.data.decode()  # its own number, not masked
             assert "Frontera Unida" in response.data.decode()
         assert client.get("/dashboard/partners/").status_code == 403
+    # Another partner's organizer prints their own poster, not this one.
+    sur = make_partner(db, "sur", es=("SUR",), en=("SOUTH",))
+    with db.session() as session:
+        email = "sur-organizer@puente.example.org"
+        user = users.create_user(session, email, "Sur", DASHBOARD_PASSWORD, "viewer", "es")
+        user.role = None
+        user.partner_roles.append(PartnerRole(organization_id=sur, role="organizer"))
+    client = signed_in(app, email)
+    assert client.get("/dashboard/partners/sur/poster").status_code == 200
+    refused = client.get("/dashboard/partners/frontera/poster")
+    assert refused.status_code == 403 and b"FRONTERA" not in refused.data
 
 
 def signed_in(app, email):

@@ -7,8 +7,9 @@ the reason translated, and the form keeps what was typed. Every change is
 written to the audit log for that partner.
 
 The poster (``/dashboard/partners/<slug>/poster``) is for the coalition's admins
-and the partner's own organizers: its name, its keyword, the number to text and
-the QR code of its join link (``bot.web.referral``), in one language or both.
+and the partner's own organizers, acting for it (``bot.web.dashboard.scope``):
+its name, its keyword, the number to text and the QR code of its join link
+(``bot.web.referral``), in one language or both.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from flask import (
 )
 
 from bot.accounts import audit
-from bot.accounts.roles import EDIT, MANAGE, allows
+from bot.accounts.roles import EDIT, MANAGE
 from bot.db import get_db, get_session, utcnow
 from bot.flows.model import FlowSet
 from bot.i18n import LANGUAGES, gettext
@@ -38,6 +39,7 @@ from bot.partners import organizations, referrals
 from bot.partners.models import Organization
 from bot.partners.organizations import COUNTRIES, PartnerError, PartnerFields
 from bot.web import referral
+from bot.web.dashboard import scope
 from bot.web.dashboard.auth import client_ip, current_user, require
 from bot.web.dashboard.language import DOMAIN, _
 
@@ -213,10 +215,9 @@ def poster(slug: str) -> str:
     partner = organizations.by_slug(get_session(), slug)  # an archived one has no link
     if partner is None:
         abort(404)
-    user = current_user()
-    assert user is not None
-    coalition_admin = allows(user.role or "", MANAGE)
-    if not coalition_admin and not allows(user.role_in(partner.id) or "", EDIT):
+    coalition_admin = scope.may(MANAGE)  # an admin acting for the coalition
+    acting_for_it = scope.current().organization_id == partner.id and scope.may(EDIT)
+    if not coalition_admin and not acting_for_it:
         abort(403)
     shown = request.args.get("lang", "both")
     shown = shown if shown in POSTER_LANGUAGES else "both"
