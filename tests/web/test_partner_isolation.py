@@ -582,3 +582,97 @@ def test_the_cli_makes_a_partner_organizer_who_sees_only_that_partner(app, db, w
     )
     assert changed.exit_code == 0, changed.output
     assert "alfa:organizer,beta:viewer" in runner.invoke(args=["users", "list"]).output
+
+
+def test_the_cli_s_partner_broadcast_and_import_reach_that_partner_only(app, db, world, tmp_path):
+    runner = app.test_cli_runner()
+    with app.app_context():  # as `puente …` runs them (FlaskGroup pushes it)
+        result = runner.invoke(
+            args=["broadcast", "create", "Alfa by CLI", "--text-en", "Hi", "--partner", "alfa"]
+        )
+    assert result.exit_code == 0, result.output
+    assert "BETAZ" not in result.output and PHONES["beta"] not in result.output
+    lista = tmp_path / "alfa.csv"
+    lista.write_text(
+        "phone,channel,language,tags,consent_source,consent_date\n"
+        "+12135550155,sms,es,,feria 2026,2026-05-01\n",
+        encoding="utf-8",
+    )
+    with app.app_context():
+        imported = runner.invoke(args=["contacts", "import", str(lista), "--partner", "alfa"])
+    assert imported.exit_code == 0, imported.output
+    with db.session() as session:
+        made = session.scalar(select(Broadcast).where(Broadcast.name == "Alfa by CLI"))
+        assert made.organization_id == world.alfa.organization
+        reached = audiences.page(session, broadcast.filters_of(made), ("sms",), utcnow())
+        reached_ids = {contact for contact, _ in reached}
+        assert world.alfa.contact in reached_ids and len(reached_ids) == 2  # and the imported
+        assert not reached_ids & {world.beta.contact, world.coalition.contact}
+        members = set(
+            session.scalars(
+                select(Membership.contact_id).where(
+                    Membership.organization_id == world.beta.organization
+                )
+            )
+        )
+        assert members == {world.beta.contact}  # Alfa's list joined nobody to Beta
+
+
+# --- the users page gives roles in partners -----------------------------------------------
+
+
+def test_a_coalition_admin_gives_roles_in_partners_on_the_users_page(app, db, world, sign_in):
+    client = sign_in("admin")
+    token = client.csrf_token
+    page = client.get("/dashboard/users/").get_data(as_text=True)
+    assert "Alfa United" in page and 'name="partner"' in page
+    response = client.post(
+        "/dashboard/users/",
+        data={
+            "csrf_token": token, "email": "rosa@alfa.example.org", "name": "Rosa",
+            "password": DASHBOARD_PASSWORD, "role": "viewer", "language": "es",
+            "partner": str(world.alfa.organization),
+        },
+    )  # fmt: skip
+    assert response.status_code == 302
+    with db.session() as session:
+        rosa = users.find_by_email(session, "rosa@alfa.example.org")
+        rosa_id = rosa.id
+        assert rosa.role is None
+        assert [(r.organization_id, r.role) for r in rosa.partner_roles] == [
+            (world.alfa.organization, "viewer")
+        ]
+    client.post(
+        f"/dashboard/users/{rosa_id}/partner-role",
+        data={"csrf_token": token, "partner": str(world.beta.organization), "role": "organizer"},
+    )
+    # the last role cannot be taken away: a user needs a role somewhere
+    client.post(
+        f"/dashboard/users/{rosa_id}/partner-role",
+        data={"csrf_token": token, "partner": str(world.alfa.organization), "role": ""},
+    )
+    with db.session() as session:
+        roles = session.execute(
+            select(PartnerRole.organization_id, PartnerRole.role).where(
+                PartnerRole.user_id == rosa_id
+            )
+        ).all()
+        assert sorted(roles) == sorted(
+            [(world.beta.organization, "organizer")]
+        )  # Alfa's taken away: she still has Beta's
+        entries = session.scalars(
+            select(AuditEntry).where(AuditEntry.action.startswith("user."))
+        ).all()
+        assert {"user.create", "user.partner_role"} <= {e.action for e in entries}
+        assert all(e.organization_id is None for e in entries)  # acted for the coalition
+    response = client.post(
+        f"/dashboard/users/{rosa_id}/partner-role",
+        data={"csrf_token": token, "partner": str(world.beta.organization), "role": ""},
+    )
+    with db.session() as session:
+        assert (
+            session.scalar(
+                select(func.count()).select_from(PartnerRole).where(PartnerRole.user_id == rosa_id)
+            )
+            == 1
+        )  # her only role stays

@@ -19,7 +19,6 @@ from bot.contacts import consent, csv_lists
 from bot.contacts.csv_lists import Reason
 from bot.contacts.models import (
     CHANNELS,
-    CONSENT_OPT_IN,
     STATUS_OPTED_OUT,
     STATUSES,
     Address,
@@ -30,7 +29,7 @@ from bot.contacts.models import (
 from bot.db import get_db, get_session, utcnow
 from bot.i18n import LANGUAGES
 from bot.msgs.models import Message
-from bot.partners.models import LEFT, MEMBER, Membership
+from bot.partners import membership
 from bot.web.dashboard import masking, scope
 from bot.web.dashboard.auth import current_user, record, require
 from bot.web.dashboard.language import _
@@ -292,51 +291,23 @@ def import_csv() -> Any:
 
 
 def _import(lines: list[str], region: str) -> csv_lists.Report:
+    """Apply the rows; a partner's list makes each row its member (``membership.import_member``)."""
     report = csv_lists.Report()
     now = utcnow()
     partner_id = scope.acting_organization()
     with get_db().session() as session:
         for row in csv_lists.read_rows(lines, region, now):
-            if isinstance(row, csv_lists.Row):
-                kept_out = len(report.kept_opted_out)
-                csv_lists.apply_row(session, row, now, report)
-                if partner_id is not None and len(report.kept_opted_out) == kept_out:
-                    join_partner(session, row, partner_id, now)
-            else:
+            if not isinstance(row, csv_lists.Row):
                 report.problems.append(row)
+                continue
+            kept_out = len(report.kept_opted_out)
+            contact = csv_lists.apply_row(session, row, now, report)
+            if partner_id is not None and len(report.kept_opted_out) == kept_out:
+                membership.import_member(
+                    session, contact, partner_id, row.consented_at, source=row.source,
+                    channel=row.channel,
+                )  # fmt: skip
     return report
-
-
-def join_partner(
-    session: Session, row: csv_lists.Row, partner_id: int, now: Any
-) -> Membership | None:
-    """A row imported by a partner makes the contact its member, with a consent line for it.
-
-    One who left that partner stays out: a list never undoes a leave, as it
-    never undoes a STOP. Returns the membership, or None when there is none.
-    """
-    session.flush()
-    contact = session.scalar(select(Contact).where(Contact.phone == row.phone))
-    if contact is None:
-        return None
-    membership = session.get(Membership, (contact.id, partner_id))
-    if membership is not None:
-        return None if membership.status == LEFT else membership
-    membership = Membership(
-        contact_id=contact.id, organization_id=partner_id, status=MEMBER,
-        source="import", joined_at=row.consented_at,
-    )  # fmt: skip
-    session.add(membership)
-    session.add(
-        ConsentEvent(
-            contact_id=contact.id, kind=CONSENT_OPT_IN, channel=row.channel,
-            words=row.source[:500], source=f"import:{row.source}"[:64],
-            organization_id=partner_id, created_at=now,
-        )
-    )  # fmt: skip
-    if contact.joined_via_id is None:
-        contact.joined_via_id = partner_id
-    return membership
 
 
 def _in_language(reason: str) -> str:

@@ -64,6 +64,11 @@ class Scope:
         """How the choice is written in the session and the switcher's form."""
         return "" if self.organization_id is None else str(self.organization_id)
 
+    def name(self, language: str) -> str:
+        """The acting organization's name ("" when the user may act for nobody)."""
+        chosen = next((c for c in self.choices if c.organization_id == self.organization_id), None)
+        return chosen.name(language) if chosen and self.role else ""
+
     def allows(self, permission: str) -> bool:
         """Whether the acting role has ``permission``; managing is the coalition's only."""
         if self.role is None:
