@@ -35,6 +35,8 @@ PUBLIC = {
     "health.healthz",  # the platform's probe: says ok or down, nothing more
     "referral.join",  # a partner's join link (/j/<slug>): its name and keyword, for anyone
     "referral.qr",  # the QR code of that link
+    "petition_page.page",  # a petition's public count (/p/<slug>): no signer's data
+    "petition_page.as_json",  # the same count as JSON for the coalition's website
 }
 PUBLIC_IN_DEVELOPMENT = {"simulator.page", "simulator.sign", "simulator.outbox", "simulator.reset"}
 

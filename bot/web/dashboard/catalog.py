@@ -1,8 +1,8 @@
 """``python -m bot.web.dashboard.catalog``: update the dashboard's catalogs from the code.
 
 Collects every ``_("...")`` and ``N_("...")`` in the dashboard's Python and
-templates (and the account and partner errors it shows, and the public join
-page's texts), then rewrites
+templates (and the account, partner and petition errors it shows, and the public
+join and petition pages' texts), then rewrites
 messages/<lang>/LC_MESSAGES/dashboard.po keeping the translations already
 there. New Spanish entries are left empty, and tests/test_catalogs.py fails
 until someone translates them. A development tool: the app never runs it.
@@ -28,8 +28,11 @@ SOURCES = (
     (BOT / "contacts", [("csv_lists.py", "python")]),  # CSV bad-row reasons
     (BOT / "partners", [("organizations.py", "python")]),  # why a partner is refused
     (BOT / "web", [("referral.py", "python")]),  # the public join page
+    (BOT / "petitions", [("petitions.py", "python")]),  # why a petition is refused
+    (BOT / "web", [("petition_page.py", "python")]),  # a petition's public count page
     (BOT / "web" / "templates" / "dashboard", [("**.html", "jinja2.ext:babel_extract")]),
     (BOT / "web" / "templates" / "referral", [("**.html", "jinja2.ext:babel_extract")]),
+    (BOT / "web" / "templates" / "petition_page", [("**.html", "jinja2.ext:babel_extract")]),
 )
 # _in(language, "…"): a text in a given language, not the page's (the partner's poster).
 KEYWORDS = {"_": None, "N_": None, "_n": (1, 2), "_in": (2,)}
