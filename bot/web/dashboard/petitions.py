@@ -362,7 +362,7 @@ def detail(slug: str) -> str:
         ],  # fmt: skip
         owner=names.get(petition.organization_id, "—")
         if petition.organization_id
-        else _("The coalition's"),
+        else _("The coalition"),
         country_name=country_name,
         status_label=status_label,
         percent=percent,
