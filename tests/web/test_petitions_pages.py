@@ -456,3 +456,16 @@ def test_an_unknown_petition_is_a_plain_page_in_both_languages(client, db):
     missing = client.get("/p/nada.json")
     assert missing.status_code == 404 and missing.get_json() == {"error": "not found"}
     assert missing.headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_a_coalition_admin_opens_a_petition_for_a_partner(sign_in, db):
+    alfa = create_partner(db, "alfa", "ALFAES", "ALFAEN")
+    admin = sign_in("admin")
+    assert '<option value="alfa"' in admin.get("/dashboard/petitions/").get_data(as_text=True)
+    form = {**FORM, "partner": "alfa", "csrf_token": admin.csrf_token}
+    assert admin.post("/dashboard/petitions/", data=form).status_code == 302
+    with db.session() as session:
+        assert petitions.by_slug(session, "muro").organization_id == alfa
+    assert audit_entries(db, "petition.create") == [
+        (f"petition:{_id(db, 'muro')}", alfa, {"slug": "muro"})
+    ]
