@@ -409,6 +409,53 @@ def _watch(broadcast_id: int, timeout_s: float = 24 * 3600) -> None:
             time.sleep(1)
 
 
+@broadcast_group.command("results")
+@click.argument("broadcast_id", type=int)
+@click.option(
+    "--csv",
+    "as_csv",
+    is_flag=True,
+    help="CSV rows (figure, language, channel, partner, count) on stdout.",
+)
+def broadcast_results(broadcast_id: int, as_csv: bool) -> None:
+    """What it achieved: sent, delivered, failed and skipped by reason, replies, opt-outs,
+    signatures and RSVPs within 72 h, by language, channel and partner."""
+    import csv
+
+    from sqlalchemy import select
+
+    from bot.broadcasts import results
+    from bot.broadcasts.models import Broadcast
+
+    with _db().session() as session:
+        if session.get(Broadcast, broadcast_id) is None:
+            _fail(f"no broadcast {broadcast_id}")
+        found = results.results(session, broadcast_id)
+        slugs = dict(session.execute(select(Organization.id, Organization.slug)).all())
+    if as_csv:
+        writer = csv.writer(click.get_text_stream("stdout"), lineterminator="\n")
+        writer.writerow(("figure", "language", "channel", "partner", "count"))
+        writer.writerows(results.csv_rows(found, slugs))
+        return
+    click.echo(f"broadcast {broadcast_id}: results (replies, opt-outs, actions within 72 h)")
+    for figure in found.tracked:
+        click.echo(f"  {figure}: {found.total(figure)}")
+        if figure in (results.FAILED, results.SKIPPED, results.RSVPS):
+            for reason, count in sorted(found.by(figure, "reason").items()):
+                click.echo(f"    {reason}: {count}")
+        for dimension, name in (("language", "language"), ("channel", "channel"),
+                                ("partner_id", "partner")):  # fmt: skip
+            split = found.by(figure, dimension)
+            if split:
+                shown = ", ".join(
+                    f"{slugs.get(k, 'coalition') if dimension == 'partner_id' else k}={n}"
+                    for k, n in sorted(split.items(), key=lambda kv: str(kv[0]))
+                )
+                click.echo(f"    by {name}: {shown}")
+    for figure in results.NOT_TRACKED:
+        click.echo(f"  {figure}: not tracked yet")
+
+
 # --- events --------------------------------------------------------------------------
 
 events_group = click.Group("events", help="Events, RSVPs and reminders.")

@@ -1,0 +1,314 @@
+"""What one broadcast achieved: its results, split by language, channel and partner.
+
+Three GROUP BY queries at most, whatever the audience's size:
+
+1. the deliveries with their messages' statuses: sent (Twilio accepted it),
+   delivered, failed by reason (the error code's meaning, from
+   ``bot.channels.errors``) and skipped by reason;
+2. what the recipients did within ``WINDOW`` after their broadcast message:
+   replied (an inbound message), opted out (attributed to the last broadcast
+   they were sent before opting out, so a later broadcast takes it), signed the
+   petition the broadcast carries;
+3. RSVPs (only for an RSVP flow's broadcast or an event's reminder).
+
+Every count is of distinct contacts. The language is the one the contact was
+sent (theirs when the broadcast has a text in it, else the broadcast's
+default); the channel is the delivery's; the partner is the one who brought
+the contact (``Contact.joined_via_id``; None: the coalition directly).
+
+Clicks and poll answers are not tracked yet: ``NOT_TRACKED`` names them so the
+pages can say so, and no number is made up for them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from sqlalchemy import (
+    ColumnElement,
+    Interval,
+    and_,
+    case,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+)
+from sqlalchemy.orm import Session, aliased
+
+from bot.broadcasts.models import (
+    DELIVERY_BLOCKED,
+    DELIVERY_FAILED,
+    DELIVERY_SENT,
+    DELIVERY_SKIPPED_CANCELED,
+    DELIVERY_SKIPPED_EXPIRED,
+    DELIVERY_SKIPPED_NO_CONSENT,
+    DELIVERY_SKIPPED_OPTED_OUT,
+    DELIVERY_SKIPPED_WINDOW,
+    Broadcast,
+    Delivery,
+    Reminder,
+    Rsvp,
+)
+from bot.channels.errors import classify_error
+from bot.contacts.models import CONSENT_OPT_OUT, ConsentEvent, Contact
+from bot.msgs.models import DIRECTION_IN, Message
+from bot.petitions.models import Signature
+
+WINDOW = dt.timedelta(hours=72)
+
+# The figures, in the order they are shown.
+SENT = "sent"
+DELIVERED = "delivered"
+FAILED = "failed"
+SKIPPED = "skipped"
+REPLIED = "replied"
+OPTED_OUT = "opted_out"
+SIGNED = "signed"
+RSVPS = "rsvps"
+FIGURES = (SENT, DELIVERED, FAILED, SKIPPED, REPLIED, OPTED_OUT, SIGNED, RSVPS)
+# Built later (tracked links, polls): shown as "not tracked yet", never as a number.
+NOT_TRACKED = ("clicks", "poll_answers")
+
+DELIVERED_STATUSES = ("delivered", "read")
+FAILED_STATUSES = ("failed", "undelivered")
+# Delivery status -> why it was skipped.
+SKIP_REASONS = {
+    DELIVERY_SKIPPED_OPTED_OUT: "opted_out",
+    DELIVERY_BLOCKED: "opted_out",  # refused at the last moment: opted out or invalid
+    DELIVERY_SKIPPED_NO_CONSENT: "no_consent",
+    DELIVERY_SKIPPED_WINDOW: "whatsapp_window",
+    DELIVERY_SKIPPED_EXPIRED: "expired",
+    DELIVERY_SKIPPED_CANCELED: "canceled",
+}
+UNKNOWN_REASON = "unknown"  # a failure without an error code
+
+
+def failure_reason(code: int | None) -> str:
+    """A short reason for a Twilio error code: what ``bot.channels.errors`` says it means."""
+    if code is None:
+        return UNKNOWN_REASON
+    consequence, _retryable = classify_error(code)
+    return consequence.value
+
+
+def is_rsvp_broadcast(item: Broadcast) -> bool:
+    """Whether RSVPs count for it: an event's reminder, or replies go to an RSVP flow."""
+    return item.reminder_id is not None or "rsvp" in (item.flow_id or "")
+
+
+@dataclass(frozen=True)
+class Row:
+    figure: str
+    reason: str | None  # failed / skipped: why; rsvps: the answer; else None
+    language: str
+    channel: str
+    partner_id: int | None  # who brought the contact; None: the coalition directly
+    count: int
+
+
+@dataclass(frozen=True)
+class Results:
+    broadcast_id: int
+    rows: tuple[Row, ...]
+    tracked: tuple[str, ...]  # the figures that apply to this broadcast
+    _index: dict[str, list[Row]] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        for row in self.rows:
+            self._index.setdefault(row.figure, []).append(row)
+
+    def of(self, figure: str) -> list[Row]:
+        return self._index.get(figure, [])
+
+    def total(self, figure: str, reason: str | None = None) -> int:
+        return sum(r.count for r in self.of(figure) if reason is None or r.reason == reason)
+
+    def by(self, figure: str, dimension: str) -> dict[object, int]:
+        """``dimension`` ("language", "channel", "partner_id", "reason") -> count."""
+        counts: dict[object, int] = defaultdict(int)
+        for row in self.of(figure):
+            counts[getattr(row, dimension)] += row.count
+        return dict(counts)
+
+    def values(self, dimension: str) -> list[object]:
+        """Every value of ``dimension`` that has a row, sorted (None last)."""
+        found = {getattr(r, dimension) for r in self.rows}
+        return sorted(found, key=lambda v: (v is None, str(v)))
+
+
+def _after(session: Session, column: ColumnElement[dt.datetime]) -> ColumnElement:
+    """``column`` + WINDOW, in the database's own date arithmetic."""
+    hours = int(WINDOW.total_seconds() // 3600)
+    if session.get_bind().dialect.name == "sqlite":
+        # Stored as "YYYY-MM-DD HH:MM:SS.ffffff"; strftime's %f has milliseconds only,
+        # so three zeros make the two comparable as strings (72 h sharp is inside).
+        return func.strftime("%Y-%m-%d %H:%M:%f000", column, f"+{hours} hours")
+    return column + literal_column(f"interval '{hours} hours'", Interval)
+
+
+def results(session: Session, broadcast_id: int) -> Results:
+    """The results of one broadcast (which must exist)."""
+    item = session.get_one(Broadcast, broadcast_id)
+    split = (Contact.language, Delivery.channel, Contact.joined_via_id)
+    sent = aliased(Message)
+    base = (
+        select()
+        .select_from(Delivery)
+        .join(Contact, Contact.id == Delivery.contact_id)
+        .where(Delivery.broadcast_id == broadcast_id)
+    )
+    found: list[Row] = []
+    found += _deliveries(session, base, split, sent)
+    found += _actions(session, item, base, split, sent)
+    tracked = [SENT, DELIVERED, FAILED, SKIPPED, REPLIED, OPTED_OUT]
+    if item.petition_id is not None:
+        tracked.append(SIGNED)
+    if is_rsvp_broadcast(item):
+        tracked.append(RSVPS)
+        found += _rsvps(session, item, base, split, sent)
+    return Results(broadcast_id, _sent_language(item, found), tuple(tracked))
+
+
+def _sent_language(item: Broadcast, found: list[Row]) -> tuple[Row, ...]:
+    """Rows keyed by the language each contact was sent: theirs if it has a text, else the
+    default (merged in Python: a CASE in GROUP BY does not survive bound parameters)."""
+    totals: dict[tuple[str, str | None, str, str, int | None], int] = defaultdict(int)
+    for row in found:
+        language = row.language if row.language in item.texts else item.default_language
+        totals[(row.figure, row.reason, language, row.channel, row.partner_id)] += row.count
+    return tuple(Row(*key, count) for key, count in totals.items())
+
+
+def _deliveries(session: Session, base, split, sent) -> Iterable[Row]:  # type: ignore[no-untyped-def]
+    """Query 1: each delivery's state and its message's status, counted."""
+    query = (
+        base.add_columns(
+            *split,
+            Delivery.status,
+            sent.status,
+            func.coalesce(sent.error_code, Delivery.error_code),
+            func.count(Delivery.contact_id.distinct()),
+        )
+        .outerjoin(sent, sent.id == Delivery.message_id)
+        .group_by(*split, Delivery.status, sent.status, sent.error_code, Delivery.error_code)
+    )
+    totals: dict[tuple[str, str | None, str, str, int | None], int] = defaultdict(int)
+    for lang, channel, partner, state, message_status, code, count in session.execute(query):
+        where = (lang, channel, partner)
+        if state == DELIVERY_SENT:
+            totals[(SENT, None, *where)] += count
+            if message_status in DELIVERED_STATUSES:
+                totals[(DELIVERED, None, *where)] += count
+            elif message_status in FAILED_STATUSES:
+                totals[(FAILED, failure_reason(code), *where)] += count
+        elif state == DELIVERY_FAILED:
+            totals[(FAILED, failure_reason(code), *where)] += count
+        elif state in SKIP_REASONS:
+            totals[(SKIPPED, SKIP_REASONS[state], *where)] += count
+        # pending, queued, sending, unknown: not settled yet, in no figure
+    return [Row(*key, count) for key, count in totals.items()]
+
+
+def _actions(session: Session, item: Broadcast, base, split, sent) -> Iterable[Row]:  # type: ignore[no-untyped-def]
+    """Query 2: replies, opt-outs and signatures within WINDOW of each broadcast message."""
+    window_end = _after(session, sent.created_at)
+    reply = aliased(Message)
+    replied = exists().where(
+        reply.contact_id == Delivery.contact_id,
+        reply.direction == DIRECTION_IN,
+        reply.created_at > sent.created_at,
+        reply.created_at <= window_end,
+    )
+    stop = aliased(ConsentEvent)
+    later = aliased(Delivery)
+    later_message = aliased(Message)
+    whose = [stop.organization_id.is_(None)]  # a full STOP
+    if item.organization_id is not None:  # or leaving the partner whose broadcast it is
+        whose.append(stop.organization_id == item.organization_id)
+    received_later = (
+        exists()
+        .where(  # another broadcast reached them before they stopped
+            later.contact_id == Delivery.contact_id,
+            later.broadcast_id != Delivery.broadcast_id,
+            later.status == DELIVERY_SENT,
+            later_message.id == later.message_id,
+            later_message.created_at > sent.created_at,
+            later_message.created_at < stop.created_at,
+        )
+        .correlate_except(later, later_message)
+    )  # two levels up too
+    opted_out = exists().where(
+        stop.contact_id == Delivery.contact_id,
+        stop.kind == CONSENT_OPT_OUT,
+        or_(*whose),
+        stop.created_at > sent.created_at,
+        stop.created_at <= window_end,
+        ~received_later,
+    )
+    columns = [
+        func.count(case((replied, Delivery.contact_id)).distinct()),
+        func.count(case((opted_out, Delivery.contact_id)).distinct()),
+    ]
+    if item.petition_id is not None:
+        signed = exists().where(
+            Signature.contact_id == Delivery.contact_id,
+            Signature.petition_id == item.petition_id,
+            Signature.created_at >= sent.created_at,
+            Signature.created_at <= window_end,
+        )
+        columns.append(func.count(case((signed, Delivery.contact_id)).distinct()))
+    query = (
+        base.add_columns(*split, *columns)
+        .join(sent, sent.id == Delivery.message_id)
+        .where(Delivery.status == DELIVERY_SENT)
+        .group_by(*split)
+    )
+    figures = (REPLIED, OPTED_OUT, SIGNED)
+    out = []
+    for lang, channel, partner, *counts in session.execute(query):
+        for figure, count in zip(figures, counts, strict=False):
+            if count:
+                out.append(Row(figure, None, lang, channel, partner, count))
+    return out
+
+
+def _rsvps(session: Session, item: Broadcast, base, split, sent) -> Iterable[Row]:  # type: ignore[no-untyped-def]
+    """Query 3: recipients' RSVPs recorded within WINDOW after their message, by answer."""
+    conditions = [
+        Rsvp.contact_id == Delivery.contact_id,
+        Rsvp.updated_at >= sent.created_at,
+        Rsvp.updated_at <= _after(session, sent.created_at),
+    ]
+    if item.reminder_id is not None:  # a reminder: its event's RSVPs only
+        event_id = select(Reminder.event_id).where(Reminder.id == item.reminder_id)
+        conditions.append(Rsvp.event_id == event_id.scalar_subquery())
+    query = (
+        base.add_columns(*split, Rsvp.answer, func.count(Delivery.contact_id.distinct()))
+        .join(sent, sent.id == Delivery.message_id)
+        .join(Rsvp, and_(*conditions))
+        .where(Delivery.status == DELIVERY_SENT)
+        .group_by(*split, Rsvp.answer)
+    )
+    return [
+        Row(RSVPS, answer, lang, channel, partner, count)
+        for lang, channel, partner, answer, count in session.execute(query)
+    ]
+
+
+def csv_rows(found: Results, partner_slugs: dict[int, str]) -> list[tuple[str, str, str, str, int]]:
+    """(figure, language, channel, partner, count) rows; a reason joins the figure with a dot."""
+    out = []
+    for figure in FIGURES:
+        for row in sorted(
+            found.of(figure),
+            key=lambda r: (r.reason or "", r.language, r.channel, r.partner_id or 0),
+        ):
+            name = f"{figure}.{row.reason}" if row.reason else figure
+            partner = partner_slugs.get(row.partner_id, "") if row.partner_id else "coalition"
+            out.append((name, row.language, row.channel, partner, row.count))
+    return out
