@@ -421,6 +421,7 @@ def broadcast_results(broadcast_id: int, as_csv: bool) -> None:
     """What it achieved: sent, delivered, failed and skipped by reason, replies, opt-outs,
     signatures and RSVPs within 72 h, by language, channel and partner."""
     import csv
+    import io
 
     from sqlalchemy import select
 
@@ -433,9 +434,11 @@ def broadcast_results(broadcast_id: int, as_csv: bool) -> None:
         found = results.results(session, broadcast_id)
         slugs = dict(session.execute(select(Organization.id, Organization.slug)).all())
     if as_csv:
-        writer = csv.writer(click.get_text_stream("stdout"), lineterminator="\n")
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
         writer.writerow(("figure", "language", "channel", "partner", "count"))
         writer.writerows(results.csv_rows(found, slugs))
+        click.echo(out.getvalue(), nl=False)
         return
     click.echo(f"broadcast {broadcast_id}: results (replies, opt-outs, actions within 72 h)")
     for figure in found.tracked:

@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import (
     Blueprint,
+    Response,
     current_app,
     flash,
     redirect,
@@ -49,7 +50,7 @@ from bot.partners import organizations
 from bot.sending import queueing
 from bot.sending.process import redis_url
 from bot.text import sms_segments
-from bot.web.dashboard import scope
+from bot.web.dashboard import broadcast_results, scope
 from bot.web.dashboard.auth import current_user, record, require
 from bot.web.dashboard.flows import flows_dir
 from bot.web.dashboard.language import _, local, user_zone
@@ -427,6 +428,28 @@ def progress(broadcast_id: int) -> str:
         progress=progress,
         numbers=numbers(progress),
         live=is_live(item, progress),
+    )
+
+
+@bp.get("/<int:broadcast_id>/results")
+def results(broadcast_id: int) -> str:
+    """What the broadcast achieved, by language, channel and partner (broadcast_results)."""
+    session = get_session()
+    item = scope.owned_or_404(session, Broadcast, broadcast_id)
+    return render_template(
+        "dashboard/broadcasts/results.html", **broadcast_results.page(session, item)
+    )
+
+
+@bp.get("/<int:broadcast_id>/results.csv")
+def results_csv(broadcast_id: int) -> Response:
+    """The results as CSV rows: figure, language, channel, partner, count."""
+    session = get_session()
+    item = scope.owned_or_404(session, Broadcast, broadcast_id)
+    return Response(
+        broadcast_results.csv_text(session, item),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="broadcast-{item.id}-results.csv"'},
     )
 
 
