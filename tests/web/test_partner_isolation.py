@@ -30,7 +30,7 @@ from bot.accounts.models import AuditEntry, PartnerRole, User
 from bot.broadcasts import audiences, broadcast, events
 from bot.broadcasts.audiences import Filters
 from bot.broadcasts.models import Broadcast, Event, Reminder
-from bot.contacts.models import Contact, ContactTag
+from bot.contacts.models import ConsentEvent, Contact, ContactTag
 from bot.db import Database, utcnow
 from bot.msgs.models import Message
 from bot.partners import organizations
@@ -115,11 +115,17 @@ def _things_of(db: Database, slug: str | None, organization_id: int | None) -> O
     message_id = create_message(db, contact_id, f"mensaje {marker} de la persona")
     now = utcnow()
     with db.session() as session:
-        if organization_id is not None:
+        if organization_id is not None:  # as a keyword join: a member, a consent line for it
             session.add(
                 Membership(
                     contact_id=contact_id, organization_id=organization_id,
                     source="test", joined_at=now, extra={},
+                )
+            )  # fmt: skip
+            session.add(
+                ConsentEvent(
+                    contact_id=contact_id, kind="opt_in", channel="sms", words=marker,
+                    source="keyword", organization_id=organization_id, created_at=now,
                 )
             )  # fmt: skip
         report = Report(
@@ -676,3 +682,24 @@ def test_a_coalition_admin_gives_roles_in_partners_on_the_users_page(app, db, wo
             )
             == 1
         )  # her only role stays
+
+
+def test_a_shared_member_shows_no_line_of_the_other_partners_consent(app, db, world):
+    shared = create_contact(db, "+12135550166", "es")
+    with db.session() as session:
+        for partner, words in ((world.alfa, "ALFAZ"), (world.beta, "BETAZ")):
+            session.add(
+                Membership(
+                    contact_id=shared, organization_id=partner.organization,
+                    source="keyword", joined_at=utcnow(), extra={},
+                )
+            )  # fmt: skip
+            session.add(
+                ConsentEvent(
+                    contact_id=shared, kind="opt_in", channel="sms", words=f"{words} shared",
+                    source="keyword", organization_id=partner.organization, created_at=utcnow(),
+                )
+            )  # fmt: skip
+    client = sign_in_partner(app, db, world.alfa.organization, "organizer")  # type: ignore[arg-type]
+    page = client.get(f"/dashboard/contacts/{shared}").get_data(as_text=True)
+    assert "ALFAZ shared" in page and "BETAZ" not in page

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from flask import Blueprint, render_template
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.contacts.models import (
@@ -73,7 +73,7 @@ def growth(session: Session, starts: Sequence[dt.date]) -> tuple[list[int], list
     joins = per_week(
         _count_by_day(
             session, ConsentEvent.created_at, since,
-            ConsentEvent.kind.in_((CONSENT_OPT_IN, CONSENT_RE_OPT_IN)), *_consent_mine(),
+            ConsentEvent.kind.in_((CONSENT_OPT_IN, CONSENT_RE_OPT_IN)), _joins_mine(),
         ),
         starts,
     )  # fmt: skip
@@ -83,19 +83,34 @@ def growth(session: Session, starts: Sequence[dt.date]) -> tuple[list[int], list
             ConsentEvent.created_at,
             since,
             ConsentEvent.kind == CONSENT_OPT_OUT,
-            *_consent_mine(),
+            _leaves_mine(),
         ),
         starts,
     )
     return totals, joins, opt_outs
 
 
-def _consent_mine() -> tuple[ColumnElement[bool], ...]:
-    """Consent lines of the scope's contacts, the coalition's and its own (not other partners')."""
-    return (
+def _joins_mine() -> ColumnElement[bool]:
+    """Joins are the organization's own consent lines (a keyword join logs one per organization).
+
+    The coalition counts its own lines (NULL), so a join through a partner is
+    counted once; a partner counts its own.
+    """
+    if scope.current().sees_everything:
+        return ConsentEvent.organization_id.is_(None)
+    return scope.owned_clause(ConsentEvent.organization_id)
+
+
+def _leaves_mine() -> ColumnElement[bool]:
+    """Opt-outs: the coalition's are STOPs (NULL); a partner's are its people's STOPs and
+    those who left it (its own lines), never another partner's."""
+    if scope.current().sees_everything:
+        return ConsentEvent.organization_id.is_(None)
+    stops = and_(
+        ConsentEvent.organization_id.is_(None),
         ConsentEvent.contact_id.in_(scope.visible_contact_ids()),
-        scope.consent_clause(ConsentEvent.organization_id),
     )
+    return or_(stops, scope.owned_clause(ConsentEvent.organization_id))
 
 
 def messages_per_week(session: Session, starts: Sequence[dt.date]) -> tuple[list[int], list[int]]:
@@ -140,9 +155,9 @@ def tiles(session: Session, now: dt.datetime) -> dict[str, int]:
         query = select(func.count()).select_from(Contact).where(scope.contacts_clause(), *where)
         return session.scalar(query) or 0
 
-    def events(kinds: tuple[str, ...]) -> int:
+    def events(kinds: tuple[str, ...], mine: ColumnElement[bool]) -> int:
         query = select(func.count()).where(
-            ConsentEvent.kind.in_(kinds), ConsentEvent.created_at >= week_ago, *_consent_mine()
+            ConsentEvent.kind.in_(kinds), ConsentEvent.created_at >= week_ago, mine
         )
         return session.scalar(query) or 0
 
@@ -151,8 +166,8 @@ def tiles(session: Session, now: dt.datetime) -> dict[str, int]:
     )
     return {
         "active": count(Contact.status == STATUS_ACTIVE, Contact.opted_in_at.is_not(None)),
-        "joined_week": events((CONSENT_OPT_IN, CONSENT_RE_OPT_IN)),
-        "opted_out_week": events((CONSENT_OPT_OUT,)),
+        "joined_week": events((CONSENT_OPT_IN, CONSENT_RE_OPT_IN), _joins_mine()),
+        "opted_out_week": events((CONSENT_OPT_OUT,), _leaves_mine()),
         "inbox": session.scalar(waiting) or 0,
     }
 

@@ -59,11 +59,6 @@ class Scope:
         """Acting for the coalition: every partner's data."""
         return self.organization_id is None and self.role is not None
 
-    @property
-    def key(self) -> str:
-        """How the choice is written in the session and the switcher's form."""
-        return "" if self.organization_id is None else str(self.organization_id)
-
     def name(self, language: str) -> str:
         """The acting organization's name ("" when the user may act for nobody)."""
         chosen = next((c for c in self.choices if c.organization_id == self.organization_id), None)
