@@ -40,6 +40,7 @@ from bot.msgs.sending import send_to_contact
 from bot.partners.models import MEMBER, Membership
 from bot.petitions import petitions
 from bot.petitions.models import PETITION_OPEN, Petition
+from bot.polls import polls
 from bot.reports import Report
 from bot.text import normalize
 
@@ -291,7 +292,8 @@ def apply_effects(
     rsvp_event_id: int | None = None,
 ) -> list[engine.Output]:
     """Make the engine's decisions real: fields, tags, language, consent, reports, RSVPs,
-    signatures. Returns what must be said about them (a signature's number)."""
+    signatures, poll answers. Returns what must be said about them (a signature's number,
+    the poll's answer)."""
     said: list[engine.Output] = []
     for effect in effects:
         match effect:
@@ -322,6 +324,8 @@ def apply_effects(
                 )
             case engine.SignPetition(flow_id=flow_id, petition=slug):
                 said += _sign(session, contact, slug, now, how, source=f"flow:{flow_id}")
+            case engine.AnswerPoll(poll_id=poll_id, choice=choice):
+                said += polls.answer(session, contact, poll_id, choice, now, how)
             case engine.FlowEnded(flow_id=flow_id, reason=reason):
                 log.info("flow %s ended for contact %s: %s", flow_id, contact.id, reason)
     return said

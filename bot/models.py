@@ -8,6 +8,7 @@ from bot.msgs.models import EarlyCallback, Message
 from bot.partners.models import Membership, Organization, OrganizationKeyword
 from bot.partners.referrals import ReferralVisit
 from bot.petitions.models import Petition, Signature
+from bot.polls.models import Poll, PollAnswer
 from bot.reports import Report
 
 __all__ = [
@@ -36,4 +37,6 @@ __all__ = [
     "Report",
     "Petition",
     "Signature",
+    "Poll",
+    "PollAnswer",
 ]

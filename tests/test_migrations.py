@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -101,6 +102,58 @@ def test_0006_makes_existing_data_the_coalitions_and_downgrades_without_loss(dat
             assert after == before
             # A partner-only user must not become a coalition viewer who can sign in.
             assert partner_only[2:] == ("viewer", False)
+        _alembic(database_url, "upgrade", "head")
+    finally:
+        engine.dispose()
+
+
+def test_0009_adds_polls_and_their_answers_and_downgrades_without_touching_broadcasts(
+    database_url,
+):
+    """Polls and answers come and go with 0009; the broadcasts and contacts stay."""
+    _alembic(database_url, "downgrade", "0008")
+    engine = sa.create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
+    kept = {t: KEPT[t] for t in ("contacts", "broadcasts")}
+    try:
+        with engine.begin() as connection:
+            for sql in (SEED_0005[0], SEED_0005[4]):
+                connection.execute(sa.text(sql))
+        with engine.connect() as connection:
+            before = {table: _rows(connection, sql) for table, sql in kept.items()}
+        _alembic(database_url, "upgrade", "head")
+        with engine.begin() as connection:
+            assert {t: _rows(connection, sql) for t, sql in kept.items()} == before
+            connection.execute(
+                sa.text(
+                    "INSERT INTO polls (id, broadcast_id, choices, created_at) VALUES (1, 5,"
+                    ' \'[{"value": "si", "es": "SÍ", "en": "YES"}]\','
+                    " '2026-11-02 10:00:00')"
+                )
+            )
+            connection.execute(
+                sa.text(
+                    "INSERT INTO poll_answers (id, poll_id, contact_id, choice, language,"
+                    " channel, answered_at, changed_from) VALUES (1, 1, 7, 'si', 'en', 'sms',"
+                    " '2026-11-02 11:00:00', 'no')"
+                )
+            )
+        with engine.begin() as connection, pytest.raises(sa.exc.IntegrityError):
+            connection.execute(  # one answer per person and poll
+                sa.text(
+                    "INSERT INTO poll_answers (id, poll_id, contact_id, choice, language,"
+                    " answered_at) VALUES (2, 1, 7, 'no', 'en', '2026-11-02 12:00:00')"
+                )
+            )
+        with engine.connect() as connection:
+            assert _rows(connection, "SELECT choice, changed_from FROM poll_answers") == [
+                ("si", "no")
+            ]
+
+        _alembic(database_url, "downgrade", "0008")
+        with engine.connect() as connection:
+            assert {t: _rows(connection, sql) for t, sql in kept.items()} == before
+            assert "polls" not in sa.inspect(connection).get_table_names()
+            assert "poll_answers" not in sa.inspect(connection).get_table_names()
         _alembic(database_url, "upgrade", "head")
     finally:
         engine.dispose()

@@ -134,7 +134,7 @@ def test_unconfigured_flows_are_disabled_with_one_warning_each(production_app, c
         "flow report is disabled: LEGAL_HELP not configured",
         "flow summit_rsvp is disabled: EVENT_NAME, EVENT_PLACE, EVENT_DATE not configured",
     ]
-    assert {f.id for f in flows.flowset} == {"join", "petition"}  # petition needs no setting
+    assert {f.id for f in flows.flowset} == {"join", "petition", "poll"}  # need no setting
     for keyword in ("summit", "cumbre", "derechos", "rights", "reportar"):
         assert flows.flowset.flow_for_keyword(keyword) is None, keyword
 

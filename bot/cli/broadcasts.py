@@ -27,6 +27,7 @@ from bot.msgs.sending import send_to_contact, sender_from_config
 from bot.partners import membership, organizations
 from bot.partners.models import Organization
 from bot.petitions import petitions
+from bot.polls import polls, tally
 from bot.sending import process, queueing
 
 
@@ -196,6 +197,7 @@ broadcast_group = click.Group("broadcast", help="Create, preview and send broadc
 @click.option("--flow", "flow_id", help="Route replies to this flow (poll, RSVP).")
 @click.option("--partner", help="A partner's broadcast: its members, its sender, its name.")
 @click.option("--petition", "petition_slug", help="Carry this petition: replying YES signs it.")
+@click.option("--poll", "poll_spec", help='Up to 10 choices, es|en: "SÍ|YES,NO,TAL VEZ|MAYBE".')
 @click.option("--to-partner", "to_partners", multiple=True,
               help="The coalition's broadcast to these partners' members only.")  # fmt: skip
 @filter_options
@@ -203,11 +205,12 @@ def broadcast_create(name: str, text_es: str | None, text_en: str | None, **kw: 
     """Create a draft broadcast and show its preview."""
     audience_name = kw.pop("audience_name")
     partner_slug, to_partners = kw.pop("partner"), kw.pop("to_partners")
-    petition_slug = kw.pop("petition_slug")
+    petition_slug, poll_spec = kw.pop("petition_slug"), kw.pop("poll_spec")
     options = {k: kw.pop(k) for k in list(kw) if k not in _CREATE_KEYS}
     variables = dict(v.split("=", 1) for v in kw.pop("variables"))
     now = utcnow()
     try:
+        choices = polls.parse_choices(poll_spec) if poll_spec is not None else None
         with _db().session() as session:
             owner = _partner(session, partner_slug)
             carried = petitions.by_slug(session, petition_slug) if petition_slug else None
@@ -234,6 +237,8 @@ def broadcast_create(name: str, text_es: str | None, text_en: str | None, **kw: 
                 petition_id=carried.id if carried else None,
                 now=now,
             )
+            if choices is not None:
+                polls.attach(session, created, choices)
             click.echo(f"broadcast {created.id} created (draft)")
             _show_preview(broadcast.preview(session, created.id, _config(), now))
     except (BroadcastError, LookupError) as exc:
@@ -407,6 +412,31 @@ def _watch(broadcast_id: int, timeout_s: float = 24 * 3600) -> None:
             if found.status in ("done", "canceled") or found.status == "paused":
                 return
             time.sleep(1)
+
+
+@broadcast_group.command("poll")
+@click.argument("broadcast_id", type=int)
+def broadcast_poll(broadcast_id: int) -> None:
+    """A poll's answers per choice (the latest per person), by language, channel and partner."""
+    with _db().session() as session:
+        poll = polls.for_broadcast(session, broadcast_id)
+        if poll is None:
+            _fail(f"broadcast {broadcast_id} has no poll")
+        found = tally.tally(session, poll)
+    click.echo(f"broadcast {broadcast_id}: {found.total} answer(s), {found.changed} changed")
+    width = max(len(f"{c.number}. {c.es} / {c.en}") for c in found.choices)
+    for choice in found.choices:
+        share = f"{100 * choice.total / found.total:.0f}%" if found.total else "-"
+        label = f"{choice.number}. {choice.es} / {choice.en}".ljust(width)
+        click.echo(f"  {label}  {choice.total:>6}  {share:>4}  changed to it: {choice.changed}")
+    for dimension in ("language", "channel", "partner"):
+        click.echo(f"by {dimension}:")
+        for key in found.keys(dimension):
+            counts = ", ".join(
+                f"{c.es}/{c.en} {getattr(c, f'by_{dimension}')[key]}" for c in found.choices
+            )
+            name = "coalition (direct)" if key == tally.DIRECT else key
+            click.echo(f"  {name}: {counts}")
 
 
 @broadcast_group.command("results")

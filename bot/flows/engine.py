@@ -20,9 +20,10 @@ from bot import i18n
 from bot.flows import steps
 from bot.flows.loader import WHATSAPP_WINDOW_LIMIT
 from bot.flows.model import Flow, FlowSet, Step, parse_duration
-from bot.flows.steps.base import Again, Go, StartFlow, Stop, Wait
+from bot.flows.steps.base import Again, Go, Pass, StartFlow, Stop, Wait
 from bot.flows.turn import (
     AddTag,
+    AnswerPoll,
     ContactView,
     Effect,
     EndReason,
@@ -41,6 +42,7 @@ from bot.text import normalize
 
 __all__ = [
     "AddTag",
+    "AnswerPoll",
     "ContactView",
     "Effect",
     "FlowEnded",
@@ -170,6 +172,8 @@ def handle(
     turn = _turn(flows, flow, contact, now, variables, translate, session.answers)
     transition = steps.get(step.type).answer(step, turn, text, session.reasks)
     session = replace(session, last_inbound_at=now)
+    if isinstance(transition, Pass):  # not an answer: the inbox's, and the wait goes on
+        return Result(session, handled=False)
     if isinstance(transition, Again):
         waiting = replace(session, reasks=session.reasks + 1, answers=turn.answers)
         return _result(turn, waiting)

@@ -88,14 +88,25 @@ class SignPetition:
 
 
 @dataclass(frozen=True)
+class AnswerPoll:
+    """Record the contact's answer to a broadcast's poll (the ``poll`` answer, set when the
+    broadcast left them waiting); the integrator confirms it, or the change."""
+
+    flow_id: str
+    poll_id: int
+    choice: str  # the chosen value
+
+
+@dataclass(frozen=True)
 class FlowEnded:
     flow_id: str
     reason: EndReason
 
 
 Effect = (
-    SetField | AddTag | RemoveTag | SetLanguage | OptIn | RecordReport | SignPetition | FlowEnded
-)
+    SetField | AddTag | RemoveTag | SetLanguage | OptIn | RecordReport | SignPetition
+    | AnswerPoll | FlowEnded
+)  # fmt: skip
 
 
 def display(value: Any) -> str:

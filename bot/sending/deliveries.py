@@ -73,6 +73,7 @@ from bot.msgs.models import STATUS_BLOCKED, STATUS_PENDING
 from bot.msgs.sending import STATUS_SKIPPED_WINDOW, Draft, Outcome, in_whatsapp_window
 from bot.partners.models import Organization
 from bot.petitions.models import Petition
+from bot.polls import polls
 from bot.sending import quiet_hours
 from bot.sending.process import Runtime
 from bot.text import sms_segments
@@ -99,7 +100,7 @@ class Plan:
     event: Event | None = None
     org_name: str = ""
     sender: twilio.Sender | None = None  # a partner's own number or service, else the runtime's
-    flow_answers: Mapping[str, str] = field(default_factory=dict)  # the petition it carries
+    flow_answers: Mapping[str, Any] = field(default_factory=dict)  # the petition, the poll
 
     def text(self, language: str) -> str:
         return self.texts.get(language) or self.texts[self.default_language]
@@ -199,8 +200,10 @@ def load_plan(runtime: Runtime, broadcast_id: int) -> Plan | None:
         )
 
 
-def _flow_answers(session: Session, broadcast: Broadcast) -> dict[str, str]:
-    """What the replies' flow knows already: the petition the broadcast carries."""
+def _flow_answers(session: Session, broadcast: Broadcast) -> dict[str, Any]:
+    """What the replies' flow knows already: the petition or the poll the broadcast carries."""
+    if broadcast.flow_id == polls.FLOW_ID:
+        return polls.flow_answers(session, broadcast.id)
     if broadcast.petition_id is None:
         return {}
     slug = session.scalar(select(Petition.slug).where(Petition.id == broadcast.petition_id))

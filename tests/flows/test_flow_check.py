@@ -264,7 +264,8 @@ def test_the_app_refuses_a_broken_flow_saying_why():
         load_flows(BROKEN / "unknown_type")
     assert str(raised.value).endswith(
         "unknown_type.yaml:8: step 'ask_zip': unknown step type 'aks', did you mean 'ask'? "
-        "(one of: ask, branch, end, goto, opt_in, report, send, set_field, set_language, sign, tag)"
+        "(one of: ask, branch, end, goto, opt_in, poll_answer, report, send, set_field, "
+        "set_language, sign, tag)"
     )
     assert (raised.value.line, raised.value.step_id) == (8, "ask_zip")
     with pytest.raises(FlowError, match="is missing from the catalog"):
@@ -278,6 +279,7 @@ def test_the_shipped_flows_are_clean():
         "join",
         "know_your_rights",
         "petition",
+        "poll",
         "report",
         "summit_rsvp",
     ]

@@ -10,6 +10,7 @@ from bot.flows.steps import (  # noqa: F401  (each module registers its type)
     end,
     goto,
     opt_in,
+    poll_answer,
     report,
     send,
     set_field,

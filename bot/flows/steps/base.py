@@ -33,6 +33,12 @@ class Again:
 
 
 @dataclass(frozen=True)
+class Pass:
+    """Not an answer to this question: the message is left unhandled (the inbox); keep
+    waiting, saying nothing."""
+
+
+@dataclass(frozen=True)
 class Stop:
     """End the flow."""
 
@@ -46,7 +52,7 @@ class StartFlow:
     flow_id: str
 
 
-Transition = Go | Wait | Again | Stop | StartFlow
+Transition = Go | Wait | Again | Pass | Stop | StartFlow
 
 
 @dataclass(frozen=True)
