@@ -300,3 +300,77 @@ def test_a_partners_organizer_sees_only_its_own_results(app: Flask, db: Database
 )
 def test_failure_reason(code: int | None, reason: str) -> None:
     assert results.failure_reason(code) == reason
+
+
+def test_leaving_a_partner_counts_for_that_partners_broadcast_only(db: Database) -> None:
+    alfa = create_partner(db, "alfa", "ALFAES", "ALFAEN")
+    ours = create_broadcast(db, send=False, organization_id=alfa)
+    theirs = create_broadcast(db, send=False, now=NOW + H)  # the coalition's, an hour later
+    leaver = contact(db, 1, "es", "sms", alfa)
+    deliver(db, ours, leaver, "sent", "delivered")
+    with db.session() as session:
+        session.add(
+            ConsentEvent(
+                contact_id=leaver, kind="opt_out", channel="sms", words="SALIR ALFAES",
+                source="leave", organization_id=alfa, created_at=NOW + 2 * H,
+            )
+        )  # fmt: skip
+    with db.session() as session:
+        assert results.results(session, ours).total("opted_out") == 1
+    other = contact(db, 2, "es", "sms", alfa)
+    deliver(db, theirs, other, "sent", "delivered", at=NOW + H)
+    with db.session() as session:
+        session.add(
+            ConsentEvent(
+                contact_id=other, kind="opt_out", channel="sms", words="SALIR ALFAES",
+                source="leave", organization_id=alfa, created_at=NOW + 2 * H,
+            )
+        )  # fmt: skip
+    with db.session() as session:
+        assert results.results(session, theirs).total("opted_out") == 0  # not a STOP
+
+
+def test_a_bounded_number_of_queries(db: Database) -> None:
+    from sqlalchemy import event
+
+    scene = build(db)
+    statements: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        with db.session() as session:
+            results.results(session, scene["a"])
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(selects) <= 3  # the broadcast, the deliveries, the actions (no RSVP here)
+
+
+def test_a_reminder_counts_its_events_rsvps_only(db: Database) -> None:
+    from bot.broadcasts.models import Reminder
+
+    with db.session() as session:
+        events = [
+            Event(names={"es": n, "en": n}, places={"es": "X", "en": "X"},
+                  starts_at=NOW + 48 * H, timezone="America/Chicago")
+            for n in ("Cumbre", "Otra")
+        ]  # fmt: skip
+        session.add_all(events)
+        session.flush()
+        reminder = Reminder(kind="event", event_id=events[0].id, offset_s=-86400, texts={})
+        session.add(reminder)
+        session.flush()
+        ids = (events[0].id, events[1].id, reminder.id)
+    sent = create_broadcast(db, send=False, reminder_id=ids[2])
+    one, two = contact(db, 1, "es", "sms", None), contact(db, 2, "en", "sms", None)
+    with db.session() as session:
+        session.add(Rsvp(event_id=ids[0], contact_id=one, answer="maybe", updated_at=NOW + H))
+        session.add(Rsvp(event_id=ids[1], contact_id=two, answer="yes", updated_at=NOW + H))
+    deliver(db, sent, one, "sent", "delivered")
+    deliver(db, sent, two, "sent", "delivered")
+    with db.session() as session:
+        found = results.results(session, sent)
+    assert found.by("rsvps", "reason") == {"maybe": 1}
