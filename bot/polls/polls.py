@@ -33,6 +33,7 @@ MAX_CHOICE_LENGTH = 40
 RECORDED = N_("Got it: {choice}. Thanks!")
 CHANGED = N_("Changed to {choice}.")
 TEXTS = (RECORDED, CHANGED)
+ONE_ROUTE = N_("A broadcast can carry a poll, a petition or a flow, only one.")
 
 
 class PollError(BroadcastError):
@@ -99,7 +100,7 @@ def parse_choices(spec: str) -> list[dict[str, str]]:
 def attach(session: Session, broadcast: Broadcast, choices: list[dict[str, str]]) -> Poll:
     """Give a draft broadcast its poll: its replies then go to the poll flow."""
     if broadcast.petition_id is not None or broadcast.flow_id not in (None, FLOW_ID):
-        raise PollError(N_("A broadcast can carry a poll, a petition or a flow, only one."))
+        raise PollError(ONE_ROUTE)
     broadcast.flow_id = FLOW_ID
     poll = Poll(broadcast_id=broadcast.id, choices=[dict(c) for c in choices])
     session.add(poll)

@@ -47,10 +47,11 @@ from bot.flows.loader import read_flows
 from bot.i18n import LANGUAGES, N_
 from bot.msgs.sending import send_to_contact, sender_from_config
 from bot.partners import organizations
+from bot.polls import polls
 from bot.sending import queueing
 from bot.sending.process import redis_url
 from bot.text import sms_segments
-from bot.web.dashboard import broadcast_results, scope
+from bot.web.dashboard import broadcast_poll, broadcast_results, scope
 from bot.web.dashboard.auth import current_user, record, require
 from bot.web.dashboard.flows import flows_dir
 from bot.web.dashboard.language import _, local, user_zone
@@ -180,7 +181,7 @@ def _choices(session: Session) -> dict[str, Any]:
         "audiences": list(session.scalars(saved.order_by(Audience.name))),
         "events": list(session.scalars(events.order_by(Event.starts_at.desc()).limit(20))),
         "partners": organizations.partners(session) if coalition else [],
-        "flows": sorted(f.id for f in flowset),
+        "flows": sorted(f.id for f in flowset if f.id != polls.FLOW_ID),  # a poll: its field
         "channel_choices": CHANNEL_LABELS,
     }
 
@@ -266,7 +267,13 @@ def _as_form(source: Broadcast) -> dict[str, Any]:
         "media_url": (source.media_urls or [""])[0],
         "content_sid": source.content_sid or "",
         "flow_id": source.flow_id or "",
+        "poll": _poll_spec(source),
     }
+
+
+def _poll_spec(source: Broadcast) -> str:
+    poll = polls.for_broadcast(get_session(), source.id)
+    return broadcast_poll.spec_of(poll) if poll else ""
 
 
 @bp.post("/")
@@ -278,6 +285,14 @@ def create() -> Any:
     problem = _compose_problem(form, texts)
     if problem:
         flash(_(problem), "error")
+        return _compose_again(form, texts), 400
+    try:
+        poll_spec = form.get("poll", "").strip()
+        choices = polls.parse_choices(poll_spec) if poll_spec else None
+        if choices and form.get("flow_id"):
+            raise polls.PollError(polls.ONE_ROUTE)
+    except polls.PollError as exc:
+        flash(broadcast_poll.error_text(exc), "error")
         return _compose_again(form, texts), 400
     media = form.get("media_url", "").strip()
     with get_db().session() as session:
@@ -305,6 +320,8 @@ def create() -> Any:
             organization_id=scope.acting_organization(),
             now=utcnow(),
         )
+        if choices:
+            polls.attach(session, created, choices)
         broadcast_id = created.id
     languages = sorted(lang for lang, text in texts.items() if text)
     record("broadcast.create", f"broadcast:{broadcast_id}", languages=languages)
@@ -340,6 +357,7 @@ def _compose_again(form: Any, texts: dict[str, str]) -> str:
         "media_url": form.get("media_url", ""),
         "content_sid": form.get("content_sid", ""),
         "flow_id": form.get("flow_id", ""),
+        "poll": form.get("poll", ""),
     }
     return render_template(
         "dashboard/broadcasts/new.html",
@@ -385,6 +403,17 @@ def detail(broadcast_id: int) -> str:
         numbers=numbers(progress),
         live=is_live(item, progress),
         segments={lang: sms_segments(text) for lang, text in item.texts.items()},
+        poll=broadcast_poll.panel(session, item),
+    )
+
+
+@bp.get("/<int:broadcast_id>/poll")
+def poll(broadcast_id: int) -> str:
+    """The poll panel alone, fetched again by the page while answers come in."""
+    session = get_session()
+    item = scope.owned_or_404(session, Broadcast, broadcast_id)
+    return render_template(
+        "dashboard/broadcasts/_poll.html", item=item, poll=broadcast_poll.panel(session, item)
     )
 
 
