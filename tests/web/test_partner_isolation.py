@@ -703,3 +703,14 @@ def test_a_shared_member_shows_no_line_of_the_other_partners_consent(app, db, wo
     client = sign_in_partner(app, db, world.alfa.organization, "organizer")  # type: ignore[arg-type]
     page = client.get(f"/dashboard/contacts/{shared}").get_data(as_text=True)
     assert "ALFAZ shared" in page and "BETAZ" not in page
+
+
+def test_the_audit_log_says_for_which_organization_each_entry_was(app, db, world, sign_in):
+    partner_user = sign_in_partner(app, db, world.alfa.organization, "organizer")  # type: ignore[arg-type]
+    partner_user.post(
+        f"/dashboard/contacts/{world.alfa.contact}/tags",
+        data={"csrf_token": partner_user.csrf_token, "tag": "voluntaria"},
+    )
+    page = sign_in("admin").get("/dashboard/audit/?action=contact.").get_data(as_text=True)
+    row = next(line for line in page.splitlines() if "contact.tag_add" in line)
+    assert "Alfa United" in row

@@ -1,4 +1,5 @@
-"""The audit log (admins only): who changed what, who sent what, when."""
+"""The audit log (the coalition's admins only): who changed what, who sent what, when,
+and for which organization."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from sqlalchemy import select
 from bot.accounts.models import AuditEntry
 from bot.accounts.roles import MANAGE
 from bot.db import get_session
+from bot.partners import organizations
 from bot.web.dashboard.auth import require
+from bot.web.dashboard.language import current_language
 
 bp = Blueprint("audit_log", __name__, url_prefix="/audit")
 
@@ -26,5 +29,13 @@ def index() -> str:
     before = request.args.get("before", type=int)
     if before:
         query = query.where(AuditEntry.id < before)
-    entries = get_session().scalars(query.order_by(AuditEntry.id.desc()).limit(PAGE_SIZE)).all()
-    return render_template("dashboard/audit_log.html", entries=entries, action=action)
+    session = get_session()
+    entries = session.scalars(query.order_by(AuditEntry.id.desc()).limit(PAGE_SIZE)).all()
+    root = organizations.root(session)
+    return render_template(
+        "dashboard/audit_log.html",
+        entries=entries,
+        action=action,
+        organizations={p.id: p for p in organizations.partners(session, archived=True)},
+        coalition_name=root.name(current_language()),
+    )
