@@ -714,3 +714,17 @@ def test_the_audit_log_says_for_which_organization_each_entry_was(app, db, world
     page = sign_in("admin").get("/dashboard/audit/?action=contact.").get_data(as_text=True)
     row = next(line for line in page.splitlines() if "contact.tag_add" in line)
     assert "Alfa United" in row
+
+
+@pytest.mark.parametrize("role", ("admin", "organizer"))
+def test_a_whole_number_finds_only_the_partners_own_contacts(app, db, world, role):
+    client = sign_in_partner(app, db, world.alfa.organization, role)  # type: ignore[arg-type]
+    for other in world.others():
+        response = client.post(
+            "/dashboard/contacts/find", data={"csrf_token": client.csrf_token, "phone": other.phone}
+        )
+        assert response.headers["Location"].endswith("/dashboard/contacts/"), other.marker
+    mine = client.post(
+        "/dashboard/contacts/find", data={"csrf_token": client.csrf_token, "phone": PHONES["alfa"]}
+    )
+    assert mine.headers["Location"].endswith(f"/dashboard/contacts/{world.alfa.contact}")
