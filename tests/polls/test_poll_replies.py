@@ -19,7 +19,7 @@ from bot.polls import polls, tally
 from bot.polls.models import Poll, PollAnswer
 from bot.sending import batches
 from tests.factories import contact_by_phone, create_broadcast, create_contact, create_partner
-from tests.twilio_requests import text
+from tests.twilio_requests import inbound_params, post_signed, reply_bodies, text
 from tests.workers import in_process, worker_env
 
 pytestmark = pytest.mark.filterwarnings(
@@ -205,6 +205,33 @@ def test_tallies_are_exact_per_language_channel_and_partner(client, db, env):
     assert [(c.value, c.total) for c in in_frontera.choices] == [
         ("si", 3), ("no", 0), ("tal_vez", 0),
     ]  # fmt: skip
+
+
+def test_a_retried_reply_counts_once_and_is_no_change(client, db, env):
+    create_contact(db, "+12135550001", "en")
+    broadcast_id = poll_broadcast(db)
+    send(env, broadcast_id)
+    params = inbound_params("+12135550001", "maybe")
+    first = reply_bodies(post_signed(client, "/twilio/messages", params).data)
+    again = reply_bodies(post_signed(client, "/twilio/messages", params).data)
+    assert first == again == ["Got it: MAYBE. Thanks!"]
+    assert answers(db, broadcast_id) == {"+12135550001": ("tal_vez", None, "en", "sms")}
+
+
+def test_a_whatsapp_answer_is_tallied_on_whatsapp(client, db, env, fake_twilio):
+    create_contact(db, "+12135550001", "es", ("whatsapp",), last_inbound_at=utcnow())
+    create_contact(db, "+12135550002", "en")
+    broadcast_id = poll_broadcast(db)
+    send(env, broadcast_id)
+    assert sorted(m["to"] for m in fake_twilio.outbox()) == [
+        "+12135550002", "whatsapp:+12135550001",
+    ]  # fmt: skip
+    assert text(client, "whatsapp:+12135550001", "Sí") == ["Anotado: SÍ. ¡Gracias!"]
+    assert text(client, "+12135550002", "yes") == ["Got it: YES. Thanks!"]
+    with db.session() as session:
+        found = tally.tally(session, polls.for_broadcast(session, broadcast_id))
+    assert dict(found.choices[0].by_channel) == {"whatsapp": 1, "sms": 1}
+    assert dict(found.choices[0].by_language) == {"es": 1, "en": 1}
 
 
 def test_the_poll_is_stored_with_its_choices(db):
