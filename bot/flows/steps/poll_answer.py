@@ -76,8 +76,9 @@ def match(text: str, choices: Sequence[Mapping[str, Any]]) -> str | None:
     if chosen:
         return chosen[0]
     said = answers.parse_yes_no(text)
-    kind = {True: "yes", False: "no"}.get(said)  # type: ignore[call-overload]
-    found = kinds.get(kind or "", [])
+    if said is None:
+        return None
+    found = kinds.get("yes" if said else "no", [])
     return found[0] if len(found) == 1 else None
 
 
