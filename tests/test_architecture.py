@@ -24,7 +24,8 @@ from bot.exceptions import PuenteError
 
 ROOT = Path(__file__).resolve().parent.parent
 ARCHITECTURE = ROOT / "docs" / "architecture.md"
-LAYER_NAMES = ("top", "app", "partners", "data", "edge", "pure")  # the bot-wide contract's layers, top first
+# The bot-wide contract's layers, top first.
+LAYER_NAMES = ("top", "app", "partners", "data", "edge", "pure")
 
 
 def contract(contract_id: str) -> dict:

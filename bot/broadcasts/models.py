@@ -94,9 +94,7 @@ class Broadcast(Base):
     content_variables: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     flow_id: Mapped[str | None] = mapped_column(String(64))  # replies go to this flow
     # The petition it carries: replying YES signs it (flow_id is then "petition").
-    petition_id: Mapped[int | None] = mapped_column(
-        ForeignKey("petitions.id", ondelete="SET NULL")
-    )
+    petition_id: Mapped[int | None] = mapped_column(ForeignKey("petitions.id", ondelete="SET NULL"))
     reminder_id: Mapped[int | None] = mapped_column(ForeignKey("reminders.id"), unique=True)
     send_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # e.g. the event start

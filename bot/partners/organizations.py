@@ -101,6 +101,7 @@ def partners(session: Session, *, archived: bool = False) -> list[Organization]:
 
 KEYWORDS_TTL_S = 30.0  # a keyword made in another process works here within this time
 
+
 @dataclass(frozen=True)
 class KeywordOwner:
     """Whose keyword it is: a partner's join keyword, or a petition's (``petition_id``)."""
