@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
+from flask import Blueprint, Response, abort, current_app, jsonify, render_template
 from sqlalchemy import select
 
 from bot.db import get_session
@@ -21,26 +21,17 @@ from bot.i18n import LANGUAGES, N_, format_number, gettext
 from bot.partners.models import OrganizationKeyword
 from bot.petitions import petitions
 from bot.petitions.models import PETITION_OPEN, Petition
+from bot.web.public import LANGUAGE_NAMES, page_language, secured
 
 bp = Blueprint("petition_page", __name__, url_prefix="/p", template_folder="templates")
 
 DOMAIN = "dashboard"  # its texts are in the dashboard's catalog (bot/web/dashboard/catalog.py)
-LANGUAGE_NAMES = {"es": "Español", "en": "English"}  # each in its own language
 MISSING = (N_("There is no petition here."), N_("The link may be wrong. Ask whoever shared it."))
 MAX_AGE_S = 60  # a website may cache the count for a minute
 _CSP = (
     "default-src 'none'; style-src 'self'; frame-ancestors 'none'; form-action 'none'; "
     "base-uri 'none'"
 )
-
-
-def _language() -> str:
-    """``?lang=``, else the browser's language, else the deployment's default."""
-    asked = request.args.get("lang", "")
-    if asked in LANGUAGES:
-        return asked
-    best = request.accept_languages.best_match(LANGUAGES)
-    return best or current_app.config["DEFAULT_LANGUAGE"]
 
 
 def _petition(slug: str) -> Petition:
@@ -91,7 +82,7 @@ def as_json(slug: str) -> Response:
 @bp.get("/<slug>")
 def page(slug: str) -> Response:
     """The public count page in one language, with a link to the other."""
-    language = _language()
+    language = page_language()
     petition = _petition(slug)
     count = petitions.count(get_session(), petition.id)
     other = next(code for code in LANGUAGES if code != language)
@@ -123,14 +114,9 @@ def page(slug: str) -> Response:
 def _not_found(_error: Any) -> tuple[Response, int]:
     """No such petition: say so in both languages."""
     lines = [(lang, *(gettext(lang, msgid, DOMAIN) for msgid in MISSING)) for lang in LANGUAGES]
-    html = render_template("petition_page/missing.html", lines=lines, lang=_language())
+    html = render_template("petition_page/missing.html", lines=lines, lang=page_language())
     return _public(Response(html, mimetype="text/html")), 404
 
 
 def _public(response: Response) -> Response:
-    response.headers["Cache-Control"] = f"public, max-age={MAX_AGE_S}"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["Content-Security-Policy"] = _CSP
-    return response
+    return secured(response, cache=f"public, max-age={MAX_AGE_S}", csp=_CSP)

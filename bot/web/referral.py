@@ -29,13 +29,13 @@ from bot.db import get_db, get_session, utcnow
 from bot.i18n import LANGUAGES, gettext
 from bot.partners import organizations, referrals
 from bot.partners.models import Organization
+from bot.web.public import LANGUAGE_NAMES, page_language, secured
 
 log = logging.getLogger(__name__)
 bp = Blueprint("referral", __name__, url_prefix="/j", template_folder="templates")
 
 DOMAIN = "dashboard"  # its texts are in the dashboard's catalog (bot/web/dashboard/catalog.py)
 CHANNELS = ("sms", "whatsapp")
-LANGUAGE_NAMES = {"es": "Español", "en": "English"}  # each in its own language
 # Apps that fetch a shared link to draw a preview card: not a person visiting.
 _PREVIEWERS = re.compile(
     r"WhatsApp|facebookexternalhit|Facebot|Slackbot|Twitterbot|TelegramBot|Discordbot|"
@@ -103,15 +103,6 @@ def qr_svg(content: str) -> bytes:
     return out.getvalue()
 
 
-def _language() -> str:
-    """``?lang=``, else the phone's language, else the deployment's default."""
-    asked = request.args.get("lang", "")
-    if asked in LANGUAGES:
-        return asked
-    best = request.accept_languages.best_match(LANGUAGES)
-    return best or current_app.config["DEFAULT_LANGUAGE"]
-
-
 def _via() -> str | None:
     via = request.args.get("via", "")
     return via if via in CHANNELS else None
@@ -127,7 +118,7 @@ def _partner(slug: str) -> Organization:
 @bp.get("/<slug>")
 def join(slug: str) -> Response:
     """The join page: the partner's name, buttons that fill in the keyword, the consent line."""
-    language = _language()
+    language = page_language()
     via = _via()
     counted = request.method == "GET" and not _PREVIEWERS.search(request.user_agent.string or "")
     partner = _visit(slug, language, via or referrals.ANY_CHANNEL, counted=counted)
@@ -189,7 +180,7 @@ def _visit(slug: str, language: str, channel: str, *, counted: bool) -> Organiza
 @bp.errorhandler(404)
 def _not_found(_error: Any) -> tuple[str, int]:
     """No such partner (or an archived one): say so in both languages."""
-    language = _language()
+    language = page_language()
     page = render_template(
         "referral/missing.html",
         _=lambda msgid, **values: gettext(language, msgid, DOMAIN, **values),
@@ -199,9 +190,4 @@ def _not_found(_error: Any) -> tuple[str, int]:
 
 
 def _public(response: Response) -> Response:
-    response.headers["Cache-Control"] = "no-store"  # each view is counted
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["Content-Security-Policy"] = _CSP
-    return response
+    return secured(response, cache="no-store", csp=_CSP)  # no-store: each view is counted
