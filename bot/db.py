@@ -7,6 +7,7 @@ teardown. Workers and the CLI open their own with `Database.session()`.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 
 from flask import Flask, current_app, g
 from sqlalchemy import ColumnElement, DateTime, Engine, bindparam, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -75,7 +77,37 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30})
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, pool_recycle=RECYCLE_AFTER_S)
+    _ping_when_idle(engine)
+    return engine
+
+
+# Liveness of pooled PostgreSQL connections, without a round trip per request
+# (SQLAlchemy's pool_pre_ping costs one on every checkout, docs/performance.md):
+# a connection idle for more than PING_AFTER_IDLE_S is pinged when checked out
+# (a dead one is replaced before anyone uses it), none is kept longer than
+# RECYCLE_AFTER_S, and a connection that breaks within those seconds (the
+# server restarted under load) fails one statement: SQLAlchemy then replaces
+# every connection of the pool, and the inbound webhook handles the message
+# once more (bot.inbound.receive; its MessageSid keeps that from doing it twice).
+PING_AFTER_IDLE_S = 5.0
+RECYCLE_AFTER_S = 1800
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    @event.listens_for(engine.pool, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.pool, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_S:
+            return  # new, or used a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            raise DisconnectionError() from error  # the pool connects afresh
 
 
 class Database:

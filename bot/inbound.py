@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from bot import phones
@@ -179,7 +179,9 @@ def receive(
 
     A unique key that fails is a MessageSid handled already (a retry, or a
     concurrent copy): its stored replies are the answer. Any other (a row that
-    a concurrent message wrote first) is settled by handling it once more.
+    a concurrent message wrote first) is settled by handling it once more, and
+    so is a database connection that broke (pooled connections are not pinged
+    on every request: bot.db).
     """
     tries = 2
     while True:
@@ -194,6 +196,10 @@ def receive(
                 return stored
             if not tries:
                 raise
+        except DBAPIError as error:
+            if not error.connection_invalidated or not tries:
+                raise
+            log.warning("inbound %s: the database connection broke, trying again", inbound.sid)
 
 
 def stored_replies(session: Session, sid: str) -> list[Reply] | None:
