@@ -7,6 +7,7 @@ Numbers are stored in E.164. WhatsApp still sends Mexican mobiles as
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -65,6 +66,7 @@ def normalize_phone(raw: str, default_region: str = "US") -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+@functools.lru_cache(maxsize=4096)  # the same people text again and again; parsing costs
 def parse_address(raw: str) -> ParsedAddress:
     """Split a Twilio ``From``/``To`` into channel, E.164 phone and address.
 
