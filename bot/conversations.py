@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.broadcasts.events import record_answer
 from bot.channels.twilio import Sender
@@ -29,6 +30,7 @@ from bot.contacts.models import (
     Contact,
     ContactTag,
     FlowSession,
+    StoredFlow,
     choose_language,
 )
 from bot.db import Database
@@ -167,7 +169,7 @@ def converse(
     text: str,
     now: dt.datetime,
     how: Mapping[str, str | None],
-    stored: FlowSession | None,
+    stored: FlowSession | StoredFlow | None,
     variables: Mapping[str, str] | None = None,
 ) -> engine.Result:
     """Run one inbound text through the flows and apply the result.
@@ -224,22 +226,45 @@ def _applied(
     return replace(result, outputs=[*result.outputs, *said]) if said else result
 
 
+_FLOW_SESSIONS = FlowSession.__table__
+_KEEP_SESSION = _FLOW_SESSIONS.update().where(
+    _FLOW_SESSIONS.c.contact_id == bindparam("_contact_id")
+)
+_FORGET_SESSION = _FLOW_SESSIONS.delete().where(
+    _FLOW_SESSIONS.c.contact_id == bindparam("_contact_id")
+)
+
+
 def store_session(
     session: Session,
     contact: Contact,
     flow_session: engine.FlowState | None,
     now: dt.datetime,
-    stored: FlowSession | None,
+    stored: FlowSession | StoredFlow | None,
 ) -> None:
-    """Keep the contact's place in a flow, or forget it when the flow ended."""
+    """Keep the contact's place in a flow, or forget it when the flow ended.
+
+    ``stored`` is the session as read before (None: there was none). One Core
+    statement, run now, not at the flush: every inbound message in a flow
+    writes it (docs/performance.md, "Inbound webhook").
+    """
     if flow_session is None:
         if stored is not None:
-            session.delete(stored)
+            session.execute(_FORGET_SESSION, {"_contact_id": contact.id})
         return
+    values = {
+        "flow_id": flow_session.flow_id,
+        "expires_at": flow_session.expires_at,
+        "data": flow_session.to_dict(),
+        "updated_at": now,
+    }
     if stored is None:
-        stored = FlowSession(contact_id=contact.id)
-        session.add(stored)
-    _keep(stored, flow_session, now)
+        session.execute(_FLOW_SESSIONS.insert(), {"contact_id": contact.id, **values})
+    else:
+        session.execute(_KEEP_SESSION, {"_contact_id": contact.id, **values})
+    if isinstance(stored, FlowSession):  # loaded by the ORM: keep it as the database has it
+        for key, value in values.items():
+            set_committed_value(stored, key, value)
 
 
 def start_flows(

@@ -1,11 +1,13 @@
 """One inbound message, start to finish: record, dedupe, contact, compliance, reply.
 
-`receive` runs inside one database transaction, flushed once at the end
-(a handful of statements: docs/performance.md). Twilio's MessageSid is unique:
-a Twilio retry (or a second copy arriving at the same moment) fails the
-inbound message's insert, the whole transaction with every effect is rolled
-back, and the retry gets the replies stored the first time, so nothing
-happens twice.
+`receive` runs inside one database transaction of a handful of statements
+(docs/performance.md): the message, its replies, the contact's address and
+flow session are written with Core; what the message changes of the contact
+(consent, fields, tags, language) by the session's one flush at commit.
+Twilio's MessageSid is unique: a Twilio retry (or a second copy arriving at
+the same moment) fails the inbound message's insert, the whole transaction
+with every effect is rolled back, and the retry gets the replies stored the
+first time, so nothing happens twice.
 
 Every field of the webhook is length-capped and a value that cannot be
 parsed counts as absent, so no signed request can get a 5xx or grow memory.
@@ -29,7 +31,7 @@ from bot.compliance import replies
 from bot.compliance.keywords import Intent, classify
 from bot.compliance.language import clear_switch, guess_language
 from bot.contacts import consent
-from bot.contacts.identity import Found, find_or_create
+from bot.contacts.identity import Found, find_or_create, reached
 from bot.contacts.models import (
     CHANNEL_SMS,
     LANGUAGE_DEFAULT,
@@ -230,7 +232,9 @@ def _receive(
     message = _inbound_message(inbound, parsed.channel, parsed.address, now)
     guessed = guess_language(inbound.text)
     first_language = guessed or ("es" if parsed.phone.startswith("+52") else None)
-    with session.no_autoflush:  # one flush at the end: a few statements, not one per change
+    # One flush at commit for the ORM's changes (the contact, consent, tags…); the
+    # message, its replies, the address and the flow session are Core statements.
+    with session.no_autoflush:
         source = (
             LANGUAGE_FROM_MESSAGE if guessed else LANGUAGE_FROM_NUMBER if first_language
             else LANGUAGE_DEFAULT
@@ -246,20 +250,21 @@ def _receive(
         )
         contact = found.contact
         message.contact_id = contact.id
-        _touch(contact, parsed.channel, inbound, now)
+        _touch(contact, inbound, now)
         turn = Turn(session, contact, message, inbound, settings, now, found, first_language, flows)
         texts = _respond(turn)
-    # The unique MessageSid: a retry (or a concurrent copy) fails here, and the whole
-    # transaction, with every effect of this message, is rolled back.
-    session.add(message)
-    session.flush()
+        # The unique MessageSid: a retry (or a concurrent copy) fails here, and the whole
+        # transaction, with every effect of this message, is rolled back.
+        _insert_message(session, message)
+        reached(session, contact, parsed, now)
+        replies_given = _record_replies(session, contact, message, texts, now)
     log.info(
         "inbound %s from %s handled by %s",
         inbound.sid,
         phones.mask(parsed.address),
         message.handled_by,
     )
-    return _record_replies(session, contact, message, texts, now)
+    return replies_given
 
 
 def _inbound_message(inbound: Inbound, channel: str, address: str, now: dt.datetime) -> Message:
@@ -277,6 +282,23 @@ def _inbound_message(inbound: Inbound, channel: str, address: str, now: dt.datet
     )
 
 
+# Messages are written with Core, not through the session's unit of work: each
+# inbound message writes itself and its replies (docs/performance.md). The
+# `Message` objects of the inbound path never join the session.
+MESSAGES = Message.__table__
+_MESSAGE_COLUMNS = (
+    "contact_id", "direction", "channel", "address", "body", "media", "extra", "sid",
+    "in_reply_to_id", "status", "handled_by", "created_at", "updated_at",
+)  # fmt: skip
+_INSERT_MESSAGE = MESSAGES.insert().returning(MESSAGES.c.id)
+
+
+def _insert_message(session: Session, message: Message) -> None:
+    """INSERT the message now (its id is set): a MessageSid handled before fails here."""
+    values = {key: getattr(message, key) for key in _MESSAGE_COLUMNS}
+    message.id = session.execute(_INSERT_MESSAGE, values).scalar_one()
+
+
 def _record_unsupported(session: Session, inbound: Inbound, now: dt.datetime) -> None:
     """A sender that is not a phone number (a short code, ``messenger:…``): kept, not answered.
 
@@ -285,8 +307,8 @@ def _record_unsupported(session: Session, inbound: Inbound, now: dt.datetime) ->
     """
     scheme, colon, _ = inbound.sender.partition(":")
     channel = scheme.lower()[:16] if colon and scheme.isalpha() else CHANNEL_SMS
-    session.add(_inbound_message(inbound, channel, inbound.sender[:MAX_ADDRESS], now))
-    session.flush()  # the unique MessageSid: a duplicate stops here
+    # the unique MessageSid: a duplicate stops here
+    _insert_message(session, _inbound_message(inbound, channel, inbound.sender[:MAX_ADDRESS], now))
     log.info("inbound %s from an unsupported sender %s", inbound.sid, phones.mask(inbound.sender))
 
 
@@ -326,13 +348,12 @@ class Turn:
         )
 
 
-def _touch(contact: Contact, channel: str, inbound: Inbound, now: dt.datetime) -> None:
+def _touch(contact: Contact, inbound: Inbound, now: dt.datetime) -> None:
+    """Seen now (their address's last inbound, which opens the WhatsApp 24-hour window,
+    is written by `reached`)."""
     contact.last_seen_at = now
     if inbound.profile_name:
         contact.profile_name = inbound.profile_name
-    address = contact.address_for(channel)
-    if address is not None:
-        address.last_inbound_at = now  # opens the WhatsApp 24-hour window
 
 
 def _respond(turn: Turn) -> list[Reply]:
@@ -631,19 +652,22 @@ def _record_replies(
 ) -> list[Reply]:
     """Record every reply; only a contact who may receive gets them."""
     allowed = consent.can_receive(contact) or inbound_message.handled_by == Intent.OPT_OUT.value
-    for reply in texts:
-        session.add(
-            Message(
-                contact_id=contact.id,
-                direction=DIRECTION_OUT,
-                channel=inbound_message.channel,
-                address=inbound_message.address,
-                body=reply.body,
-                media=[{"url": u} for u in reply.media_urls],
-                in_reply_to_id=inbound_message.id,
-                status=STATUS_REPLIED if allowed else STATUS_BLOCKED,
-                created_at=now,
-                updated_at=now,
-            )
-        )
+    rows = [
+        {
+            "contact_id": contact.id,
+            "direction": DIRECTION_OUT,
+            "channel": inbound_message.channel,
+            "address": inbound_message.address,
+            "body": reply.body,
+            "media": [{"url": u} for u in reply.media_urls],
+            "extra": {},
+            "in_reply_to_id": inbound_message.id,
+            "status": STATUS_REPLIED if allowed else STATUS_BLOCKED,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for reply in texts
+    ]
+    if rows:
+        session.execute(MESSAGES.insert(), rows)  # one executemany
     return texts if allowed else []

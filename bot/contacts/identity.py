@@ -1,17 +1,32 @@
-"""Finding the contact behind an address, creating them the first time."""
+"""Finding the contact behind an address, creating them the first time.
+
+The inbound webhook runs this for every message, so it reads and writes with
+SQLAlchemy Core: one SELECT of plain rows, and at most one INSERT or UPDATE
+each for the contact and their address (docs/performance.md, "Inbound
+webhook"). The contact comes back as an ORM object attached to the session as
+if the ORM had loaded it, so what the message does to them (consent, fields,
+tags, language) is written by the session's one flush at commit.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import Insert, Row, bindparam, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from bot import phones
-from bot.contacts.models import Address, Contact, FlowSession
+from bot.contacts.models import Address, Contact, ContactTag, FlowSession, StoredFlow
+
+CONTACTS = Contact.__table__
+ADDRESSES = Address.__table__
+TAGS = ContactTag.__table__
+FLOW_SESSIONS = FlowSession.__table__
 
 
 def find_by_phone(session: Session, phone: str) -> Contact | None:
@@ -25,7 +40,7 @@ class Found:
 
     contact: Contact
     created: bool  # this is their first message
-    flow_session: FlowSession | None  # where they are in a flow, if anywhere
+    flow_session: StoredFlow | None  # where they are in a flow, if anywhere
 
 
 def find_or_create(
@@ -38,64 +53,158 @@ def find_or_create(
     """The contact for ``parsed`` (creating contact and address as needed).
 
     A new contact gets ``language`` and the columns in ``new`` (say
-    ``language_source``), all in the one INSERT.
+    ``language_source``), all in the one INSERT. Their address is written by
+    `reached`, once the message is recorded.
 
     One SELECT loads the contact with their addresses, tags and flow session.
     One person is one contact: a WhatsApp ``+521…`` address and an SMS
     ``+52…`` address share the E.164 phone.
     """
-    contact, flow_session = _find_with_flow_session(session, parsed.phone)
-    created = contact is None
-    if contact is None:
-        contact = _create(session, parsed.phone, now, language=language, **new)
-    if contact is None:  # another request created them at the same moment
-        contact, flow_session = _find_with_flow_session(session, parsed.phone)
+    found = _find(session, parsed.phone)
+    created = found is None
+    if found is None:
+        found = _create(session, parsed.phone, now, language=language, **new)
+    if found is None:  # another request created them at the same moment
+        found = _find(session, parsed.phone)
         created = False
-        if contact is None:
+        if found is None:
             raise LookupError("a contact that was created is missing")
+    contact_row, addresses, tags, flow_session = found
+    return Found(_attach(session, contact_row, addresses, tags), created, flow_session)
+
+
+# Built once: building a select with joins costs more Python than running it
+# (docs/performance.md); the phone is bound at each execution.
+_WITH_FLOW_SESSION = (
+    select(
+        *CONTACTS.c,
+        ADDRESSES.c.id.label("address_id"),
+        ADDRESSES.c.channel.label("address_channel"),
+        ADDRESSES.c.address.label("address_address"),
+        ADDRESSES.c.last_inbound_at.label("address_last_inbound_at"),
+        ADDRESSES.c.created_at.label("address_created_at"),
+        TAGS.c.tag.label("tag"),
+        FLOW_SESSIONS.c.flow_id.label("flow_id"),
+        FLOW_SESSIONS.c.expires_at.label("flow_expires_at"),
+        FLOW_SESSIONS.c.data.label("flow_data"),
+    )
+    .select_from(CONTACTS)
+    .outerjoin(ADDRESSES, ADDRESSES.c.contact_id == CONTACTS.c.id)
+    .outerjoin(TAGS, TAGS.c.contact_id == CONTACTS.c.id)
+    .outerjoin(FLOW_SESSIONS, FLOW_SESSIONS.c.contact_id == CONTACTS.c.id)
+    .where(CONTACTS.c.phone == bindparam("phone"))
+)
+_CONTACT_COLUMNS = tuple(c.key for c in CONTACTS.c)
+_ADDRESS_COLUMNS = ("id", "channel", "address", "last_inbound_at", "created_at")
+
+# (the contact's columns, their addresses' columns, their tags, their flow session)
+_Found = tuple[Row[Any], list[dict[str, Any]], list[str], StoredFlow | None]
+
+
+def _find(session: Session, phone: str) -> _Found | None:
+    rows = session.execute(_WITH_FLOW_SESSION, {"phone": phone}).all()
+    if not rows:
+        return None
+    first = rows[0]
+    addresses: dict[int, dict[str, Any]] = {}
+    tags: dict[str, None] = {}  # in the order read, once each
+    for row in rows:
+        if row.address_id is not None and row.address_id not in addresses:
+            addresses[row.address_id] = {
+                key: getattr(row, f"address_{key}") for key in _ADDRESS_COLUMNS
+            }
+        if row.tag is not None:
+            tags[row.tag] = None
+    flow = (
+        StoredFlow(first.flow_id, first.flow_expires_at, first.flow_data)
+        if first.flow_id is not None
+        else None
+    )
+    return first, list(addresses.values()), list(tags), flow
+
+
+# A new contact, unless another request just created them (the phone is unique):
+# no savepoint, and no row back then. One statement per dialect, built once.
+_CREATE: dict[str, Insert] = {
+    name: dialect.insert(CONTACTS).on_conflict_do_nothing().returning(*CONTACTS.c)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+
+
+def _create(session: Session, phone: str, now: dt.datetime, **columns: Any) -> _Found | None:
+    """A new contact; None when another request created them first (the phone is unique)."""
+    facts = phones.facts(phone)
+    statement = _CREATE[session.get_bind().dialect.name]
+    values = {
+        "phone": phone,
+        "country": facts.country,
+        "region": facts.region,
+        "timezone": facts.timezone,
+        "fields": {},
+        "created_at": now,
+        **columns,
+    }
+    row = session.execute(statement, values).first()
+    return None if row is None else (row, [], [], None)
+
+
+def reached(
+    session: Session, contact: Contact, parsed: phones.ParsedAddress, now: dt.datetime
+) -> None:
+    """The contact wrote from ``parsed`` now: their address on that channel is added, or
+    its last inbound moves on (which opens the WhatsApp 24-hour window). One statement.
+
+    WhatsApp may switch between +521 and +52: the address as sent this time is kept.
+    """
     address = contact.address_for(parsed.channel)
     if address is None:
-        contact.addresses.append(Address(channel=parsed.channel, address=parsed.address))
-    elif address.address != parsed.address:
-        address.address = parsed.address  # WhatsApp may switch between +521 and +52
-    return Found(contact, created, flow_session)
+        row = session.execute(
+            _ADD_ADDRESS,
+            {
+                "contact_id": contact.id,
+                "channel": parsed.channel,
+                "address": parsed.address,
+                "last_inbound_at": now,
+            },
+        ).one()
+        added = Address(
+            id=row.id,
+            contact_id=contact.id,
+            channel=parsed.channel,
+            address=parsed.address,
+            last_inbound_at=now,
+            created_at=row.created_at,
+        )
+        make_transient_to_detached(added)
+        session.add(added)
+        set_committed_value(contact, "addresses", [*contact.addresses, added])
+        return
+    changes: dict[str, Any] = {"last_inbound_at": now}
+    if address.address != parsed.address:
+        changes["address"] = parsed.address
+    session.execute(_TOUCH_ADDRESS, {"_id": address.id, **changes})
+    for key, value in changes.items():
+        set_committed_value(address, key, value)
 
 
-# Built once: building a select with joins and loader options costs more Python
-# than running it (docs/performance.md); the phone is bound at each execution.
-_WITH_FLOW_SESSION = (
-    select(Contact, FlowSession)
-    .outerjoin(FlowSession, FlowSession.contact_id == Contact.id)
-    .where(Contact.phone == bindparam("phone"))
-    .options(joinedload(Contact.addresses), joinedload(Contact.tags))
-)
+_ADD_ADDRESS = ADDRESSES.insert().returning(ADDRESSES.c.id, ADDRESSES.c.created_at)
+# SET what the parameters name: last_inbound_at, and address when it changed
+_TOUCH_ADDRESS = ADDRESSES.update().where(ADDRESSES.c.id == bindparam("_id"))
 
 
-def _find_with_flow_session(
-    session: Session, phone: str
-) -> tuple[Contact | None, FlowSession | None]:
-    row = session.execute(_WITH_FLOW_SESSION, {"phone": phone}).unique().first()
-    return (row[0], row[1]) if row else (None, None)
+def _attach(
+    session: Session, row: Row[Any], addresses: Sequence[dict[str, Any]], tags: Sequence[str]
+) -> Contact:
+    """The contact as an ORM object in ``session``, as if loaded there: no statement.
 
-
-def _create(session: Session, phone: str, now: dt.datetime, **columns: Any) -> Contact | None:
-    """A new contact, flushed for its id; None when another request created them first."""
-    facts = phones.facts(phone)
+    Later changes to it (or its tags) are written at the session's flush, as usual.
+    """
     contact = Contact(
-        phone=phone,
-        country=facts.country,
-        region=facts.region,
-        timezone=facts.timezone,
-        fields={},
-        created_at=now,
-        addresses=[],  # known to be empty: no query to load them
-        tags=[],
-        **columns,
+        **{key: row._mapping[key] for key in _CONTACT_COLUMNS},
+        addresses=[Address(contact_id=row.id, **a) for a in addresses],
+        tags=[ContactTag(contact_id=row.id, tag=tag) for tag in tags],
     )
-    try:
-        with session.begin_nested():  # another request may create them at the same moment
-            session.add(contact)
-            session.flush()
-    except IntegrityError:
-        return None
+    for item in (*contact.addresses, *contact.tags, contact):
+        make_transient_to_detached(item)  # what it holds is what the database holds
+    session.add(contact)
     return contact

@@ -198,3 +198,15 @@ class FlowSession(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+@dataclass(frozen=True)
+class StoredFlow:
+    """A contact's flow session as the inbound webhook reads it: a plain row, no ORM object.
+
+    Same names as `FlowSession`, so the conversation reads either.
+    """
+
+    flow_id: str
+    expires_at: dt.datetime
+    data: dict[str, Any]
