@@ -2,8 +2,8 @@
 
 `receive` runs inside one database transaction of a handful of statements
 (docs/performance.md): the message, its replies, the contact's address and
-flow session are written with Core; what the message changes of the contact
-(consent, fields, tags, language) by the session's one flush at commit.
+flow session are written with Core, and so is what it changed of the contact
+(consent, fields, tags, language); the flush at commit writes the rest.
 Twilio's MessageSid is unique: a Twilio retry (or a second copy arriving at
 the same moment) fails the inbound message's insert, the whole transaction
 with every effect is rolled back, and the retry gets the replies stored the
@@ -31,7 +31,7 @@ from bot.compliance import replies
 from bot.compliance.keywords import Intent, classify
 from bot.compliance.language import clear_switch, guess_language
 from bot.contacts import consent
-from bot.contacts.identity import Found, find_or_create, reached
+from bot.contacts.identity import Found, find_or_create, reached, save
 from bot.contacts.models import (
     CHANNEL_SMS,
     LANGUAGE_DEFAULT,
@@ -232,8 +232,9 @@ def _receive(
     message = _inbound_message(inbound, parsed.channel, parsed.address, now)
     guessed = guess_language(inbound.text)
     first_language = guessed or ("es" if parsed.phone.startswith("+52") else None)
-    # One flush at commit for the ORM's changes (the contact, consent, tags…); the
-    # message, its replies, the address and the flow session are Core statements.
+    # The message, its replies, the address, the flow session and the contact's
+    # changes are Core statements; the flush at commit writes the rest (consent
+    # lines, memberships, reports).
     with session.no_autoflush:
         source = (
             LANGUAGE_FROM_MESSAGE if guessed else LANGUAGE_FROM_NUMBER if first_language
@@ -258,6 +259,7 @@ def _receive(
         _insert_message(session, message)
         reached(session, contact, parsed, now)
         replies_given = _record_replies(session, contact, message, texts, now)
+        save(session, contact)
     log.info(
         "inbound %s from %s handled by %s",
         inbound.sid,
@@ -668,6 +670,6 @@ def _record_replies(
         }
         for reply in texts
     ]
-    if rows:
-        session.execute(MESSAGES.insert(), rows)  # one executemany
+    if rows:  # one statement: a row, or an executemany (a pipeline on psycopg) of them
+        session.execute(MESSAGES.insert(), rows[0] if len(rows) == 1 else rows)
     return texts if allowed else []

@@ -4,8 +4,9 @@ The inbound webhook runs this for every message, so it reads and writes with
 SQLAlchemy Core: one SELECT of plain rows, and at most one INSERT or UPDATE
 each for the contact and their address (docs/performance.md, "Inbound
 webhook"). The contact comes back as an ORM object attached to the session as
-if the ORM had loaded it, so what the message does to them (consent, fields,
-tags, language) is written by the session's one flush at commit.
+if the ORM had loaded it, so the code that handles the message changes it as
+any other (consent, fields, tags, language); `save` then writes those changes
+with Core, without the unit of work.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Insert, Row, bindparam, select
+from sqlalchemy import Insert, Row, bindparam, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -208,3 +209,36 @@ def _attach(
         make_transient_to_detached(item)  # what it holds is what the database holds
     session.add(contact)
     return contact
+
+
+_SAVE_CONTACT = CONTACTS.update().where(CONTACTS.c.id == bindparam("_id"))  # SET: what changed
+_REMOVE_TAGS = TAGS.delete().where(
+    TAGS.c.contact_id == bindparam("_contact_id"),
+    TAGS.c.tag.in_(bindparam("_tags", expanding=True)),
+)
+
+
+def save(session: Session, contact: Contact) -> None:
+    """Write what was changed of ``contact`` (from `find_or_create`), then detach it.
+
+    One UPDATE of the changed columns (none when nothing changed), and the tags
+    added or removed, with Core: the session's flush at commit then has nothing
+    of the contact to work out (for most messages, nothing at all). The contact
+    leaves the session (with their addresses and tags): change them no more.
+    """
+    state = inspect(contact)
+    changed = {
+        key: getattr(contact, key)
+        for key in _CONTACT_COLUMNS
+        if state.attrs[key].history.has_changes()
+    }
+    if changed:
+        session.execute(_SAVE_CONTACT, {"_id": contact.id, **changed})
+    tags = state.attrs.tags.history
+    if tags.deleted:  # first: a tag removed and added again is there in the end
+        removed = [t.tag for t in tags.deleted]
+        session.execute(_REMOVE_TAGS, {"_contact_id": contact.id, "_tags": removed})
+    if tags.added:
+        added = [{"contact_id": contact.id, "tag": t.tag} for t in tags.added]
+        session.execute(TAGS.insert(), added)
+    session.expunge(contact)
