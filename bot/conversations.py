@@ -193,7 +193,7 @@ def start_petition(
     petition: Petition,
     now: dt.datetime,
     how: Mapping[str, str | None],
-    stored: FlowSession | None,
+    stored: FlowSession | StoredFlow | None,
 ) -> engine.Result:
     """A petition's keyword: the petition flow, which asks what is missing and signs.
 
@@ -218,7 +218,7 @@ def _applied(
     result: engine.Result,
     now: dt.datetime,
     how: Mapping[str, str | None],
-    stored: FlowSession | None,
+    stored: FlowSession | StoredFlow | None,
 ) -> engine.Result:
     """Apply the result's effects and keep its session; what they say is added to its outputs."""
     said = apply_effects(session, contact, result.effects, now, how, flows.rsvp_event_id)

@@ -27,10 +27,11 @@ OTHER = "+12135550178"
 BUDGETS = {
     # a new number texts the join keyword: find them; create them (INSERT … ON
     # CONFLICT DO NOTHING, no savepoint); the flow session, the message, their
-    # address, the replies (one executemany); at commit the opt-in and its consent line
+    # address, the replies (one executemany), their opt-in (one UPDATE); at
+    # commit, the consent line
     "join": (8, 7),
     # a flow answer: find them with their flow session; the flow session; the
-    # message; the address's last inbound; the reply; at commit their field and last seen
+    # message; the address's last inbound; the reply; their field and last seen
     "answer": (6, 5),
     "stop": (7, 6),
     "unhandled": (4, 3),  # a known contact, no flow, nothing to say: the inbox
