@@ -670,6 +670,6 @@ def _record_replies(
         }
         for reply in texts
     ]
-    if rows:  # one statement: a row, or an executemany (a pipeline on psycopg) of them
-        session.execute(MESSAGES.insert(), rows[0] if len(rows) == 1 else rows)
+    if rows:  # one INSERT … VALUES (…), (…): with RETURNING, SQLAlchemy's insertmanyvalues
+        session.execute(_INSERT_MESSAGE, rows)  # (an executemany would be a psycopg pipeline)
     return texts if allowed else []
