@@ -27,7 +27,7 @@ OTHER = "+12135550178"
 BUDGETS = {
     # a new number texts the join keyword: find them; create them (INSERT … ON
     # CONFLICT DO NOTHING, no savepoint); the flow session, the message, their
-    # address, the replies (one executemany), their opt-in (one UPDATE); at
+    # address, the replies (one INSERT), their opt-in (one UPDATE); at
     # commit, the consent line
     "join": (8, 7),
     # a flow answer: find them with their flow session; the flow session; the
