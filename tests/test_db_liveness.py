@@ -22,15 +22,14 @@ def _backend_pid(database: db_module.Database) -> int:
         return session.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
 
 
-def _postgres_only(database_url: str) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("SQLite has no server to lose")
+# SQLite has no server to lose: the pool's liveness is PostgreSQL's alone.
+postgres_only = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
 
+@postgres_only
 def test_a_connection_idle_and_dead_is_replaced_before_anyone_uses_it(
     database: db_module.Database, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _postgres_only(database_url)
     first = _backend_pid(database)
     admin = sa.create_engine(database_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:  # the server drops it, as on a restart
@@ -40,10 +39,10 @@ def test_a_connection_idle_and_dead_is_replaced_before_anyone_uses_it(
     assert _backend_pid(database) != first  # no error: pinged, found dead, replaced
 
 
+@postgres_only
 def test_a_connection_used_a_moment_ago_is_not_pinged(
     database: db_module.Database, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _postgres_only(database_url)
     pings: list[object] = []
     real_ping = database.engine.dialect.do_ping
 
