@@ -18,7 +18,7 @@ import logging
 import os
 import threading
 import urllib.parse
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -445,11 +445,19 @@ def twiml_reply(messages: Sequence[tuple[str, Sequence[str]]]) -> str:
     return str(response)
 
 
-def find_sent(sender: Sender, to: str, since: datetime, body: str | None) -> dict[str, str] | None:
+def find_sent(
+    sender: Sender,
+    to: str,
+    since: datetime,
+    body: str | None,
+    skip: Collection[str] = (),
+) -> dict[str, str] | None:
     """A message Twilio has to ``to``, created since ``since`` (with this body, if known).
 
     Used to settle a send whose fate is unknown before anything is sent again.
-    Raises on API errors, so the caller leaves the question for later.
+    ``skip`` are SIDs already recorded for other messages: two broadcasts with the
+    same text to one person must not take each other's message. Raises on API
+    errors, so the caller leaves the question for later.
     """
     client = make_client(sender)
     messages = client.api.v2010.accounts(sender.account_sid).messages.list(
@@ -460,6 +468,8 @@ def find_sent(sender: Sender, to: str, since: datetime, body: str | None) -> dic
         if found.date_created is not None and found.date_created < earliest:
             continue
         if body and found.body and found.body != body:
+            continue
+        if found.sid in skip:
             continue
         return {"sid": found.sid, "status": found.status}
     return None

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Collection
 from typing import Any
 
 import redis
@@ -186,7 +187,13 @@ def settle(runtime: Runtime, delivery: Delivery, now: dt.datetime) -> int:
         contact = session.get_one(Contact, delivery.contact_id)
         to = message.address if message else phones.address_for(delivery.channel, contact.phone)
         body = message.body if message else None
-    found = find_at_twilio(runtime.sender, to, delivery.claimed_at, body)
+        # Messages to them that we know already are other sends (another broadcast, the same text).
+        known = set(
+            session.scalars(
+                select(Message.sid).where(Message.address == to, Message.sid.is_not(None))
+            )
+        )
+    found = find_at_twilio(runtime.sender, to, delivery.claimed_at, body, known)
     with runtime.db.session() as session:
         message = _our_message(session, delivery)
         if found is not None:
@@ -235,8 +242,13 @@ def _our_message(session: Session, delivery: Delivery) -> Message | None:
 
 
 def find_at_twilio(
-    sender: twilio.Sender, to: str, since: dt.datetime | None, body: str | None
+    sender: twilio.Sender,
+    to: str,
+    since: dt.datetime | None,
+    body: str | None,
+    known: Collection[str] = (),
 ) -> dict[str, str] | None:
-    """A message Twilio has to ``to`` created since the claim (None: never sent)."""
+    """A message Twilio has to ``to`` created since the claim, not one of ``known`` (None:
+    never sent)."""
     since = since or dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
-    return twilio.find_sent(sender, to, since, body)
+    return twilio.find_sent(sender, to, since, body, known)

@@ -293,3 +293,35 @@ def test_a_send_held_up_past_its_claims_time_is_never_sent(
             select(Delivery.status).where(Delivery.broadcast_id == broadcast_id)
         ).all()
     assert states == ["sending"] * 5  # reconcile settles them: Twilio never got them
+
+
+def test_settling_a_send_never_takes_another_broadcasts_message_with_the_same_text(
+    database, env, fake_twilio
+):
+    """Two reminders with the same text to one person: when the first one's send was held
+    up and never made, Twilio's message for the second is not the first's (CI caught
+    reconcile marking it sent with the second's SID)."""
+    from bot.broadcasts.models import DELIVERY_QUEUED, DELIVERY_SENDING
+    from bot.sending import reconcile
+
+    runtime = in_process(env)
+    create_contact(database, "+12135559001", "en")
+    first = create_broadcast(database, {"en": "Reminder: march at 10"})
+    second = create_broadcast(database, {"en": "Reminder: march at 10"})
+    fan_out(runtime, first)
+    fan_out(runtime, second)
+    claimed_at = utcnow()
+    with database.session() as session:
+        held_up = session.scalar(select(Delivery).where(Delivery.broadcast_id == first))
+        held_up.status, held_up.claimed_at = DELIVERY_SENDING, claimed_at  # never reached Twilio
+        held_up_id = held_up.id
+    batches.send_batch(runtime, second, 0)
+    assert len(fake_twilio.outbox()) == 1  # the second broadcast's, after the first's claim
+
+    with database.session() as session:
+        delivery = session.get(Delivery, held_up_id)
+        session.expunge(delivery)
+    reconcile.settle(runtime, delivery, utcnow())
+
+    with database.session() as session:
+        assert session.get(Delivery, held_up_id).status == DELIVERY_QUEUED  # to be sent again
