@@ -17,6 +17,7 @@ from playwright.sync_api import expect
 from bot import formatting
 from bot.broadcasts.broadcast import sms_segments_of
 from tests.browser.live import WAIT_MS, Live, serve, shot, sign_in
+from tests.factories import create_contact, create_message
 from tests.formatting_cases import SMS_TEXTS
 from tests.paths import ROOT
 from tests.settings import settings_for
@@ -125,6 +126,21 @@ def test_the_composer_counts_the_segments_sms_gets(page, live: Live):
     page.get_by_label("Text in Spanish").fill("*Marcha* hoy")
     expect(page.locator("#count-es")).to_have_text("SMS segments: 1 · characters: 10 · GSM-7")
     shot(page, "composer-formatting")
+
+
+def test_every_counter_counts_the_segments_sms_gets(page, live: Live):
+    """The event reminders' counters and the inbox reply's, as the composer's."""
+    contact = create_contact(live.db, "+12135550161", "en", ("sms",))
+    message_id = create_message(live.db, contact, "¿Cuándo es la marcha?")
+    sign_in(page, live)
+    page.goto(live.url + "/dashboard/events/new")
+    page.get_by_label("Reminder in English").fill("*Tomorrow* at _10_")
+    expect(page.locator("#count-en")).to_have_text("SMS segments: 1 · characters: 14 · GSM-7")
+    page.goto(live.url + "/dashboard/inbox/")
+    page.locator(f"#reply-{message_id}").fill("*Sábado* a las _10_")
+    expect(page.locator(f"#reply-{message_id}-count")).to_have_text(
+        "SMS segments: 1 · characters: 15 · UCS-2"
+    )
 
 
 def test_the_simulator_shows_whatsapp_formatting_and_sms_plain(browser, simulator):
