@@ -19,14 +19,14 @@ import datetime as dt
 import logging
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
-from bot import phones
+from bot import formatting, phones
 from bot.compliance import replies
 from bot.compliance.keywords import Intent, classify
 from bot.compliance.language import clear_switch, guess_language
@@ -652,8 +652,14 @@ def _record_replies(
     texts: list[Reply],
     now: dt.datetime,
 ) -> list[Reply]:
-    """Record every reply; only a contact who may receive gets them."""
+    """Record every reply, as its channel gets it; only a contact who may receive gets them.
+
+    On SMS a reply loses WhatsApp's formatting marks (*bold*, _italic_): the row
+    stores what was sent, so a retried MessageSid gets the same text.
+    """
     allowed = consent.can_receive(contact) or inbound_message.handled_by == Intent.OPT_OUT.value
+    channel = inbound_message.channel
+    texts = [replace(r, body=formatting.for_channel(r.body, channel)) for r in texts]
     rows = [
         {
             "contact_id": contact.id,

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from bot import formatting
 from bot.broadcasts import audiences
 from bot.broadcasts.audiences import Breakdown, Filters
 from bot.broadcasts.models import (
@@ -62,6 +63,11 @@ class Preview:
     whatsapp_skipped: int = 0  # outside the window and no template: skipped, counted
     estimated_cost: float = 0.0  # USD, from the SMS_* / WHATSAPP_* cost settings
     warnings: list[str] = field(default_factory=list)
+
+
+def sms_segments_of(text: str) -> SegmentInfo:
+    """What ``text`` costs as an SMS: counted without WhatsApp's formatting marks, as sent."""
+    return sms_segments(formatting.plain(text))
 
 
 def text_for(broadcast: Broadcast, language: str) -> str:
@@ -178,7 +184,7 @@ def preview(
     broadcast = get(session, broadcast_id)
     counts = audiences.breakdown(session, filters_of(broadcast), broadcast.channels, now)
     languages = sorted(set(broadcast.texts) | set(counts.by_language))
-    segments = {lang: sms_segments(text_for(broadcast, lang)) for lang in languages}
+    segments = {lang: sms_segments_of(text_for(broadcast, lang)) for lang in languages}
     result = Preview(counts, segments)
     for language, channel, country, in_window, count in counts.groups:
         result.estimated_cost += count * _cost(

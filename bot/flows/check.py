@@ -5,7 +5,8 @@ keywords, placeholders) comes from the loader; this module adds the catalogs (ev
 text of every step has its own entry, by msgctxt, translated in every language with
 its placeholders kept; an entry no step has any more is a warning) and SMS cost (segments per
 language, with a warning when an accent such as á turns a message into UCS-2 and
-makes it cost more), WhatsApp button sizes, and configuration variables.
+makes it cost more; counted without WhatsApp's formatting marks, as SMS gets them), WhatsApp
+button sizes, unclosed formatting marks, and configuration variables.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from bot import formatting
 from bot.compliance.keywords import Intent, classify
 from bot.flows.extract import flow_contexts, po_path, read_catalog
 from bot.flows.loader import read_flows
@@ -78,6 +80,7 @@ def check_flows(
     problems += _catalog_problems(flowset, catalogs, Path(messages_dir))
     problems += _segment_warnings(segment_counts(flowset, languages, variables, catalogs))
     problems += _button_warnings(flowset, languages, variables, catalogs)
+    problems += _mark_warnings(flowset, languages, variables, catalogs)
     problems += _synonym_warnings(flowset)
     if variables is not None:
         problems += _missing_variables(flowset, variables)
@@ -229,6 +232,7 @@ def _previews(flowset: FlowSet, languages: Iterable[str], variables, translate: 
 
 
 def _count(flow: Flow, step: Step, lang: str, what: str, text: str) -> SegmentCount:
+    text = formatting.plain(text)  # SMS gets it without WhatsApp's *bold* and _italic_ marks
     info = sms_segments(text)
     plain = "".join(strip_accents(c) if c in info.ucs2_chars else c for c in text)
     return SegmentCount(
@@ -275,6 +279,19 @@ def _button_warnings(flowset: FlowSet, languages, variables, catalogs) -> list[P
                 message = f"{lang} button {title!r} is over {BUTTON_TITLE_LIMIT} characters"
                 line = step.line_of("buttons")
                 problems.add(Problem("warning", flow.file, line, step.id, message))
+    return sorted(problems, key=lambda p: (p.file, p.line, p.message))
+
+
+def _mark_warnings(flowset: FlowSet, languages, variables, catalogs) -> list[Problem]:
+    """A *bold* or _italic_ mark that is never closed: WhatsApp shows it as typed."""
+    problems = set()
+    previews = _previews(flowset, languages, variables, _translator(catalogs))
+    for flow, step, lang, what, output in previews:
+        for mark in dict.fromkeys(formatting.unclosed(output.text)):
+            style = formatting.MARKS[mark]
+            message = f"{lang} {what} has an unclosed {mark} ({style}): it is shown as typed"
+            line = step.line_of(_TEXT_KEYS.get(what, "text"))
+            problems.add(Problem("warning", flow.file, line, step.id, message))
     return sorted(problems, key=lambda p: (p.file, p.line, p.message))
 
 

@@ -4,6 +4,7 @@ Every send in Puente goes through `send_to_contact`: it refuses an opted-out
 or invalid contact (recorded as blocked, never sent), refuses free-form
 WhatsApp outside the 24-hour window, and applies what Twilio's answer means
 (21610 opts the contact out; 21211/21614/30006 mark the number invalid).
+On SMS the text is sent, and stored, without WhatsApp's formatting marks (`as_sent`).
 The API call happens outside any database transaction.
 """
 
@@ -12,13 +13,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, lazyload
 
-from bot import phones
+from bot import formatting, phones
 from bot.channels import twilio
 from bot.channels.errors import Consequence, classify_error
 from bot.contacts import consent
@@ -88,10 +89,9 @@ def send_to_contact(
     throttle waits for its slot there, after the database work).
     """
     now = now or utcnow()
+    draft = as_sent(Draft(contact_id, channel, body, tuple(media_urls), content_sid, extra=extra))
     with db.session() as session:
-        message, address = _prepare(
-            session, contact_id, channel, body, media_urls, content_sid, extra, now
-        )
+        message, address = _prepare(session, draft, now)
         if message.status != STATUS_PENDING:
             return Outcome(message.id, message.status)
     if before_api_call is not None:
@@ -99,8 +99,8 @@ def send_to_contact(
     result = twilio.send(
         sender,
         address,
-        body,
-        list(media_urls),
+        draft.body,
+        list(draft.media_urls),
         content_sid=content_sid,
         content_variables=dict(content_variables) if content_variables else None,
     )
@@ -108,18 +108,8 @@ def send_to_contact(
         return record_result(session, message.id, result, utcnow())
 
 
-def _prepare(
-    session: Session,
-    contact_id: int,
-    channel: str,
-    body: str | None,
-    media_urls: Sequence[str],
-    content_sid: str | None,
-    extra: Mapping[str, Any] | None,
-    now: dt.datetime,
-) -> tuple[Message, str]:
-    contact = session.get_one(Contact, contact_id)
-    draft = Draft(contact_id, channel, body, tuple(media_urls), content_sid, extra=extra)
+def _prepare(session: Session, draft: Draft, now: dt.datetime) -> tuple[Message, str]:
+    contact = session.get_one(Contact, draft.contact_id)
     message = Message(**_message_row(contact, draft, now))
     session.add(message)
     session.flush()
@@ -139,9 +129,22 @@ class Draft:
     extra: Mapping[str, Any] | None = None
 
 
+def as_sent(draft: Draft) -> Draft:
+    """The draft as its channel gets it: on SMS, WhatsApp's *bold* and _italic_ marks
+    removed (bot.formatting); WhatsApp keeps them. The message row stores this text.
+    """
+    if not draft.body:
+        return draft
+    body = formatting.for_channel(draft.body, draft.channel)
+    return draft if body == draft.body else replace(draft, body=body)
+
+
 @dataclass(frozen=True)
 class Prepared:
-    """A draft's message row: send it when ``status`` is pending, else it was refused."""
+    """A draft's message row: send it when ``status`` is pending, else it was refused.
+
+    ``draft`` is the one to send (`as_sent`: its text as the channel gets it).
+    """
 
     draft: Draft
     message_id: int
@@ -203,6 +206,7 @@ def prepare_many(
     """
     if not drafts:
         return []
+    drafts = [as_sent(d) for d in drafts]
     ids = {d.contact_id for d in drafts}
     if known is None:
         query = select(Contact).where(Contact.id.in_(ids)).options(lazyload(Contact.tags))

@@ -81,6 +81,9 @@ CONFIGURED = {
         ("choice_words", "warning",
          "choice_words.yaml:9: step 'ask_more': warning: choice word 'words' starts flow "
          "'choice_words' instead"),
+        ("unclosed_mark", "warning",
+         "unclosed_mark.yaml:6: step 'hello': warning: en message has an unclosed * (bold): "
+         "it is shown as typed"),
         ("long_button", "warning",
          "long_button.yaml:7: step 'hello': warning: es button 'Absolutely, count me in!' "
          "is over 20 characters"),
@@ -327,6 +330,15 @@ def test_segments_per_language():
     assert set(spanish.ucs2_chars) == {"ó", "í"}
     goodbye = counts[("know_your_rights", "goodbye", "message", "es")]
     assert goodbye.encoding == "GSM-7"  # "Que estés bien": é is in GSM-7
+
+
+def test_segments_are_counted_without_whatsapps_marks():
+    """162 characters as written, 156 as SMS gets them: one segment, not two."""
+    flowset, _ = read_flows(BROKEN / "unclosed_mark")
+    counts = {(c.step_id, c.lang): c for c in segment_counts(flowset, ["en"])}
+    assert (counts[("counted", "en")].segments, counts[("counted", "en")].encoding) == (1, "GSM-7")
+    problems = [str(p) for p in check_flows(BROKEN / "unclosed_mark")]
+    assert not any("'counted'" in p and "has an unclosed" in p for p in problems)
 
 
 def test_the_extractor_gives_babel_every_text_with_its_line():

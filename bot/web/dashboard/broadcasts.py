@@ -50,7 +50,6 @@ from bot.partners import organizations
 from bot.polls import polls
 from bot.sending import queueing
 from bot.sending.process import redis_url
-from bot.text import sms_segments
 from bot.web.dashboard import broadcast_poll, broadcast_results, scope
 from bot.web.dashboard.auth import current_user, record, require
 from bot.web.dashboard.flows import flows_dir
@@ -402,7 +401,7 @@ def detail(broadcast_id: int) -> str:
         progress=progress,
         numbers=numbers(progress),
         live=is_live(item, progress),
-        segments={lang: sms_segments(text) for lang, text in item.texts.items()},
+        segments={lang: broadcast.sms_segments_of(text) for lang, text in item.texts.items()},
         poll=broadcast_poll.panel(session, item),
     )
 

@@ -1,4 +1,6 @@
-// Live SMS segment counts: the same rules as bot/text.py (Twilio's calculator).
+// Live SMS segment counts: the same rules as bot/text.py (Twilio's calculator),
+// counted on the text SMS gets, without WhatsApp's *bold* and _italic_ marks
+// (formatting.js, loaded before this file; bot.broadcasts.broadcast.sms_segments_of).
 // A <textarea data-segments="ID"> updates the element #ID as the organizer types.
 // Translated texts come from that element's data-* attributes.
 "use strict";
@@ -42,7 +44,7 @@
   function update(area) {
     const out = document.getElementById(area.dataset.segments);
     if (!out) return;
-    const info = smsSegments(area.value);
+    const info = smsSegments(window.PuenteFormatting.plain(area.value));
     const d = out.dataset;
     const summary = fill(d.summary || "{segments} segments · {characters} characters · {encoding}", info);
     out.querySelector(".summary") ? (out.querySelector(".summary").textContent = summary) : (out.textContent = summary);
