@@ -146,6 +146,6 @@ def csv_text(session: Session, item: Broadcast) -> str:
     slugs = {i: o.slug for i, o in partners(session).items()}
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(("figure", "language", "channel", "partner", "count"))
+    writer.writerow(results.csv_header(found))
     writer.writerows(results.csv_rows(found, slugs))
     return out.getvalue()
