@@ -122,6 +122,7 @@ class Results:
     broadcast_id: int
     rows: tuple[Row, ...]
     tracked: tuple[str, ...]  # the figures that apply to this broadcast
+    ab_test: bool = False  # its audience is split between variants A and B
     _index: dict[str, list[Row]] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -177,7 +178,8 @@ def results(session: Session, broadcast_id: int) -> Results:
     if is_rsvp_broadcast(item):
         tracked.append(RSVPS)
         found += _rsvps(session, item, base, split, sent)
-    return Results(broadcast_id, _sent_language(item, found), tuple(tracked))
+    ab_test = item.variant_texts is not None and item.split_seed is not None
+    return Results(broadcast_id, _sent_language(item, found), tuple(tracked), ab_test)
 
 
 def _sent_language(item: Broadcast, found: list[Row]) -> tuple[Row, ...]:
@@ -311,7 +313,7 @@ def _rsvps(session: Session, item: Broadcast, base, split, sent) -> Iterable[Row
 
 def has_variants(found: Results) -> bool:
     """Whether the results are an A/B test's (their rows carry a variant)."""
-    return any(r.variant for r in found.rows)
+    return found.ab_test or any(r.variant for r in found.rows)
 
 
 def csv_header(found: Results) -> tuple[str, ...]:
