@@ -279,6 +279,11 @@ def _warnings(broadcast: Broadcast, result: Preview) -> list[str]:
     for lang in result.segments:
         if lang not in broadcast.texts:
             warnings.append(f"{lang}: no text, these contacts get {broadcast.default_language}")
+    if result.split and result.whatsapp_template:
+        warnings.append(
+            f"{result.whatsapp_template} WhatsApp contacts are outside the 24-hour window: "
+            "they get the template whatever their variant"
+        )
     if result.whatsapp_skipped:
         warnings.append(
             f"{result.whatsapp_skipped} WhatsApp contacts are outside the 24-hour window "

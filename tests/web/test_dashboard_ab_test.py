@@ -158,3 +158,23 @@ def test_the_results_page_of_a_spanish_organizer_says_it_in_spanish(sign_in, db,
     assert "Prueba A/B: variante A contra variante B" in page
     assert "Todavía no hay datos suficientes para saber si la diferencia en respuestas" in page
     assert "Enviar la variante B al resto" in page
+
+
+def test_the_test_send_to_my_phone_has_both_variants(sign_in, db, fake_twilio):
+    from tests.factories import create_user
+
+    client = sign_in("organizer")
+    create_user(db, "organizer", phone="+12135550100")
+    create_contact(db, "+12135550100", "es", opted_in=False)  # they texted the bot once
+    broadcast_id = created_id(
+        compose(
+            client, text_es="Hola", text_en="Hi", variant_b_es="Buenas", variant_b_en="Hello",
+            channel_order="sms_only",
+        )
+    )  # fmt: skip
+    client.post(
+        f"/dashboard/broadcasts/{broadcast_id}/test", data={"csrf_token": client.csrf_token}
+    )
+    assert [m["body"] for m in fake_twilio.outbox()] == [
+        "[TEST] Hola", "[TEST] Hi", "[TEST B] Buenas", "[TEST B] Hello",
+    ]  # fmt: skip

@@ -78,6 +78,7 @@ AWAITING_RECEIPT = ("accepted", "queued", "sending", "sent")  # Twilio may still
 RECEIPTS_WINDOW = dt.timedelta(minutes=15)  # how long a done broadcast keeps polling
 LIST_FILTERS = ("languages", "tags", "exclude_tags", "countries", "regions", "partners")
 TEST_PREFIX = "[TEST] "  # as the CLI's test send marks it
+TEST_PREFIX_B = "[TEST B] "  # an A/B test's variant B
 LIVE = (BROADCAST_SENDING, BROADCAST_SCHEDULED, BROADCAST_PAUSED)  # the progress panel polls
 
 
@@ -412,6 +413,11 @@ def _compose_again(form: Any, texts: dict[str, str]) -> str:
     )
 
 
+def _in_order(texts: dict[str, str]) -> list[str]:
+    """The texts in the order of LANGUAGES (Spanish first), the empty ones left out."""
+    return [texts[lang] for lang in LANGUAGES if texts.get(lang)]
+
+
 def _first_language(texts: dict[str, str]) -> str:
     return next((lang for lang in LANGUAGES if texts.get(lang)), "es")
 
@@ -477,6 +483,8 @@ def _warnings(item: Broadcast, preview: broadcast.Preview | None) -> list[str]:
             warnings.append(_(NO_TEXT_WARNING, count=count, language=language))
     if preview.whatsapp_skipped:
         warnings.append(_(WINDOW_WARNING, count=preview.whatsapp_skipped))
+    if preview.split and preview.whatsapp_template:
+        warnings.append(_(TEMPLATE_IN_TEST_WARNING, count=preview.whatsapp_template))
     if preview.audience.total == 0:
         warnings.append(_("Nobody is in this audience yet."))
     return warnings
@@ -487,6 +495,10 @@ _LANGUAGE_NAMES = {"es": N_("Spanish"), "en": N_("English")}
 NO_TEXT_WARNING = N_(
     "Contacts who speak {language}: {count}. There is no text in their language, "
     "so they get the other one."
+)
+TEMPLATE_IN_TEST_WARNING = N_(
+    "WhatsApp contacts who have not written in 24 hours: {count}. They get the approved "
+    "template whichever variant they are in, which makes the two variants look more alike."
 )
 WINDOW_WARNING = N_(
     "WhatsApp contacts who have not written in 24 hours: {count}. "
@@ -612,7 +624,9 @@ def test(broadcast_id: int) -> Any:
         item = scope.owned_or_404(session, Broadcast, broadcast_id)
         me = find_by_phone(session, user.phone)
         channel = next((c for c in item.channels if me and me.address_for(c)), None)
-        texts, media = dict(item.texts), list(item.media_urls)
+        media = list(item.media_urls)
+        texts = [(TEST_PREFIX, text) for text in _in_order(item.texts)]
+        texts += [(TEST_PREFIX_B, text) for text in _in_order(item.variant_texts or {})]
         contact_id = me.id if me else None
     if contact_id is None or channel is None:
         flash(
@@ -623,10 +637,9 @@ def test(broadcast_id: int) -> Any:
     statuses = [
         send_to_contact(
             get_db(), sender_from_config(current_app.config), contact_id, channel,
-            TEST_PREFIX + texts[lang], media_urls=media, extra={"broadcast_test": broadcast_id},
+            prefix + text, media_urls=media, extra={"broadcast_test": broadcast_id},
         ).status
-        for lang in LANGUAGES
-        if texts.get(lang)
+        for prefix, text in texts
     ]  # fmt: skip
     record("broadcast.test", f"broadcast:{broadcast_id}", statuses=statuses)
     if any(s in ("blocked", "skipped_window", "failed", "undelivered") for s in statuses):
