@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from bot.broadcasts import audiences
 from bot.broadcasts.audiences import Filters
 from bot.broadcasts.models import ACTIVE_BROADCAST_STATUSES, DELIVERY_PENDING, Broadcast, Delivery
-from bot.broadcasts.variants import variant_of
+from bot.broadcasts.variants import FULL_SHARE, variant_of
 from bot.db import Database
 
 # A contact's variant of the broadcast ("A", "B"; None: held back for the winner).
@@ -89,9 +89,9 @@ def split_of(broadcast: Broadcast) -> Split | None:
     It depends on (seed, contact) only, so a fan-out run again gives each
     contact the variant it had.
     """
-    if broadcast.variant_texts is None or broadcast.split_seed is None:
+    if not broadcast.variant_texts or broadcast.split_seed is None:
         return None
-    seed, share = broadcast.split_seed, broadcast.test_share or 100
+    seed, share = broadcast.split_seed, broadcast.test_share or FULL_SHARE
     return lambda contact_id: variant_of(seed, share, contact_id)
 
 
@@ -109,11 +109,11 @@ def _write_page(
     In an A/B test each delivery carries its contact's variant, and the
     contacts held back for the winner get no delivery.
     """
-    variants = [(c, ch, split(c) if split else None) for c, ch in page]
+    targets = [(c, ch, split(c) if split else None) for c, ch in page]
     if split is not None:
-        variants = [row for row in variants if row[2] is not None]
+        targets = [row for row in targets if row[2] is not None]
     numbers = []
-    for start in range(0, len(variants), batch_size):
+    for start in range(0, len(targets), batch_size):
         number = first_batch + len(numbers)
         rows = [
             {
@@ -126,7 +126,7 @@ def _write_page(
                 "updated_at": now,
                 "variant": variant,
             }
-            for contact_id, channel, variant in variants[start : start + batch_size]
+            for contact_id, channel, variant in targets[start : start + batch_size]
         ]
         insert_deliveries(session, rows)
         numbers.append(number)

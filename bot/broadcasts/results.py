@@ -178,7 +178,7 @@ def results(session: Session, broadcast_id: int) -> Results:
     if is_rsvp_broadcast(item):
         tracked.append(RSVPS)
         found += _rsvps(session, item, base, split, sent)
-    ab_test = item.variant_texts is not None and item.split_seed is not None
+    ab_test = bool(item.variant_texts) and item.split_seed is not None
     return Results(broadcast_id, _sent_language(item, found), tuple(tracked), ab_test)
 
 

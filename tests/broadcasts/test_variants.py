@@ -14,8 +14,15 @@ from bot.broadcasts import broadcast, comparison, fanout, results, variants
 from bot.broadcasts.broadcast import BroadcastError
 from bot.broadcasts.models import Broadcast, Delivery
 from bot.db import Database
+from bot.petitions.models import Petition, Signature
 from tests.broadcasts.test_results import deliver
-from tests.factories import NOW, create_broadcast, create_contact, create_message
+from tests.factories import (
+    NOW,
+    create_broadcast,
+    create_contact,
+    create_message,
+    create_partner,
+)
 
 TEXTS_A = {"es": "Firma la petición: responde SÍ", "en": "Sign the petition: reply YES"}
 TEXTS_B = {"es": "¿Nos ayudas? Responde SÍ para firmar", "en": "Will you help? Reply YES to sign"}
@@ -54,6 +61,19 @@ def test_variant_b_must_have_the_languages_of_a_and_a_sane_share(database: Datab
                 session, "x", TEXTS_A, broadcast.Filters(), variant_texts=TEXTS_B,
                 test_share=101, now=NOW,
             )  # fmt: skip
+
+
+def test_a_partners_test_signs_both_variants_with_its_name(database: Database):
+    partner = create_partner(database, "frontera", "FRONTERA", "BORDER", "Frontera", "Border")
+    test = create_broadcast(
+        database, TEXTS_A, send=False, variant_texts=TEXTS_B, organization_id=partner
+    )
+    with database.session() as session:
+        item = session.get_one(Broadcast, test)
+        assert item.texts["es"] == "Frontera: " + TEXTS_A["es"]
+        assert item.variant_texts == {
+            "es": "Frontera: " + TEXTS_B["es"], "en": "Border: " + TEXTS_B["en"]
+        }  # fmt: skip
 
 
 # --- fan-out -----------------------------------------------------------------------
@@ -156,10 +176,20 @@ def test_the_verdict_says_plainly_larger_than_chance_or_could_be_chance():
 
 
 def test_results_count_each_figure_by_variant_and_language(database: Database):
-    """Two per variant and language; replies: A es 1, B es 2, B en 1."""
+    """A petition call, two contacts per variant and language; replies: A es 1, B es 2,
+    B en 1; signatures: B es 1, B en 1."""
+    with database.session() as session:
+        petition = Petition(
+            slug="armas", titles={"es": "Alto", "en": "Stop"}, texts={"es": "…", "en": "…"},
+            target="SRE", goal=100, created_at=NOW,
+        )  # fmt: skip
+        session.add(petition)
+        session.flush()
+        petition_id = petition.id
     test = create_broadcast(
-        database, TEXTS_A, send=False, variant_texts=TEXTS_B, test_share=40, seed=5
-    )
+        database, TEXTS_A, send=False, variant_texts=TEXTS_B, test_share=40, seed=5,
+        petition_id=petition_id,
+    )  # fmt: skip
     with database.session() as session:
         session.get_one(Broadcast, test).status = "done"
     people = {}
@@ -182,16 +212,27 @@ def test_results_count_each_figure_by_variant_and_language(database: Database):
     for key in (("A", "es", 0), ("B", "es", 0), ("B", "es", 1), ("B", "en", 1)):
         create_message(database, people[key], "SÍ", created_at=NOW + dt.timedelta(hours=1))
     with database.session() as session:
+        for key in (("B", "es", 1), ("B", "en", 1)):
+            session.add(
+                Signature(
+                    petition_id=petition_id, contact_id=people[key], language=key[1],
+                    source="test", created_at=NOW + dt.timedelta(hours=2),
+                )
+            )  # fmt: skip
+    with database.session() as session:
         found = results.results(session, test)
         assert found.by(results.SENT, "variant") == {"A": 4, "B": 4}
         assert found.by(results.DELIVERED, "variant") == {"A": 4, "B": 4}
         replied = {(r.variant, r.language): r.count for r in found.of(results.REPLIED)}
         assert replied == {("A", "es"): 1, ("B", "es"): 2, ("B", "en"): 1}
+        signed = {(r.variant, r.language): r.count for r in found.of(results.SIGNED)}
+        assert signed == {("B", "es"): 1, ("B", "en"): 1}
         compared = results.comparison(found)
     assert (compared.a_sent, compared.b_sent) == (4, 4)
-    (figure,) = compared.figures
-    assert (figure.name, figure.a_count, figure.b_count) == ("replied", 1, 3)
-    assert not figure.test.enough
+    replies, signatures = compared.figures
+    assert (replies.name, replies.a_count, replies.b_count) == ("replied", 1, 3)
+    assert (signatures.name, signatures.a_count, signatures.b_count) == ("signed", 0, 2)
+    assert signatures.b_rate == 0.5 and not replies.test.enough
 
 
 # --- the winner ----------------------------------------------------------------------
