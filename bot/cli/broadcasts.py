@@ -338,13 +338,17 @@ def _kick(broadcast_id: int) -> None:
 @click.argument("broadcast_id", type=int)
 @click.option("--test", "test_phone", help="Only send to this number (a contact), now.")
 @click.option("--language", type=click.Choice(["es", "en"]), help="Language of the test.")
+@click.option(
+    "--variant", type=click.Choice(variants.VARIANTS), help="An A/B test's variant to test."
+)
 @click.option("--wait", is_flag=True, help="Show progress until it is done.")
 def broadcast_send(
-    broadcast_id: int, test_phone: str | None, language: str | None, wait: bool
-) -> None:
+    broadcast_id: int, test_phone: str | None, language: str | None, variant: str | None,
+    wait: bool,
+) -> None:  # fmt: skip
     """Send now (or a test to one number)."""
     if test_phone:
-        _test_send(broadcast_id, test_phone, language)
+        _test_send(broadcast_id, test_phone, language, variant)
         return
     try:
         with _db().session() as session:
@@ -357,7 +361,7 @@ def broadcast_send(
         _watch(broadcast_id)
 
 
-def _test_send(broadcast_id: int, phone: str, language: str | None) -> None:
+def _test_send(broadcast_id: int, phone: str, language: str | None, variant: str | None) -> None:
     from bot import phones
 
     with _db().session() as session:
@@ -368,7 +372,7 @@ def _test_send(broadcast_id: int, phone: str, language: str | None) -> None:
         channel = next((c for c in found.channels if contact.address_for(c)), None)
         if channel is None:
             _fail(f"that contact has no address on {', '.join(found.channels)}")
-        body = broadcast.text_for(found, language or contact.language)
+        body = broadcast.text_for(found, language or contact.language, variant)
         contact_id, media = contact.id, list(found.media_urls)
     outcome = send_to_contact(
         _db(), sender_from_config(_config()), contact_id, channel, "[TEST] " + body,

@@ -131,3 +131,11 @@ def test_send_winner_refuses_a_test_of_everyone(app: Flask, db: Database):
     test_id = done_test(app, db, variants.FULL_SHARE)
     result = run(app, "broadcast", "send-winner", str(test_id), "--variant", "A")
     assert result.exit_code != 0 and "tested everyone" in result.output
+
+
+def test_a_test_send_can_show_variant_b(app: Flask, db: Database, fake_twilio):
+    create_contact(db, "+12135550100", "en")
+    assert run(app, *CREATE).exit_code == 0
+    result = run(app, "broadcast", "send", "1", "--test", "+12135550100", "--variant", "B")
+    assert result.exit_code == 0, result.output
+    assert [m["body"] for m in fake_twilio.outbox()] == ["[TEST] Your name counts"]
