@@ -1,8 +1,8 @@
 """Audiences: which contacts a broadcast goes to, and on which channel.
 
 Filters narrow the contacts (language, tags, channel, country, state/region,
-join date, last activity, an event's RSVPs). Whatever the filters say, only
-subscribed contacts are in an audience: active and opted in
+join date, last activity, an event's RSVPs, none of some broadcasts' recipients).
+Whatever the filters say, only subscribed contacts are in an audience: active and opted in
 (``consent.is_subscribed``); the opted-out, the invalid and those with no
 opt-in on record are counted in the preview and never receive a broadcast.
 """
@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, case, exists, false, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from bot.broadcasts.models import RSVP_MAYBE, RSVP_YES, Audience, Rsvp
+from bot.broadcasts.models import RSVP_MAYBE, RSVP_YES, Audience, Delivery, Rsvp
 from bot.contacts.models import CHANNELS, STATUS_ACTIVE, Address, Contact, ContactTag
 from bot.partners.models import MEMBER, Membership
 
@@ -40,6 +40,8 @@ class Filters:
     active_before: dt.datetime | None = None
     event_id: int | None = None  # RSVP'd yes to this event
     partners: tuple[int, ...] = ()  # members of any of these partners (organization ids)
+    # Not any contact these broadcasts were addressed to (a winner: not its A/B test's group).
+    exclude_broadcasts: tuple[int, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def scoped(self, organization_id: int | None) -> Filters:
@@ -116,6 +118,13 @@ def matching(filters: Filters, after_id: int = 0) -> list[ColumnElement[bool]]:
         if after_id:
             member = member.where(Membership.contact_id > after_id)
         clauses.append(member)
+    if filters.exclude_broadcasts:
+        clauses.append(
+            ~exists().where(
+                Delivery.contact_id == Contact.id,
+                Delivery.broadcast_id.in_(filters.exclude_broadcasts),
+            )
+        )
     if filters.event_id is not None:
         clauses.append(
             exists().where(

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from bot import formatting
-from bot.broadcasts import audiences
+from bot.broadcasts import audiences, variants
 from bot.broadcasts.audiences import Breakdown, Filters
 from bot.broadcasts.models import (
     BROADCAST_CANCELED,
@@ -63,6 +63,9 @@ class Preview:
     whatsapp_skipped: int = 0  # outside the window and no template: skipped, counted
     estimated_cost: float = 0.0  # USD, from the SMS_* / WHATSAPP_* cost settings
     warnings: list[str] = field(default_factory=list)
+    # An A/B test: variant B's segments per language, and about how many get each part.
+    variant_segments: dict[str, SegmentInfo] = field(default_factory=dict)
+    split: dict[str, int] = field(default_factory=dict)  # "A", "B", "rest" -> contacts (about)
 
 
 def sms_segments_of(text: str) -> SegmentInfo:
@@ -70,9 +73,22 @@ def sms_segments_of(text: str) -> SegmentInfo:
     return sms_segments(formatting.plain(text))
 
 
-def text_for(broadcast: Broadcast, language: str) -> str:
+def texts_of(broadcast: Broadcast, variant: str | None = None) -> dict[str, str]:
+    """The texts of one variant: B's for "B", else the broadcast's own (A)."""
+    if variant == variants.VARIANT_B and broadcast.variant_texts:
+        return dict(broadcast.variant_texts)
+    return dict(broadcast.texts)
+
+
+def text_for(broadcast: Broadcast, language: str, variant: str | None = None) -> str:
     """The text in the contact's language, else in the broadcast's default language."""
-    return broadcast.texts.get(language) or broadcast.texts[broadcast.default_language]
+    texts = texts_of(broadcast, variant)
+    return texts.get(language) or texts[broadcast.default_language]
+
+
+def is_ab_test(broadcast: Broadcast) -> bool:
+    """Whether the broadcast splits its audience between variants A and B."""
+    return bool(broadcast.variant_texts) and broadcast.split_seed is not None
 
 
 def create(
@@ -92,6 +108,9 @@ def create(
     reminder_id: int | None = None,
     organization_id: int | None = None,
     petition_id: int | None = None,
+    variant_texts: Mapping[str, str] | None = None,
+    test_share: int = variants.FULL_SHARE,
+    seed: int | None = None,
     now: dt.datetime,
 ) -> Broadcast:
     """A draft broadcast; raises BroadcastError when something is missing or wrong.
@@ -99,11 +118,22 @@ def create(
     ``organization_id``: a partner's broadcast goes to that partner's members
     only, whatever the filters say (`Filters.scoped`); None is the coalition's.
     ``petition_id``: it carries that petition, and a reply of YES / SÍ signs it.
+    ``variant_texts``: an A/B test (bot.broadcasts.variants): ``texts`` is A, these
+    are B, tested on ``test_share`` percent of the audience with a split from
+    ``seed`` (a new one when None); the rest waits for the winner.
     """
-    texts = {lang: text.strip() for lang, text in texts.items() if text and text.strip()}
+    texts = _stripped(texts)
     _check(texts, default_language, channels, media_urls, content_sid, content_variables)
+    b_texts = _stripped(variant_texts or {})
+    if b_texts:
+        seed = variants.new_seed() if seed is None else seed
+        try:
+            variants.check(texts, b_texts, test_share, seed)
+        except variants.VariantError as exc:
+            raise BroadcastError(str(exc)) from None
     if organization_id is not None:
         texts = signed(session, texts, organization_id)
+        b_texts = signed(session, b_texts, organization_id) if b_texts else {}
     broadcast = Broadcast(
         name=name,
         status=BROADCAST_DRAFT,
@@ -121,10 +151,17 @@ def create(
         expires_at=expires_at,
         reminder_id=reminder_id,
         created_at=now,
+        variant_texts=b_texts or None,
+        test_share=test_share if b_texts else None,
+        split_seed=seed if b_texts else None,
     )
     session.add(broadcast)
     session.flush()
     return broadcast
+
+
+def _stripped(texts: Mapping[str, str]) -> dict[str, str]:
+    return {lang: text.strip() for lang, text in texts.items() if text and text.strip()}
 
 
 def signed(session: Session, texts: Mapping[str, str], organization_id: int) -> dict[str, str]:
@@ -186,10 +223,24 @@ def preview(
     languages = sorted(set(broadcast.texts) | set(counts.by_language))
     segments = {lang: sms_segments_of(text_for(broadcast, lang)) for lang in languages}
     result = Preview(counts, segments)
+    # Each variant's share of the audience: 1 without a test.
+    shares = {variants.VARIANT_A: 1.0}
+    if is_ab_test(broadcast):
+        half = (broadcast.test_share or variants.FULL_SHARE) / 200
+        shares = {variants.VARIANT_A: half, variants.VARIANT_B: half}
+        result.variant_segments = {
+            lang: sms_segments_of(text_for(broadcast, lang, variants.VARIANT_B))
+            for lang in languages
+        }
+        result.split = _split(counts.total, broadcast.test_share or variants.FULL_SHARE)
     for language, channel, country, in_window, count in counts.groups:
-        result.estimated_cost += count * _cost(
-            broadcast, channel, country, in_window, segments[language], config
-        )
+        for variant, share in shares.items():
+            info = result.variant_segments if variant == variants.VARIANT_B else segments
+            result.estimated_cost += (
+                share
+                * count
+                * _cost(broadcast, channel, country, in_window, info[language], config)
+            )
         if channel == CHANNEL_WHATSAPP and not in_window:
             if broadcast.content_sid:
                 result.whatsapp_template += count
@@ -197,6 +248,13 @@ def preview(
                 result.whatsapp_skipped += count
     result.warnings = _warnings(broadcast, result)
     return result
+
+
+def _split(total: int, share: int) -> dict[str, int]:
+    """About how many contacts get A, get B, and wait for the winner ("rest")."""
+    tested = round(total * share / 100)
+    a = tested // 2
+    return {variants.VARIANT_A: a, variants.VARIANT_B: tested - a, "rest": total - tested}
 
 
 def _cost(
@@ -216,15 +274,23 @@ def _cost(
 
 def _warnings(broadcast: Broadcast, result: Preview) -> list[str]:
     warnings = []
-    for lang, info in result.segments.items():
+    texts = [(lang, info) for lang, info in result.segments.items()]
+    texts += [(f"{lang} (B)", info) for lang, info in result.variant_segments.items()]
+    for shown, info in texts:
         if info.encoding == "UCS-2" and info.ucs2_chars:
             chars = " ".join(info.ucs2_chars)
             warnings.append(
-                f"{lang}: {chars} make the SMS UCS-2 ({info.segments} segments); "
+                f"{shown}: {chars} make the SMS UCS-2 ({info.segments} segments); "
                 "replacing them may lower the cost"
             )
+    for lang in result.segments:
         if lang not in broadcast.texts:
             warnings.append(f"{lang}: no text, these contacts get {broadcast.default_language}")
+    if result.split and result.whatsapp_template:
+        warnings.append(
+            f"{result.whatsapp_template} WhatsApp contacts are outside the 24-hour window: "
+            "they get the template whatever their variant"
+        )
     if result.whatsapp_skipped:
         warnings.append(
             f"{result.whatsapp_skipped} WhatsApp contacts are outside the 24-hour window "
@@ -349,3 +415,51 @@ def finish_if_settled(session: Session, broadcast: Broadcast, now: dt.datetime) 
     broadcast.status = BROADCAST_DONE
     broadcast.finished_at = now
     return True
+
+
+def send_winner(session: Session, broadcast_id: int, variant: str, now: dt.datetime) -> Broadcast:
+    """A draft of the A/B test's winning variant, to the rest of the test's audience.
+
+    The same audience, channels, attachment, template, flow and petition, with
+    the winner's texts, minus every contact the test (or an earlier winner of
+    it) was addressed to: nobody gets it twice. Refused when the test is not
+    done, tested everyone (100%), or already has a winner on its way.
+    """
+    test = get(session, broadcast_id)
+    if not is_ab_test(test):
+        raise BroadcastError(f"broadcast {test.id} is not an A/B test")
+    if variant not in variants.VARIANTS:
+        raise BroadcastError(f"the winner is {' or '.join(variants.VARIANTS)}")
+    if (test.test_share or variants.FULL_SHARE) >= variants.FULL_SHARE:
+        raise BroadcastError(f"broadcast {test.id} tested everyone: nobody is left for a winner")
+    _require(test, BROADCAST_DONE)
+    earlier = session.execute(
+        select(Broadcast.id, Broadcast.status).where(Broadcast.winner_of_id == test.id)
+    ).all()
+    if any(status != BROADCAST_CANCELED for _id, status in earlier):
+        raise BroadcastError(f"broadcast {test.id} already has its winner")
+    filters = filters_of(test)
+    filters = replace(
+        filters,
+        exclude_broadcasts=(*filters.exclude_broadcasts, test.id, *(i for i, _s in earlier)),
+    )
+    winner = create(
+        session,
+        f"{test.name} ({variant})"[:128],
+        texts_of(test, variant),
+        filters,
+        default_language=test.default_language,
+        channels=test.channels,
+        media_urls=test.media_urls,
+        content_sid=test.content_sid,
+        content_variables=test.content_variables,
+        flow_id=test.flow_id,
+        audience_id=test.audience_id,
+        expires_at=test.expires_at,
+        organization_id=test.organization_id,
+        petition_id=test.petition_id,
+        now=now,
+    )
+    winner.winner_of_id = test.id
+    winner.winner_variant = variant
+    return winner

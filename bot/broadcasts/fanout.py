@@ -20,7 +20,11 @@ from sqlalchemy.orm import Session
 from bot.broadcasts import audiences
 from bot.broadcasts.audiences import Filters
 from bot.broadcasts.models import ACTIVE_BROADCAST_STATUSES, DELIVERY_PENDING, Broadcast, Delivery
+from bot.broadcasts.variants import FULL_SHARE, variant_of
 from bot.db import Database
+
+# A contact's variant of the broadcast ("A", "B"; None: held back for the winner).
+Split = Callable[[int], str | None]
 
 
 def insert_deliveries(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -64,11 +68,12 @@ def fan_out(
         )
         channels = list(broadcast.channels)
         batch = next_batch(session, broadcast_id)
+        split = split_of(broadcast)
     seen, last_id = 0, 0
     while True:
         with db.session() as session:
             page = audiences.page(session, filters, channels, now, last_id)
-            batches = _write_page(session, broadcast_id, page, batch, batch_size, now)
+            batches = _write_page(session, broadcast_id, page, batch, batch_size, now, split)
         for number in batches:
             on_batch(number)
         if not page:
@@ -78,6 +83,18 @@ def fan_out(
         batch += len(batches)
 
 
+def split_of(broadcast: Broadcast) -> Split | None:
+    """The A/B split of the broadcast's audience (bot.broadcasts.variants), or None.
+
+    It depends on (seed, contact) only, so a fan-out run again gives each
+    contact the variant it had.
+    """
+    if not broadcast.variant_texts or broadcast.split_seed is None:
+        return None
+    seed, share = broadcast.split_seed, broadcast.test_share or FULL_SHARE
+    return lambda contact_id: variant_of(seed, share, contact_id)
+
+
 def _write_page(
     session: Session,
     broadcast_id: int,
@@ -85,10 +102,18 @@ def _write_page(
     first_batch: int,
     batch_size: int,
     now: dt.datetime,
+    split: Split | None = None,
 ) -> list[int]:
-    """Insert one page of deliveries in batches; returns the batch numbers used."""
+    """Insert one page of deliveries in batches; returns the batch numbers used.
+
+    In an A/B test each delivery carries its contact's variant, and the
+    contacts held back for the winner get no delivery.
+    """
+    targets = [(c, ch, split(c) if split else None) for c, ch in page]
+    if split is not None:
+        targets = [row for row in targets if row[2] is not None]
     numbers = []
-    for start in range(0, len(page), batch_size):
+    for start in range(0, len(targets), batch_size):
         number = first_batch + len(numbers)
         rows = [
             {
@@ -99,8 +124,9 @@ def _write_page(
                 "status": DELIVERY_PENDING,
                 "attempts": 0,
                 "updated_at": now,
+                "variant": variant,
             }
-            for contact_id, channel in page[start : start + batch_size]
+            for contact_id, channel, variant in targets[start : start + batch_size]
         ]
         insert_deliveries(session, rows)
         numbers.append(number)

@@ -102,6 +102,15 @@ class Broadcast(Base):
     started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # An A/B test (bot.broadcasts.variants): ``texts`` is variant A, these are B.
+    variant_texts: Mapped[dict[str, str] | None] = mapped_column(JSON)  # language -> text
+    test_share: Mapped[int | None] = mapped_column(Integer)  # percent tested; the rest waits
+    split_seed: Mapped[int | None] = mapped_column(Integer)  # the split is (seed, contact)
+    # The winner of an A/B test, sent to the rest of its audience.
+    winner_of_id: Mapped[int | None] = mapped_column(
+        ForeignKey("broadcasts.id", ondelete="SET NULL"), index=True
+    )
+    winner_variant: Mapped[str | None] = mapped_column(String(1))  # "A" or "B"
 
 
 class Delivery(Base):
@@ -128,6 +137,7 @@ class Delivery(Base):
     )
     error_code: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    variant: Mapped[str | None] = mapped_column(String(1))  # "A"/"B" in an A/B test, else None
 
 
 class Event(Base):

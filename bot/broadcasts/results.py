@@ -14,7 +14,9 @@ Three GROUP BY queries at most, whatever the audience's size:
 Every count is of distinct contacts. The language is the one the contact was
 sent (theirs when the broadcast has a text in it, else the broadcast's
 default); the channel is the delivery's; the partner is the one who brought
-the contact (``Contact.joined_via_id``; None: the coalition directly).
+the contact (``Contact.joined_via_id``; None: the coalition directly); the
+variant is the delivery's, in an A/B test ("A" or "B"; None otherwise), and
+``comparison`` sets the two side by side.
 
 Clicks and poll answers are not tracked yet: ``NOT_TRACKED`` names them so the
 pages can say so, and no number is made up for them.
@@ -26,6 +28,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -40,6 +43,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
+from bot.broadcasts.comparison import Comparison, compare
 from bot.broadcasts.models import (
     DELIVERY_BLOCKED,
     DELIVERY_FAILED,
@@ -54,6 +58,7 @@ from bot.broadcasts.models import (
     Reminder,
     Rsvp,
 )
+from bot.broadcasts.variants import VARIANT_A, VARIANT_B
 from bot.channels.errors import classify_error
 from bot.contacts.models import CONSENT_OPT_OUT, ConsentEvent, Contact
 from bot.msgs.models import DIRECTION_IN, Message
@@ -109,6 +114,7 @@ class Row:
     channel: str
     partner_id: int | None  # who brought the contact; None: the coalition directly
     count: int
+    variant: str | None = None  # an A/B test's "A" or "B"
 
 
 @dataclass(frozen=True)
@@ -116,6 +122,7 @@ class Results:
     broadcast_id: int
     rows: tuple[Row, ...]
     tracked: tuple[str, ...]  # the figures that apply to this broadcast
+    ab_test: bool = False  # its audience is split between variants A and B
     _index: dict[str, list[Row]] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -129,7 +136,7 @@ class Results:
         return sum(r.count for r in self.of(figure) if reason is None or r.reason == reason)
 
     def by(self, figure: str, dimension: str) -> dict[object, int]:
-        """``dimension`` ("language", "channel", "partner_id", "reason") -> count."""
+        """``dimension`` ("language", "channel", "partner_id", "reason", "variant") -> count."""
         counts: dict[object, int] = defaultdict(int)
         for row in self.of(figure):
             counts[getattr(row, dimension)] += row.count
@@ -154,7 +161,7 @@ def _after(session: Session, column: ColumnElement[dt.datetime]) -> ColumnElemen
 def results(session: Session, broadcast_id: int) -> Results:
     """The results of one broadcast (which must exist)."""
     item = session.get_one(Broadcast, broadcast_id)
-    split = (Contact.language, Delivery.channel, Contact.joined_via_id)
+    split = (Contact.language, Delivery.channel, Contact.joined_via_id, Delivery.variant)
     sent = aliased(Message)
     base = (
         select()
@@ -171,17 +178,19 @@ def results(session: Session, broadcast_id: int) -> Results:
     if is_rsvp_broadcast(item):
         tracked.append(RSVPS)
         found += _rsvps(session, item, base, split, sent)
-    return Results(broadcast_id, _sent_language(item, found), tuple(tracked))
+    ab_test = bool(item.variant_texts) and item.split_seed is not None
+    return Results(broadcast_id, _sent_language(item, found), tuple(tracked), ab_test)
 
 
 def _sent_language(item: Broadcast, found: list[Row]) -> tuple[Row, ...]:
     """Rows keyed by the language each contact was sent: theirs if it has a text, else the
     default (merged in Python: a CASE in GROUP BY does not survive bound parameters)."""
-    totals: dict[tuple[str, str | None, str, str, int | None], int] = defaultdict(int)
+    totals: dict[tuple[str, str | None, str, str, int | None, str | None], int] = defaultdict(int)
     for row in found:
         language = row.language if row.language in item.texts else item.default_language
-        totals[(row.figure, row.reason, language, row.channel, row.partner_id)] += row.count
-    return tuple(Row(*key, count) for key, count in totals.items())
+        key = (row.figure, row.reason, language, row.channel, row.partner_id, row.variant)
+        totals[key] += row.count
+    return tuple(Row(*key[:5], count, key[5]) for key, count in totals.items())
 
 
 def _deliveries(session: Session, base, split, sent) -> Iterable[Row]:  # type: ignore[no-untyped-def]
@@ -197,9 +206,11 @@ def _deliveries(session: Session, base, split, sent) -> Iterable[Row]:  # type: 
         .outerjoin(sent, sent.id == Delivery.message_id)
         .group_by(*split, Delivery.status, sent.status, sent.error_code, Delivery.error_code)
     )
-    totals: dict[tuple[str, str | None, str, str, int | None], int] = defaultdict(int)
-    for lang, channel, partner, state, message_status, code, count in session.execute(query):
-        where = (lang, channel, partner)
+    totals: dict[tuple[str, str | None, str, str, int | None, str | None], int] = defaultdict(int)
+    for lang, channel, partner, variant, state, message_status, code, count in session.execute(
+        query
+    ):
+        where = (lang, channel, partner, variant)
         if state == DELIVERY_SENT:
             totals[(SENT, None, *where)] += count
             if message_status in DELIVERED_STATUSES:
@@ -211,7 +222,7 @@ def _deliveries(session: Session, base, split, sent) -> Iterable[Row]:  # type: 
         elif state in SKIP_REASONS:
             totals[(SKIPPED, SKIP_REASONS[state], *where)] += count
         # pending, queued, sending, unknown: not settled yet, in no figure
-    return [Row(*key, count) for key, count in totals.items()]
+    return [Row(*key[:5], count, key[5]) for key, count in totals.items()]
 
 
 def _actions(session: Session, item: Broadcast, base, split, sent) -> Iterable[Row]:  # type: ignore[no-untyped-def]
@@ -270,10 +281,10 @@ def _actions(session: Session, item: Broadcast, base, split, sent) -> Iterable[R
     )
     figures = (REPLIED, OPTED_OUT, SIGNED)
     out = []
-    for lang, channel, partner, *counts in session.execute(query):
+    for lang, channel, partner, variant, *counts in session.execute(query):
         for figure, count in zip(figures, counts, strict=False):
             if count:
-                out.append(Row(figure, None, lang, channel, partner, count))
+                out.append(Row(figure, None, lang, channel, partner, count, variant))
     return out
 
 
@@ -295,20 +306,52 @@ def _rsvps(session: Session, item: Broadcast, base, split, sent) -> Iterable[Row
         .group_by(*split, Rsvp.answer)
     )
     return [
-        Row(RSVPS, answer, lang, channel, partner, count)
-        for lang, channel, partner, answer, count in session.execute(query)
+        Row(RSVPS, answer, lang, channel, partner, count, variant)
+        for lang, channel, partner, variant, answer, count in session.execute(query)
     ]
 
 
-def csv_rows(found: Results, partner_slugs: dict[int, str]) -> list[tuple[str, str, str, str, int]]:
-    """(figure, language, channel, partner, count) rows; a reason joins the figure with a dot."""
-    out = []
+def has_variants(found: Results) -> bool:
+    """Whether the results are an A/B test's (their rows carry a variant)."""
+    return found.ab_test or any(r.variant for r in found.rows)
+
+
+def csv_header(found: Results) -> tuple[str, ...]:
+    """The CSV's columns; an A/B test's have a last one, the variant."""
+    header = ("figure", "language", "channel", "partner", "count")
+    return (*header, "variant") if has_variants(found) else header
+
+
+def csv_rows(found: Results, partner_slugs: dict[int, str]) -> list[tuple[Any, ...]]:
+    """(figure, language, channel, partner, count[, variant]) rows (see ``csv_header``);
+    a reason joins the figure with a dot."""
+    variants = has_variants(found)
+    out: list[tuple[Any, ...]] = []
     for figure in FIGURES:
         for row in sorted(
             found.of(figure),
-            key=lambda r: (r.reason or "", r.language, r.channel, r.partner_id or 0),
-        ):
+            key=lambda r: (
+                r.reason or "", r.language, r.channel, r.partner_id or 0, r.variant or ""
+            ),
+        ):  # fmt: skip
             name = f"{figure}.{row.reason}" if row.reason else figure
             partner = partner_slugs.get(row.partner_id, "") if row.partner_id else "coalition"
-            out.append((name, row.language, row.channel, partner, row.count))
+            line = (name, row.language, row.channel, partner, row.count)
+            out.append((*line, row.variant or "") if variants else line)
     return out
+
+
+# The figures an A/B comparison sets side by side (clicks: one more, once links are tracked).
+COMPARED = (REPLIED, SIGNED)
+
+
+def comparison(found: Results) -> Comparison:
+    """Variant A against variant B: of the contacts each was sent, how many replied and
+    (with a petition) signed; see ``bot.broadcasts.comparison``."""
+    sent = found.by(SENT, "variant")
+    counts = {}
+    for figure in COMPARED:
+        if figure in found.tracked:
+            done = found.by(figure, "variant")
+            counts[figure] = (done.get(VARIANT_A, 0), done.get(VARIANT_B, 0))
+    return compare((sent.get(VARIANT_A, 0), sent.get(VARIANT_B, 0)), counts)

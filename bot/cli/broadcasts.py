@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo
 import click
 from flask import current_app
 
-from bot.broadcasts import audiences, broadcast, events
+from bot.accounts import audit
+from bot.broadcasts import audiences, broadcast, comparison, events, variants
 from bot.broadcasts.audiences import Filters
 from bot.broadcasts.broadcast import BroadcastError
 from bot.contacts import csv_lists
@@ -200,9 +201,22 @@ broadcast_group = click.Group("broadcast", help="Create, preview and send broadc
 @click.option("--poll", "poll_spec", help='Up to 10 choices, es|en: "SÍ|YES,NO,TAL VEZ|MAYBE".')
 @click.option("--to-partner", "to_partners", multiple=True,
               help="The coalition's broadcast to these partners' members only.")  # fmt: skip
+@click.option("--variant-b-es", help="An A/B test: variant B's Spanish text.")
+@click.option("--variant-b-en", help="An A/B test: variant B's English text.")
+@click.option("--test-share", type=int, default=variants.FULL_SHARE, show_default=True,
+              help="Percent of the audience tested, half A, half B; the rest waits for "
+                   "the winner (send-winner).")  # fmt: skip
+@click.option("--seed", type=int, help="The split's seed (default: a new one), to reproduce it.")
 @filter_options
 def broadcast_create(name: str, text_es: str | None, text_en: str | None, **kw: Any) -> None:
-    """Create a draft broadcast and show its preview."""
+    """Create a draft broadcast and show its preview.
+
+    With --variant-b-es/--variant-b-en it is an A/B test: the --text-* are
+    variant A, and --test-share percent of the audience is split between the
+    two at random (from --seed, recorded).
+    """
+    variant_texts = _texts(kw.pop("variant_b_es"), kw.pop("variant_b_en"))
+    test_share, seed = kw.pop("test_share"), kw.pop("seed")
     audience_name = kw.pop("audience_name")
     partner_slug, to_partners = kw.pop("partner"), kw.pop("to_partners")
     petition_slug, poll_spec = kw.pop("petition_slug"), kw.pop("poll_spec")
@@ -235,11 +249,23 @@ def broadcast_create(name: str, text_es: str | None, text_en: str | None, **kw: 
                 flow_id=kw["flow_id"],
                 organization_id=owner.id if owner else None,
                 petition_id=carried.id if carried else None,
+                variant_texts=variant_texts,
+                test_share=test_share,
+                seed=seed,
                 now=now,
             )
             if choices is not None:
                 polls.attach(session, created, choices)
+            audit.record(
+                session, None, "broadcast.create", f"broadcast:{created.id}", via="cli",
+                organization_id=created.organization_id, languages=sorted(created.texts),
+                **_split_details(created),
+            )  # fmt: skip
             click.echo(f"broadcast {created.id} created (draft)")
+            if broadcast.is_ab_test(created):
+                click.echo(
+                    f"A/B test on {created.test_share}% of the audience, seed {created.split_seed}"
+                )
             _show_preview(broadcast.preview(session, created.id, _config(), now))
     except (BroadcastError, LookupError) as exc:
         _fail(str(exc))
@@ -247,6 +273,13 @@ def broadcast_create(name: str, text_es: str | None, text_en: str | None, **kw: 
 
 _CREATE_KEYS = {"default_language", "send_channels", "media_urls", "content_sid", "variables",
                 "flow_id"}  # fmt: skip
+
+
+def _split_details(item: Any) -> dict[str, Any]:
+    """What the audit log keeps of an A/B test's split (nothing for a plain broadcast)."""
+    if not broadcast.is_ab_test(item):
+        return {}
+    return {"split": {"share": item.test_share, "seed": item.split_seed}}
 
 
 def _show_preview(preview: broadcast.Preview) -> None:
@@ -264,6 +297,17 @@ def _show_preview(preview: broadcast.Preview) -> None:
     for lang, info in preview.segments.items():
         click.echo(
             f"  {lang}: {info.segments} SMS segment(s), {info.encoding}, {info.characters} chars"
+        )
+    for lang, info in preview.variant_segments.items():
+        click.echo(
+            f"  {lang} (B): {info.segments} SMS segment(s), {info.encoding}, "
+            f"{info.characters} chars"
+        )
+    if preview.split:
+        split = preview.split
+        click.echo(
+            f"  A/B split (about): A {split['A']}, B {split['B']}, "
+            f"waiting for the winner {split['rest']}"
         )
     click.echo(f"estimated cost: ${preview.estimated_cost:.2f}")
     for warning in preview.warnings:
@@ -294,13 +338,17 @@ def _kick(broadcast_id: int) -> None:
 @click.argument("broadcast_id", type=int)
 @click.option("--test", "test_phone", help="Only send to this number (a contact), now.")
 @click.option("--language", type=click.Choice(["es", "en"]), help="Language of the test.")
+@click.option(
+    "--variant", type=click.Choice(variants.VARIANTS), help="An A/B test's variant to test."
+)
 @click.option("--wait", is_flag=True, help="Show progress until it is done.")
 def broadcast_send(
-    broadcast_id: int, test_phone: str | None, language: str | None, wait: bool
-) -> None:
+    broadcast_id: int, test_phone: str | None, language: str | None, variant: str | None,
+    wait: bool,
+) -> None:  # fmt: skip
     """Send now (or a test to one number)."""
     if test_phone:
-        _test_send(broadcast_id, test_phone, language)
+        _test_send(broadcast_id, test_phone, language, variant)
         return
     try:
         with _db().session() as session:
@@ -313,7 +361,7 @@ def broadcast_send(
         _watch(broadcast_id)
 
 
-def _test_send(broadcast_id: int, phone: str, language: str | None) -> None:
+def _test_send(broadcast_id: int, phone: str, language: str | None, variant: str | None) -> None:
     from bot import phones
 
     with _db().session() as session:
@@ -324,7 +372,7 @@ def _test_send(broadcast_id: int, phone: str, language: str | None) -> None:
         channel = next((c for c in found.channels if contact.address_for(c)), None)
         if channel is None:
             _fail(f"that contact has no address on {', '.join(found.channels)}")
-        body = broadcast.text_for(found, language or contact.language)
+        body = broadcast.text_for(found, language or contact.language, variant)
         contact_id, media = contact.id, list(found.media_urls)
     outcome = send_to_contact(
         _db(), sender_from_config(_config()), contact_id, channel, "[TEST] " + body,
@@ -445,11 +493,14 @@ def broadcast_poll(broadcast_id: int) -> None:
     "--csv",
     "as_csv",
     is_flag=True,
-    help="CSV rows (figure, language, channel, partner, count) on stdout.",
+    help="CSV rows (figure, language, channel, partner, count[, variant]) on stdout.",
 )
-def broadcast_results(broadcast_id: int, as_csv: bool) -> None:
+@click.option("--language", "shown_in", type=click.Choice(["es", "en"]), default="en",
+              show_default=True, help="The language of an A/B test's verdicts.")  # fmt: skip
+def broadcast_results(broadcast_id: int, as_csv: bool, shown_in: str) -> None:
     """What it achieved: sent, delivered, failed and skipped by reason, replies, opt-outs,
-    signatures and RSVPs within 72 h, by language, channel and partner."""
+    signatures and RSVPs within 72 h, by language, channel and partner (and variant, with
+    an A/B test's comparison)."""
     import csv
     import io
 
@@ -466,7 +517,7 @@ def broadcast_results(broadcast_id: int, as_csv: bool) -> None:
     if as_csv:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(("figure", "language", "channel", "partner", "count"))
+        writer.writerow(results.csv_header(found))
         writer.writerows(results.csv_rows(found, slugs))
         click.echo(out.getvalue(), nl=False)
         return
@@ -477,8 +528,8 @@ def broadcast_results(broadcast_id: int, as_csv: bool) -> None:
             for reason, count in sorted(found.by(figure, "reason").items()):
                 click.echo(f"    {reason}: {count}")
         for dimension, name in (("language", "language"), ("channel", "channel"),
-                                ("partner_id", "partner")):  # fmt: skip
-            split = found.by(figure, dimension)
+                                ("partner_id", "partner"), ("variant", "variant")):  # fmt: skip
+            split = {k: n for k, n in found.by(figure, dimension).items() if k is not None}
             if split:
                 shown = ", ".join(
                     f"{slugs.get(k, 'coalition') if dimension == 'partner_id' else k}={n}"
@@ -487,6 +538,63 @@ def broadcast_results(broadcast_id: int, as_csv: bool) -> None:
                 click.echo(f"    by {name}: {shown}")
     for figure in results.NOT_TRACKED:
         click.echo(f"  {figure}: not tracked yet")
+    if results.has_variants(found):
+        _show_comparison(results.comparison(found), shown_in)
+
+
+def _show_comparison(compared: comparison.Comparison, language: str) -> None:
+    """Variants A and B side by side: rates of the contacts sent each, and the verdicts."""
+    from bot import i18n
+
+    def said(msgid: str, **values: str) -> str:
+        return i18n.gettext(language, msgid, "dashboard", **values)
+
+    click.echo(f"A/B test: sent A {compared.a_sent}, B {compared.b_sent}")
+    for figure in compared.figures:
+        click.echo(
+            f"  {figure.name}: A {figure.a_count} ({figure.a_rate:.1%}), "
+            f"B {figure.b_count} ({figure.b_rate:.1%}), "
+            f"difference {100 * figure.test.difference:+.1f} points"
+        )
+        msgid, values = comparison.verdict(figure)
+        values["figure"] = said(values["figure"])
+        click.echo(f"    {said(msgid, **values)}")
+
+
+@broadcast_group.command("send-winner")
+@click.argument("broadcast_id", type=int)
+@click.option("--variant", required=True, type=click.Choice(variants.VARIANTS))
+def broadcast_send_winner(broadcast_id: int, variant: str) -> None:
+    """Send an A/B test's winning variant to the rest of its audience.
+
+    A new broadcast, linked to BROADCAST_ID: the same audience minus everyone
+    the test was addressed to. Refused when the test is not done or tested
+    everyone (--test-share 100).
+    """
+    now = utcnow()
+    try:
+        with _db().session() as session:
+            winner = broadcast.send_winner(session, broadcast_id, variant, now)
+            _copy_poll(session, broadcast_id, winner)
+            click.echo(f"broadcast {winner.id}: the winner ({variant}) of broadcast {broadcast_id}")
+            _show_preview(broadcast.preview(session, winner.id, _config(), now))
+            broadcast.send(session, winner.id, now)
+            audit.record(
+                session, None, "broadcast.send_winner", f"broadcast:{winner.id}", via="cli",
+                organization_id=winner.organization_id, winner_of=broadcast_id, variant=variant,
+            )  # fmt: skip
+            winner_id = winner.id
+    except BroadcastError as exc:
+        _fail(str(exc))
+    _kick(winner_id)
+    click.echo(f"broadcast {winner_id} is sending")
+
+
+def _copy_poll(session: Any, test_id: int, winner: Any) -> None:
+    """The winner of a poll's test asks the same poll."""
+    poll = polls.for_broadcast(session, test_id)
+    if poll is not None:
+        polls.attach(session, winner, list(poll.choices))
 
 
 # --- events --------------------------------------------------------------------------

@@ -47,7 +47,13 @@ def send_batch(
     now = clock()
     with runtime.db.session() as session:
         rows = session.execute(
-            select(Delivery.id, Delivery.contact_id, Delivery.channel, Delivery.send_after)
+            select(
+                Delivery.id,
+                Delivery.contact_id,
+                Delivery.channel,
+                Delivery.send_after,
+                Delivery.variant,
+            )
             .where(
                 Delivery.broadcast_id == broadcast_id,
                 Delivery.batch == batch,
@@ -56,7 +62,7 @@ def send_batch(
             .order_by(Delivery.id)
         ).all()
     due = [
-        DueDelivery(r.id, r.contact_id, r.channel)
+        DueDelivery(r.id, r.contact_id, r.channel, r.variant)
         for r in rows
         if r.send_after is None or r.send_after <= now
     ]

@@ -57,6 +57,7 @@ from bot.broadcasts.models import (
     Event,
     Reminder,
 )
+from bot.broadcasts.variants import VARIANT_B
 from bot.channels import twilio
 from bot.channels.errors import Consequence, retry_limit
 from bot.contacts.models import (
@@ -101,9 +102,12 @@ class Plan:
     org_name: str = ""
     sender: twilio.Sender | None = None  # a partner's own number or service, else the runtime's
     flow_answers: Mapping[str, Any] = field(default_factory=dict)  # the petition, the poll
+    variant_texts: Mapping[str, str] = field(default_factory=dict)  # an A/B test's B
 
-    def text(self, language: str) -> str:
-        return self.texts.get(language) or self.texts[self.default_language]
+    def text(self, language: str, variant: str | None = None) -> str:
+        """The text in the language (else the default one), of variant B when asked."""
+        texts = self.variant_texts if variant == VARIANT_B and self.variant_texts else self.texts
+        return texts.get(language) or texts[self.default_language]
 
 
 class DueDelivery(NamedTuple):
@@ -113,6 +117,7 @@ class DueDelivery(NamedTuple):
     id: int
     contact_id: int
     channel: str
+    variant: str | None = None  # an A/B test's "A" or "B"
 
 
 @dataclass
@@ -197,6 +202,7 @@ def load_plan(runtime: Runtime, broadcast_id: int) -> Plan | None:
             runtime.config["ORG_NAME"],
             _partner_sender(session, runtime.sender, broadcast.organization_id),
             _flow_answers(session, broadcast),
+            dict(broadcast.variant_texts or {}),
         )
 
 
@@ -240,6 +246,7 @@ class SendableDelivery:
     contact: Contact | Recipient
     channel: str
     template: bool  # WhatsApp outside the 24-hour window: the approved template
+    variant: str | None = None  # an A/B test's "A" or "B": whose text it gets
 
 
 @dataclass(frozen=True)
@@ -320,7 +327,7 @@ def more_due(
     """
     with runtime.db.session() as session:
         rows = session.execute(
-            select(Delivery.id, Delivery.contact_id, Delivery.channel)
+            select(Delivery.id, Delivery.contact_id, Delivery.channel, Delivery.variant)
             .where(
                 Delivery.broadcast_id == broadcast_id,
                 Delivery.channel == channel,
@@ -330,7 +337,7 @@ def more_due(
             .order_by(Delivery.batch, Delivery.id)
             .limit(limit)
         ).all()
-    return [DueDelivery(r.id, r.contact_id, r.channel) for r in rows]
+    return [DueDelivery(r.id, r.contact_id, r.channel, r.variant) for r in rows]
 
 
 def take(
@@ -367,7 +374,7 @@ def triage(
         status, when = _triage_one(runtime, plan, contact, row.channel, paused, now)
         if status is None:
             template = row.channel == CHANNEL_WHATSAPP and not in_whatsapp_window(contact, now)
-            items.append(SendableDelivery(row.id, contact, row.channel, template))
+            items.append(SendableDelivery(row.id, contact, row.channel, template, row.variant))
             continue
         settle.append(_values(row.id, status, now, send_after=when))
         result.add(status, when)
@@ -496,7 +503,7 @@ def draft_for(plan: Plan, item: SendableDelivery) -> Draft:
             content_variables=variables,
             extra=extra,
         )
-    body = body_for(plan, item.contact)
+    body = body_for(plan, item.contact, item.variant)
     return Draft(item.contact.id, item.channel, body, plan.media_urls, extra=extra)
 
 
@@ -578,9 +585,10 @@ def retry_with_template(
     return replace(retry, send_before=claimed.send_before)  # the time of the first claim
 
 
-def body_for(plan: Plan, contact: Contact | Recipient) -> str:
-    """The text in the contact's language, with an event's {name} {place} {when} filled in."""
-    text = plan.text(contact.language)
+def body_for(plan: Plan, contact: Contact | Recipient, variant: str | None = None) -> str:
+    """The text (of the delivery's variant) in the contact's language, with an event's
+    {name} {place} {when} filled in."""
+    text = plan.text(contact.language, variant)
     if plan.event is None:
         return text
     values = event_values(plan.event, contact.language, contact.timezone)

@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.broadcasts import results
-from bot.broadcasts.models import Broadcast
+from bot.broadcasts import broadcast, comparison, results, variants
+from bot.broadcasts.models import BROADCAST_CANCELED, BROADCAST_DONE, Broadcast
 from bot.i18n import N_
 from bot.partners.models import Organization
 from bot.web.dashboard.charts import Chart, Series, bar_chart
@@ -61,10 +61,36 @@ COALITION = "coalition"  # the partner column's value for the coalition directly
 
 @dataclass(frozen=True)
 class Column:
-    dimension: str  # "language", "channel", "partner"
-    key: str  # "es", "sms", a partner's slug or "coalition"
-    value: Any  # the value in the results' rows
+    dimension: str  # "language", "channel", "partner", "variant", "variant_language"
+    key: str  # "es", "sms", a partner's slug or "coalition", "A", "A-es"
+    value: Any  # the value in the results' rows ("variant_language": (variant, language))
     title: str
+
+
+# The rows' attribute(s) each column dimension reads.
+ATTRIBUTES = {
+    "language": ("language",),
+    "channel": ("channel",),
+    "partner": ("partner_id",),
+    "variant": ("variant",),
+    "variant_language": ("variant", "language"),
+}
+
+
+def _value(row: results.Row, dimension: str) -> Any:
+    names = ATTRIBUTES[dimension]
+    values = tuple(getattr(row, name) for name in names)
+    return values if len(values) > 1 else values[0]
+
+
+@dataclass(frozen=True)
+class Compared:
+    """One figure of an A/B test, its two variants side by side, in the page's language."""
+
+    key: str  # "replied", "signed"
+    title: str
+    figure: comparison.Figure
+    verdict: str
 
 
 @dataclass(frozen=True)
@@ -96,6 +122,7 @@ def page(session: Session, item: Broadcast) -> dict[str, Any]:
             Column("partner", orgs[v].slug if v in orgs else COALITION, v, partner_title(v))
             for v in found.values("partner_id")
         ),
+        *_variant_columns(found),
     ]
     lines = []
     for figure in found.tracked:
@@ -113,6 +140,50 @@ def page(session: Session, item: Broadcast) -> dict[str, Any]:
         "not_tracked": [_(NOT_TRACKED[key]) for key in results.NOT_TRACKED],
         "language_chart": _chart(found, "language", lambda v: label("language", v)),
         "partner_chart": _chart(found, "partner_id", partner_title),
+        **_ab_test(session, item, found),
+    }
+
+
+def _variant_columns(found: results.Results) -> list[Column]:
+    """An A/B test's columns: each variant, then each variant in each language."""
+    if not results.has_variants(found):
+        return []
+    shown = [v for v in variants.VARIANTS if v in found.values("variant")]
+    languages = [v for v in found.values("language")]
+    return [
+        *(Column("variant", v, v, _("Variant {name}", name=v)) for v in shown),
+        *(
+            Column("variant_language", f"{v}-{lang}", (v, lang), f"{v} · {label('language', lang)}")
+            for v in shown
+            for lang in languages
+        ),
+    ]
+
+
+def _ab_test(session: Session, item: Broadcast, found: results.Results) -> dict[str, Any]:
+    """The A/B test's comparison and whether its winner may be sent to the rest now."""
+    if not broadcast.is_ab_test(item):
+        return {"ab_test": None}
+    compared = results.comparison(found)
+    figures = []
+    for figure in compared.figures:
+        msgid, values = comparison.verdict(figure)
+        values["figure"] = _(values["figure"])
+        title = _(FIGURES[figure.name]) if figure.name in FIGURES else figure.name
+        figures.append(Compared(figure.name, title, figure, _(msgid, **values)))
+    winners = session.scalars(select(Broadcast).where(Broadcast.winner_of_id == item.id)).all()
+    waiting = (item.test_share or variants.FULL_SHARE) < variants.FULL_SHARE
+    sendable = (
+        waiting
+        and item.status == BROADCAST_DONE
+        and all(w.status == BROADCAST_CANCELED for w in winners)
+    )
+    return {
+        "ab_test": compared,
+        "compared": figures,
+        "winners": winners,
+        "winner_sendable": sendable,
+        "rest_waiting": waiting,
     }
 
 
@@ -120,10 +191,8 @@ def _line(
     found: results.Results, figure: str, reason: str | None, title: str, columns: list[Column]
 ) -> Line:
     rows = [r for r in found.of(figure) if reason is None or r.reason == reason]
-    attribute = {"language": "language", "channel": "channel", "partner": "partner_id"}
     cells = tuple(
-        (c, sum(r.count for r in rows if getattr(r, attribute[c.dimension]) == c.value))
-        for c in columns
+        (c, sum(r.count for r in rows if _value(r, c.dimension) == c.value)) for c in columns
     )
     key = f"{figure}.{reason}" if reason else figure
     return Line(key, title, sum(r.count for r in rows), cells, reason is not None)
@@ -146,6 +215,6 @@ def csv_text(session: Session, item: Broadcast) -> str:
     slugs = {i: o.slug for i, o in partners(session).items()}
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(("figure", "language", "channel", "partner", "count"))
+    writer.writerow(results.csv_header(found))
     writer.writerows(results.csv_rows(found, slugs))
     return out.getvalue()

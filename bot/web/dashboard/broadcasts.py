@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.accounts.roles import EDIT, SEND
-from bot.broadcasts import audiences, broadcast
+from bot.broadcasts import audiences, broadcast, variants
 from bot.broadcasts.audiences import Filters
 from bot.broadcasts.broadcast import BroadcastError
 from bot.broadcasts.models import (
@@ -77,6 +77,7 @@ AWAITING_RECEIPT = ("accepted", "queued", "sending", "sent")  # Twilio may still
 RECEIPTS_WINDOW = dt.timedelta(minutes=15)  # how long a done broadcast keeps polling
 LIST_FILTERS = ("languages", "tags", "exclude_tags", "countries", "regions", "partners")
 TEST_PREFIX = "[TEST] "  # as the CLI's test send marks it
+TEST_PREFIX_B = "[TEST B] "  # an A/B test's variant B
 LIVE = (BROADCAST_SENDING, BROADCAST_SCHEDULED, BROADCAST_PAUSED)  # the progress panel polls
 
 
@@ -148,12 +149,20 @@ def channels_from(form: Any) -> tuple[str, ...]:
     return CHANNEL_CHOICES.get(form.get("channel_order", ""), CHANNEL_CHOICES["whatsapp_first"])
 
 
-def texts_from(form: Any) -> dict[str, str]:
-    """The text in each language, with the browser's line ends made SMS ones."""
+def texts_from(form: Any, prefix: str = "text_") -> dict[str, str]:
+    """The text in each language, with the browser's line ends made SMS ones.
+
+    ``prefix``: "variant_b_" reads an A/B test's variant B.
+    """
     return {
-        lang: form.get(f"text_{lang}", "").replace("\r\n", "\n").strip()[:MAX_TEXT]
+        lang: form.get(f"{prefix}{lang}", "").replace("\r\n", "\n").strip()[:MAX_TEXT]
         for lang in LANGUAGES
     }
+
+
+def share_from(form: Any) -> int:
+    """The A/B test's share of the audience, in percent (100 when not given)."""
+    return form.get("test_share", type=int) or variants.FULL_SHARE
 
 
 def _choices(session: Session) -> dict[str, Any]:
@@ -241,7 +250,13 @@ def index() -> str:
 def new() -> str:
     """The compose form, empty or copied from another broadcast (?copy=<id>)."""
     session = get_session()
-    draft: dict[str, Any] = {"texts": {}, "channel_order": "whatsapp_first", "filters": {}}
+    draft: dict[str, Any] = {
+        "texts": {},
+        "variant_texts": {},
+        "test_share": variants.FULL_SHARE,
+        "channel_order": "whatsapp_first",
+        "filters": {},
+    }
     source = session.get(Broadcast, request.args.get("copy", type=int) or 0)
     if source is not None and scope.owns(source):
         draft = _as_form(source)
@@ -260,6 +275,8 @@ def _as_form(source: Broadcast) -> dict[str, Any]:
     return {
         "name": source.name,
         "texts": source.texts,
+        "variant_texts": source.variant_texts or {},
+        "test_share": source.test_share or variants.FULL_SHARE,
         "default_language": source.default_language,
         "channel_order": order,
         "filters": source.filters,
@@ -281,7 +298,8 @@ def create() -> Any:
     """Save the composed broadcast as a draft, then show its preview."""
     form = request.form
     texts = texts_from(form)
-    problem = _compose_problem(form, texts)
+    b_texts = {lang: text for lang, text in texts_from(form, "variant_b_").items() if text}
+    problem = _compose_problem(form, texts) or _variant_problem(form, texts, b_texts)
     if problem:
         flash(_(problem), "error")
         return _compose_again(form, texts), 400
@@ -317,13 +335,16 @@ def create() -> Any:
             flow_id=form.get("flow_id") or None,
             audience_id=audience.id if audience else None,
             organization_id=scope.acting_organization(),
+            variant_texts=b_texts,
+            test_share=share_from(form),
             now=utcnow(),
         )
         if choices:
             polls.attach(session, created, choices)
         broadcast_id = created.id
+        split = _split_details(created)
     languages = sorted(lang for lang, text in texts.items() if text)
-    record("broadcast.create", f"broadcast:{broadcast_id}", languages=languages)
+    record("broadcast.create", f"broadcast:{broadcast_id}", languages=languages, **split)
     return redirect(url_for(".detail", broadcast_id=broadcast_id))
 
 
@@ -345,11 +366,36 @@ def _compose_problem(form: Any, texts: dict[str, str]) -> str | None:
     return None
 
 
+def _variant_problem(form: Any, texts: dict[str, str], b_texts: dict[str, str]) -> str | None:
+    """What keeps an A/B test from being set up (an msgid), or None (also: no variant B)."""
+    if not b_texts:
+        return None
+    if set(b_texts) != {lang for lang, text in texts.items() if text}:
+        return VARIANT_LANGUAGES
+    share = form.get("test_share", type=int)
+    if share is not None and not variants.MIN_SHARE <= share <= variants.FULL_SHARE:
+        return VARIANT_SHARE
+    return None
+
+
+VARIANT_LANGUAGES = N_("Variant B needs a text in each language that variant A has, and no other.")
+VARIANT_SHARE = N_("The test share is a percentage from 2 to 100.")
+
+
+def _split_details(item: Broadcast) -> dict[str, Any]:
+    """What the audit log keeps of an A/B test's split (nothing for a plain broadcast)."""
+    if not broadcast.is_ab_test(item):
+        return {}
+    return {"split": {"share": item.test_share, "seed": item.split_seed}}
+
+
 def _compose_again(form: Any, texts: dict[str, str]) -> str:
     """The compose form again, with everything the organizer typed."""
     draft = {
         "name": form.get("name", ""),
         "texts": texts,
+        "variant_texts": texts_from(form, "variant_b_"),
+        "test_share": form.get("test_share", variants.FULL_SHARE),
         "channel_order": form.get("channel_order", "whatsapp_first"),
         "filters": {key: form.getlist(key) for key in LIST_FILTERS}
         | {"event_id": form.get("event_id", type=int)},
@@ -364,6 +410,11 @@ def _compose_again(form: Any, texts: dict[str, str]) -> str:
         max_text=MAX_TEXT,
         **_choices(get_session()),
     )
+
+
+def _in_order(texts: dict[str, str]) -> list[str]:
+    """The texts in the order of LANGUAGES (Spanish first), the empty ones left out."""
+    return [texts[lang] for lang in LANGUAGES if texts.get(lang)]
 
 
 def _first_language(texts: dict[str, str]) -> str:
@@ -402,7 +453,12 @@ def detail(broadcast_id: int) -> str:
         numbers=numbers(progress),
         live=is_live(item, progress),
         segments={lang: broadcast.sms_segments_of(text) for lang, text in item.texts.items()},
+        variant_segments={
+            lang: broadcast.sms_segments_of(text)
+            for lang, text in (item.variant_texts or {}).items()
+        },
         poll=broadcast_poll.panel(session, item),
+        winner_of=session.get(Broadcast, item.winner_of_id) if item.winner_of_id else None,
     )
 
 
@@ -427,6 +483,8 @@ def _warnings(item: Broadcast, preview: broadcast.Preview | None) -> list[str]:
             warnings.append(_(NO_TEXT_WARNING, count=count, language=language))
     if preview.whatsapp_skipped:
         warnings.append(_(WINDOW_WARNING, count=preview.whatsapp_skipped))
+    if preview.split and preview.whatsapp_template:
+        warnings.append(_(TEMPLATE_IN_TEST_WARNING, count=preview.whatsapp_template))
     if preview.audience.total == 0:
         warnings.append(_("Nobody is in this audience yet."))
     return warnings
@@ -437,6 +495,10 @@ _LANGUAGE_NAMES = {"es": N_("Spanish"), "en": N_("English")}
 NO_TEXT_WARNING = N_(
     "Contacts who speak {language}: {count}. There is no text in their language, "
     "so they get the other one."
+)
+TEMPLATE_IN_TEST_WARNING = N_(
+    "WhatsApp contacts who have not written in 24 hours: {count}. They get the approved "
+    "template whichever variant they are in, which makes the two variants look more alike."
 )
 WINDOW_WARNING = N_(
     "WhatsApp contacts who have not written in 24 hours: {count}. "
@@ -467,6 +529,29 @@ def results(broadcast_id: int) -> str:
     return render_template(
         "dashboard/broadcasts/results.html", **broadcast_results.page(session, item)
     )
+
+
+@bp.post("/<int:broadcast_id>/send-winner")
+@require(SEND)
+def send_winner(broadcast_id: int) -> Any:
+    """A draft of the A/B test's winner to the rest of its audience; its preview is next."""
+    variant = request.form.get("variant", "")
+    try:
+        with get_db().session() as session:
+            scope.owned_or_404(session, Broadcast, broadcast_id)
+            winner = broadcast.send_winner(session, broadcast_id, variant, utcnow())
+            poll = polls.for_broadcast(session, broadcast_id)
+            if poll is not None:  # the winner of a poll's test asks the same poll
+                polls.attach(session, winner, list(poll.choices))
+            winner_id = winner.id
+    except BroadcastError:
+        flash(_("This test has no winner to send now. Reload to see where it is."), "error")
+        return redirect(url_for(".results", broadcast_id=broadcast_id))
+    record(
+        "broadcast.send_winner", f"broadcast:{winner_id}", winner_of=broadcast_id, variant=variant
+    )
+    flash(_("The winner is ready. Check it and send it to the rest of the audience."), "success")
+    return redirect(url_for(".detail", broadcast_id=winner_id))
 
 
 @bp.get("/<int:broadcast_id>/results.csv")
@@ -539,7 +624,9 @@ def test(broadcast_id: int) -> Any:
         item = scope.owned_or_404(session, Broadcast, broadcast_id)
         me = find_by_phone(session, user.phone)
         channel = next((c for c in item.channels if me and me.address_for(c)), None)
-        texts, media = dict(item.texts), list(item.media_urls)
+        media = list(item.media_urls)
+        texts = [(TEST_PREFIX, text) for text in _in_order(item.texts)]
+        texts += [(TEST_PREFIX_B, text) for text in _in_order(item.variant_texts or {})]
         contact_id = me.id if me else None
     if contact_id is None or channel is None:
         flash(
@@ -550,10 +637,9 @@ def test(broadcast_id: int) -> Any:
     statuses = [
         send_to_contact(
             get_db(), sender_from_config(current_app.config), contact_id, channel,
-            TEST_PREFIX + texts[lang], media_urls=media, extra={"broadcast_test": broadcast_id},
+            prefix + text, media_urls=media, extra={"broadcast_test": broadcast_id},
         ).status
-        for lang in LANGUAGES
-        if texts.get(lang)
+        for prefix, text in texts
     ]  # fmt: skip
     record("broadcast.test", f"broadcast:{broadcast_id}", statuses=statuses)
     if any(s in ("blocked", "skipped_window", "failed", "undelivered") for s in statuses):

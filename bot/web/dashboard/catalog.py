@@ -1,8 +1,8 @@
 """``python -m bot.web.dashboard.catalog``: update the dashboard's catalogs from the code.
 
 Collects every ``_("...")`` and ``N_("...")`` in the dashboard's Python and
-templates (and the account, partner, petition and poll errors it shows, and the public
-join and petition pages' texts), then rewrites
+templates (and the account, partner, petition and poll errors it shows, an A/B test's
+verdicts, and the public join and petition pages' texts), then rewrites
 messages/<lang>/LC_MESSAGES/dashboard.po keeping the translations already
 there. New Spanish entries are left empty, and tests/test_catalogs.py fails
 until someone translates them. A development tool: the app never runs it.
@@ -30,6 +30,7 @@ SOURCES = (
     (BOT / "web", [("referral.py", "python")]),  # the public join page
     (BOT / "petitions", [("petitions.py", "python")]),  # why a petition is refused
     (BOT / "polls", [("polls.py", "python")]),  # why a poll is refused
+    (BOT / "broadcasts", [("comparison.py", "python")]),  # an A/B test's verdicts
     (BOT / "web", [("petition_page.py", "python")]),  # a petition's public count page
     (BOT / "web" / "templates" / "dashboard", [("**.html", "jinja2.ext:babel_extract")]),
     (BOT / "web" / "templates" / "referral", [("**.html", "jinja2.ext:babel_extract")]),
