@@ -69,6 +69,7 @@ class EventError(PuenteError):
     def __str__(self) -> str:
         return self.msgid % self.values if self.values else self.msgid
 
+
 # Used when the organizer gives no text of their own; translated in messages/.
 DEFAULT_REMINDER = N_("{org_name} reminder: {name}, {when}, at {place}. Reply STOP to opt out.")
 
@@ -228,9 +229,10 @@ def _in(values: Mapping[str, str], lang: str) -> str:
 
 def choice_text(events: Sequence[Event], lang: str, *, again: bool = False) -> str:
     """The question RSVP asks when several events are open, with their numbered names."""
-    first = gettext(lang, WHICH_EVENT_AGAIN, count=len(events)) if again else gettext(
-        lang, WHICH_EVENT
-    )
+    if again:
+        first = gettext(lang, WHICH_EVENT_AGAIN, count=len(events))
+    else:
+        first = gettext(lang, WHICH_EVENT)
     lines = [f"{n}. {event_name(e, lang)}" for n, e in enumerate(events, start=1)]
     return "\n".join([first, *lines])
 
