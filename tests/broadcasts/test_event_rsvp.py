@@ -10,6 +10,7 @@ which when several are open, or says none is.
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from sqlalchemy import select
@@ -78,7 +79,8 @@ def test_people_rsvp_to_each_of_two_events_by_keyword_in_both_languages(client, 
     asked = text(client, ANA, "cumbre")  # any case, as a first message: Spanish
     assert len(asked) == 1
     assert asked[0].startswith("Cumbre fronteriza: ") and "Plaza Santa Cecilia" in asked[0]
-    assert "¿Nos acompañas?" in asked[0] and "1" in asked[0] and "Sí, ahí estaré" in asked[0]
+    assert asked[0].endswith("¿Nos acompañas?\n1. Sí, ahí estaré\n2. No puedo\n3. Tal vez")
+    assert re.search(r": \w+ \d+ de \w+, \d+:\d\d [ap]\.\u202fm\., Plaza", asked[0])  # Babel
     thanks = text(client, ANA, "1")
     assert any("Cuántas personas" in r for r in thanks), thanks
     done = text(client, ANA, "2")
@@ -86,7 +88,7 @@ def test_people_rsvp_to_each_of_two_events_by_keyword_in_both_languages(client, 
 
     asked = text(client, BEN, "MARCH")
     assert asked[0].startswith("March for dignity: ") and "Santa Cecilia Square" in asked[0]
-    assert "Will you come?" in asked[0]
+    assert asked[0].endswith("Will you come?\n1. Yes, I'll be there\n2. No, I can't\n3. Maybe")
     assert any("Text MARCH anytime" in r for r in text(client, BEN, "3"))  # maybe
 
     text(client, CARLA, "MARCHA")
@@ -357,3 +359,14 @@ def test_what_a_contact_is_told_about_events_is_in_both_languages(msgid):
     for lang in LANGUAGES:
         assert gettext(lang, msgid, **values)
     assert gettext("es", msgid, **values) != gettext("en", msgid, **values)
+
+
+def test_make_runs_demo_gets_one_summit_to_rsvp_to(app, client, db):
+    from bot.devserver import seed_demo_event
+
+    seed_demo_event(app)
+    seed_demo_event(app)  # a database with an event gets no other
+    with db.session() as session:
+        (event,) = session.scalars(select(Event)).all()
+        assert events.keywords_of(session, event.id) == SUMMIT
+    assert text(client, BEN, "SUMMIT")[0].startswith("Coalition summit: ")
