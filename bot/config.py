@@ -73,12 +73,11 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "LOG_LEVEL": env.get("LOG_LEVEL", defaults.DEFAULT_LOG_LEVEL).upper(),
         **_broadcast_settings(env, problems),
     }
-    # Flow placeholders: EVENT_NAME, EVENT_DATE_ES, KYR_MEDIA_DOOR… (and EVENT_ID,
-    # the event whose reminders the RSVP flow's answers sign people up for).
-    for name in ("EVENT_NAME", "EVENT_PLACE", "EVENT_DATE", "EVENT_ID", "KYR_MEDIA_URL"):
-        config[name] = env.get(name, "")
+    # Flow placeholders: KYR_MEDIA_URL, KYR_MEDIA_DOOR… (events are data now: the
+    # EVENT_* settings are retired, see the README's "Events and RSVPs").
+    config["KYR_MEDIA_URL"] = env.get("KYR_MEDIA_URL", "")
     for name, value in env.items():
-        if name.startswith(("EVENT_", "KYR_MEDIA_")):
+        if name.startswith("KYR_MEDIA_"):
             config[name] = value
     problems += _choice_problems(config)
     if config["FLOWS_DIR"] and not os.path.isdir(config["FLOWS_DIR"]):

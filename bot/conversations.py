@@ -4,8 +4,9 @@
 then applies what it decided (fields, tags, language, consent, reports) and
 stores the new session. Flows are loaded and fully checked once, at start-up:
 a broken flow stops the app with the file, line, step and problem. A flow whose
-required settings are not configured (EVENT_NAME for the RSVP, LEGAL_HELP…) is
-disabled instead, with one warning: its keywords start nothing.
+required settings are not configured (LEGAL_HELP…) is disabled instead, with one
+warning: its keywords start nothing. The RSVP flow takes its event from the
+database: the event's keyword (or RSVP and a choice) gives it as answers.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from bot.broadcasts.events import record_answer
+from bot.broadcasts import events
+from bot.broadcasts.models import RSVP_ANSWERS, Event
 from bot.channels.twilio import Sender
 from bot.contacts import consent
 from bot.contacts.models import (
@@ -35,6 +37,7 @@ from bot.contacts.models import (
 )
 from bot.db import Database
 from bot.flows import engine
+from bot.flows.answers import parse_number
 from bot.flows.check import load_checked_flows, missing_variables
 from bot.flows.model import FlowSet
 from bot.i18n import format_number, gettext
@@ -48,10 +51,9 @@ from bot.text import normalize
 
 log = logging.getLogger(__name__)
 
-RSVP_FIELD = "summit_rsvp"  # the RSVP flow's answer (yes/no/maybe), for EVENT_ID's reminders
 # Settings that flows may use as {placeholders}, by configuration name.
 _VARIABLE_SETTINGS = {"org_name": "ORG_NAME", "legal_help": "LEGAL_HELP"}
-_VARIABLE_PREFIXES = ("EVENT_", "KYR_MEDIA_")
+_VARIABLE_PREFIXES = ("KYR_MEDIA_",)
 
 
 def flow_variables(settings: Mapping[str, Any]) -> dict[str, str]:
@@ -64,7 +66,7 @@ def flow_variables(settings: Mapping[str, Any]) -> dict[str, str]:
 
 
 def setting_name(variable: str) -> str:
-    """The setting that gives a flow variable its value: event_name -> EVENT_NAME."""
+    """The setting that gives a flow variable its value: legal_help -> LEGAL_HELP."""
     return _VARIABLE_SETTINGS.get(variable, variable.upper())
 
 
@@ -74,7 +76,6 @@ class LoadedFlows:
 
     flowset: FlowSet  # without the disabled flows
     variables: Mapping[str, str]
-    rsvp_event_id: int | None = None  # the event the RSVP flow's answers are for
     disabled: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # id -> settings
 
 
@@ -89,17 +90,11 @@ def load(settings: Mapping[str, Any]) -> LoadedFlows:
     variables = flow_variables(settings)
     if not settings["PRODUCTION"]:
         variables = _development_stand_ins(directory, variables)
-    event_id = str(settings.get("EVENT_ID") or "")
     flowset = load_checked_flows(directory)
     disabled = unconfigured_flows(flowset, variables)
     for flow_id, names in disabled.items():
         log.warning("flow %s is disabled: %s not configured", flow_id, ", ".join(names))
-    return LoadedFlows(
-        flowset.without(disabled),
-        variables,
-        int(event_id) if event_id.isdigit() else None,
-        disabled,
-    )
+    return LoadedFlows(flowset.without(disabled), variables, disabled)
 
 
 def unconfigured_flows(
@@ -179,6 +174,9 @@ def converse(
     in the join confirmation, its legal help in the rights flows).
     """
     current = engine.FlowState.from_dict(stored.data) if stored else None
+    if _choosing_event(flows, current, contact, text, now):
+        assert current is not None and stored is not None
+        return _choose_event(session, flows, contact, channel, current, text, now, how, stored)
     view = contact_view(contact, channel)
     merged = {**flows.variables, **variables} if variables else flows.variables
     result = engine.handle(flows.flowset, current, view, text, now, merged)
@@ -211,6 +209,102 @@ def start_petition(
     return _applied(session, flows, contact, result, now, how, stored)
 
 
+def start_rsvp(
+    session: Session,
+    flows: LoadedFlows,
+    contact: Contact,
+    channel: str,
+    event: Event,
+    now: dt.datetime,
+    how: Mapping[str, str | None],
+    stored: FlowSession | StoredFlow | None,
+) -> engine.Result:
+    """An event's keyword: the RSVP flow for that event, its name, place and date in the
+    contact's language. A past event says it is over; the flow they were in goes on."""
+    if flows.flowset.get(events.FLOW_ID) is None:  # removed by a deployer: the inbox's
+        return engine.Result(None, handled=False)
+    if event.starts_at <= now:
+        name = events.event_name(event, contact.language)
+        return _told(gettext(contact.language, events.EVENT_OVER, name=name))
+    view = contact_view(contact, channel)
+    result = engine.start(
+        flows.flowset, events.FLOW_ID, view, now, flows.variables,
+        answers=events.flow_answers(session, event),
+    )  # fmt: skip
+    return _applied(session, flows, contact, result, now, how, stored)
+
+
+def rsvp_any(
+    session: Session,
+    flows: LoadedFlows,
+    contact: Contact,
+    channel: str,
+    now: dt.datetime,
+    how: Mapping[str, str | None],
+    stored: FlowSession | StoredFlow | None,
+) -> engine.Result:
+    """RSVP alone: the one open event's RSVP, a numbered choice among several, or none."""
+    open_events = events.upcoming(session, now)[: events.MAX_CHOICES]
+    if len(open_events) == 1:
+        return start_rsvp(session, flows, contact, channel, open_events[0], now, how, stored)
+    flow = flows.flowset.get(events.FLOW_ID)
+    if not open_events or flow is None:
+        return _told(gettext(contact.language, events.NO_OPEN_EVENT))
+    choosing = engine.FlowState(
+        events.FLOW_ID, events.CHOOSE_STEP, True, 0, now, now + flow.expire_after,
+        {"events": [e.id for e in open_events]}, last_inbound_at=now,
+    )  # fmt: skip
+    store_session(session, contact, choosing, now, stored)
+    question = events.choice_text(open_events, contact.language)
+    return engine.Result(choosing, [engine.Output(question)], [], handled=True)
+
+
+def _choosing_event(
+    flows: LoadedFlows,
+    current: engine.FlowState | None,
+    contact: Contact,
+    text: str,
+    now: dt.datetime,
+) -> bool:
+    """Whether the message answers RSVP's "which event?" (a flow's keyword starts that one)."""
+    return (
+        current is not None
+        and current.flow_id == events.FLOW_ID
+        and current.step_id == events.CHOOSE_STEP
+        and now < current.expires_at
+        and flows.flowset.flow_for_keyword(normalize(text), contact.language) is None
+    )
+
+
+def _choose_event(
+    session: Session,
+    flows: LoadedFlows,
+    contact: Contact,
+    channel: str,
+    current: engine.FlowState,
+    text: str,
+    now: dt.datetime,
+    how: Mapping[str, str | None],
+    stored: FlowSession | StoredFlow,
+) -> engine.Result:
+    """The number of one of the listed events starts its RSVP; anything else asks again."""
+    ids = [int(i) for i in current.answers.get("events", [])]
+    listed = {e.id: e for e in session.scalars(select(Event).where(Event.id.in_(ids)))}
+    shown = [listed[i] for i in ids if i in listed]
+    number = parse_number(text)
+    if number is not None and 1 <= number <= len(shown):
+        return start_rsvp(session, flows, contact, channel, shown[number - 1], now, how, stored)
+    again = replace(current, reasks=current.reasks + 1, last_inbound_at=now)
+    store_session(session, contact, again, now, stored)
+    question = events.choice_text(shown, contact.language, again=True)
+    return engine.Result(again, [engine.Output(question)], [], handled=True)
+
+
+def _told(text: str) -> engine.Result:
+    """A reply that changes no flow session."""
+    return engine.Result(None, [engine.Output(text)], [], handled=True)
+
+
 def _applied(
     session: Session,
     flows: LoadedFlows,
@@ -221,7 +315,7 @@ def _applied(
     stored: FlowSession | StoredFlow | None,
 ) -> engine.Result:
     """Apply the result's effects and keep its session; what they say is added to its outputs."""
-    said = apply_effects(session, contact, result.effects, now, how, flows.rsvp_event_id)
+    said = apply_effects(session, contact, result.effects, now, how)
     store_session(session, contact, result.session, now, stored)
     return replace(result, outputs=[*result.outputs, *said]) if said else result
 
@@ -314,7 +408,6 @@ def apply_effects(
     effects: list[engine.Effect],
     now: dt.datetime,
     how: Mapping[str, str | None],
-    rsvp_event_id: int | None = None,
 ) -> list[engine.Output]:
     """Make the engine's decisions real: fields, tags, language, consent, reports, RSVPs,
     signatures, poll answers. Returns what must be said about them (a signature's number,
@@ -324,8 +417,10 @@ def apply_effects(
         match effect:
             case engine.SetField(name=name, value=value):
                 _set_field(contact, name, value)
-                if name == RSVP_FIELD and rsvp_event_id is not None:
-                    record_answer(session, rsvp_event_id, contact.id, value, now)
+            case engine.RecordRsvp(event_id=event_id, answer=answer, guests=guests):
+                known = answer in RSVP_ANSWERS and session.get(Event, event_id) is not None
+                if known:  # an event deleted meanwhile, or another flow's values: nothing
+                    events.record_answer(session, event_id, contact.id, answer, now, guests)
             case engine.AddTag(tag=tag):
                 if tag not in contact.tag_names:
                     contact.tags.append(ContactTag(contact_id=contact.id, tag=tag))
@@ -445,7 +540,7 @@ def _expire_one(
         view = contact_view(contact, channel)
         result = engine.expire(flows.flowset, current, view, now, flows.variables)
         apply_effects(  # nothing to say: a timeout signs nothing
-            session, contact, result.effects, now, {"channel": channel}, flows.rsvp_event_id
+            session, contact, result.effects, now, {"channel": channel}
         )
         store_session(session, contact, result.session, now, stored)
         return list(result.outputs), channel

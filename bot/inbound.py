@@ -27,6 +27,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from bot import formatting, phones
+from bot.broadcasts import events
+from bot.broadcasts.models import Event
 from bot.compliance import replies
 from bot.compliance.keywords import Intent, classify
 from bot.compliance.language import clear_switch, guess_language
@@ -42,7 +44,15 @@ from bot.contacts.models import (
     Contact,
     choose_language,
 )
-from bot.conversations import LoadedFlows, converse, is_joining, joining_flow, start_petition
+from bot.conversations import (
+    LoadedFlows,
+    converse,
+    is_joining,
+    joining_flow,
+    rsvp_any,
+    start_petition,
+    start_rsvp,
+)
 from bot.db import Database
 from bot.exceptions import InvalidWebhook
 from bot.flows import engine
@@ -58,6 +68,7 @@ from bot.partners import membership, organizations
 from bot.partners.models import Organization
 from bot.petitions import petitions
 from bot.petitions.models import Petition
+from bot.text import normalize
 
 log = logging.getLogger(__name__)
 
@@ -397,6 +408,11 @@ def _respond(turn: Turn) -> list[Reply]:
     signing = _petition_keyword(turn)
     if signing is not None:
         return _sign_petition(turn, *signing)
+    answering = _event_keyword(turn)
+    if answering is not None:
+        return _rsvp_event(turn, *answering)
+    if _asks_rsvp(turn):
+        return _rsvp_any(turn)
     if _follow_language(turn):
         return [turn.say(replies.LANGUAGE_SWITCHED), *_converse(turn)]
     return _converse(turn)
@@ -483,6 +499,50 @@ def _sign_petition(turn: Turn, petition: Petition, language: str) -> list[Reply]
     result = start_petition(
         turn.session, turn.flows, contact, turn.message.channel, petition, turn.now,
         _how(turn), turn.found.flow_session,
+    )  # fmt: skip
+    return [_reply_for(turn, output) for output in result.outputs]
+
+
+def _event_keyword(turn: Turn) -> tuple[Event, str] | None:
+    """(event, keyword's language) when the message is an event's keyword (CUMBRE, MARCH)."""
+    text = turn.inbound.text
+    if turn.flows is None or turn.flows.flowset.get(events.FLOW_ID) is None:
+        return None
+    if not _may_be_keyword(text) or turn.flows.flowset.keyword_languages(text):
+        return None
+    return events.by_keyword(turn.session, text)
+
+
+def _asks_rsvp(turn: Turn) -> bool:
+    """Whether the message is the RSVP flow's own keyword (RSVP): which event is for us."""
+    if turn.flows is None:
+        return False
+    flow = turn.flows.flowset.flow_for_keyword(normalize(turn.inbound.text), turn.contact.language)
+    return flow is not None and flow.id == events.FLOW_ID
+
+
+def _rsvp_event(turn: Turn, event: Event, language: str) -> list[Reply]:
+    """An event's keyword: its RSVP (yes / no / maybe), or that it is over."""
+    contact = turn.contact
+    if turn.created or contact.language_source == LANGUAGE_DEFAULT:
+        contact.language, contact.language_source = language, LANGUAGE_FROM_MESSAGE
+        turn.first_language = language
+    turn.message.handled_by = f"event:{event.id}"
+    assert turn.flows is not None
+    result = start_rsvp(
+        turn.session, turn.flows, contact, turn.message.channel, event, turn.now,
+        _how(turn), turn.found.flow_session,
+    )  # fmt: skip
+    return [_reply_for(turn, output) for output in result.outputs]
+
+
+def _rsvp_any(turn: Turn) -> list[Reply]:
+    """RSVP: the one open event's RSVP, a numbered choice among several, or none is open."""
+    assert turn.flows is not None
+    turn.message.handled_by = f"flow:{events.FLOW_ID}"
+    result = rsvp_any(
+        turn.session, turn.flows, turn.contact, turn.message.channel, turn.now, _how(turn),
+        turn.found.flow_session,
     )  # fmt: skip
     return [_reply_for(turn, output) for output in result.outputs]
 

@@ -234,3 +234,29 @@ def add_member(db: Database, contact_id: int, partner_id: int, status: str = "me
                 source="test", joined_at=utcnow(), extra={},
             )
         )  # fmt: skip
+
+
+# --- events -------------------------------------------------------------------------
+
+
+def create_event(
+    db: Database,
+    names: tuple[str, str] = ("Cumbre", "Summit"),
+    keywords: dict[str, list[str]] | None = None,
+    starts_in: dt.timedelta = dt.timedelta(days=9),
+    **fields: Any,
+) -> int:
+    """An event (Spanish, English name) with RSVP keywords (default CUMBRE / SUMMIT); its id."""
+    from bot.broadcasts import events
+
+    with db.session() as session:
+        event = events.create_event(
+            session,
+            {"es": names[0], "en": names[1]},
+            {"es": "Ciudad Juárez", "en": "Ciudad Juárez"},
+            utcnow() + starts_in,
+            "America/Ojinaga",
+            keywords={"es": ["CUMBRE"], "en": ["SUMMIT"]} if keywords is None else keywords,
+            **fields,
+        )
+        return event.id

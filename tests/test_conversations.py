@@ -13,7 +13,7 @@ from sqlalchemy import select
 from bot.contacts.identity import find_by_phone
 from bot.contacts.models import ConsentEvent, FlowSession
 from bot.reports import Report
-from tests.factories import contact_by_phone
+from tests.factories import contact_by_phone, create_event
 from tests.twilio_requests import inbound_params, post_signed, reply_bodies, text
 
 US = "+12135550123"
@@ -160,6 +160,7 @@ def test_a_wait_that_times_out_takes_its_timeout_path_once(app, client, db, fake
     from bot.db import utcnow
     from bot.msgs.sending import sender_from_config
 
+    create_event(db)
     assert text(client, US, "SUMMIT")
     assert "How many people" in text(client, US, "1")[0]
     flows = app.extensions["puente.flows"]
@@ -184,6 +185,7 @@ def test_a_timed_out_wait_sends_nothing_to_someone_who_stopped_meanwhile(
     from bot.db import utcnow
     from bot.msgs.sending import sender_from_config
 
+    create_event(db)
     text(client, US, "SUMMIT")
     text(client, US, "1")
     with db.session() as session:  # opted out at the carrier, say: the session stays
@@ -204,55 +206,41 @@ def test_unconfigured_optional_media_is_left_out_not_invented(client):
 
 
 def test_replies_to_a_broadcast_with_a_flow_go_to_that_flow(app, client, db):
-    """A broadcast asked the RSVP question; the contact's answer lands in the flow."""
+    """A broadcast asked an event's RSVP question; the contact's answer lands on that event."""
+    from bot.broadcasts import events
+    from bot.broadcasts.models import Event, Rsvp
     from bot.conversations import start_flows
     from bot.db import utcnow
 
+    event_id = create_event(db)
     text(client, MX, "Hola")
     contact_id = contact_by_phone(db, MX).id
     with db.session() as session:
-        start_flows(session, app.extensions["puente.flows"], [contact_id], "summit_rsvp", utcnow())
+        answers = events.flow_answers(session, session.get(Event, event_id))
+        flows = app.extensions["puente.flows"]
+        start_flows(session, flows, [contact_id], "summit_rsvp", utcnow(), answers)
     replies = text(client, MX, "sí")
     assert any("Cuántas personas" in r or "personas vienen" in r for r in replies), replies
-    contact = contact_by_phone(db, MX)
-    assert contact.fields["summit_rsvp"] == "yes" and "summit_yes" in contact.tag_names
+    with db.session() as session:
+        assert session.get(Rsvp, (event_id, contact_id)).answer == "yes"
 
 
-def test_summit_rsvp_by_text_signs_up_for_the_events_reminders(
-    db, database_url, fake_twilio_server
-):
-    """EVENT_ID ties the RSVP flow to an event: yes and maybe get its reminders, no does not."""
+def test_summit_rsvp_by_text_signs_up_for_the_events_reminders(client, db):
+    """The event's keyword ties the answer to it: yes and maybe get its reminders, no does not."""
     import datetime as dt
 
-    from bot import create_app
     from bot.broadcasts.audiences import Filters, size
-    from bot.broadcasts.events import create_event
     from bot.broadcasts.models import Rsvp
     from bot.db import utcnow
-    from tests.settings import settings_for
 
+    event_id = create_event(db, reminders_before=[dt.timedelta(days=1)])
+    for phone, answer in (("+525512345678", "1"), ("+525512345679", "3"), (US, "2")):
+        text(client, phone, "CUMBRE")
+        text(client, phone, answer)
     with db.session() as session:
-        event = create_event(
-            session,
-            {"es": "Cumbre", "en": "Summit"},
-            {"es": "Juárez", "en": "Juárez"},
-            utcnow() + dt.timedelta(days=9),
-            "America/Ojinaga",
-            [dt.timedelta(days=1)],
-        )
-        event_id = event.id
-    app = create_app(settings_for(database_url, fake_twilio_server[1], EVENT_ID=str(event_id)))
-    try:
-        client = app.test_client()
-        for phone, answer in (("+525512345678", "1"), ("+525512345679", "3"), (US, "2")):
-            text(client, phone, "CUMBRE")
-            text(client, phone, answer)
-        with db.session() as session:
-            answers = sorted(r.answer for r in session.scalars(select(Rsvp)))
-            assert answers == ["maybe", "no", "yes"]
-            assert size(session, Filters(event_id=event_id), ("sms",), utcnow()) == 2
-    finally:
-        app.extensions["puente.db"].engine.dispose()
+        answers = sorted(r.answer for r in session.scalars(select(Rsvp)))
+        assert answers == ["maybe", "no", "yes"]
+        assert size(session, Filters(event_id=event_id), ("sms",), utcnow()) == 2
 
 
 def test_the_workers_reconcile_tick_runs_flow_timeouts(app, client, db, fake_twilio, redis_url):
@@ -263,6 +251,7 @@ def test_the_workers_reconcile_tick_runs_flow_timeouts(app, client, db, fake_twi
     from bot.db import utcnow
     from bot.sending import process, reconcile
 
+    create_event(db)
     text(client, US, "SUMMIT")
     text(client, US, "1")
     runtime = process.build(app.config, redis.Redis.from_url(redis_url))

@@ -35,7 +35,6 @@ PROBLEMS = [
     "Puente cannot start: ORG_NAME is required",
     "Puente cannot start: QUIET_HOURS_START must be a whole number, not 'abc'",
 ]
-RSVP_SETTINGS = ("EVENT_NAME", "EVENT_PLACE", "EVENT_DATE")
 
 
 def production_env(tmp_path: Path) -> dict[str, str]:
@@ -125,17 +124,15 @@ def test_unconfigured_flows_are_disabled_with_one_warning_each(production_app, c
     assert dict(flows.disabled) == {
         "know_your_rights": ("LEGAL_HELP",),
         "report": ("LEGAL_HELP",),
-        "summit_rsvp": RSVP_SETTINGS,
-    }
+    }  # the RSVP flow needs no setting: its events come from the database
     records = caplog.get_records("setup")  # create_app ran in the fixture
     warnings = sorted(r.getMessage() for r in records if r.levelno == logging.WARNING)
     assert warnings == [
         "flow know_your_rights is disabled: LEGAL_HELP not configured",
         "flow report is disabled: LEGAL_HELP not configured",
-        "flow summit_rsvp is disabled: EVENT_NAME, EVENT_PLACE, EVENT_DATE not configured",
     ]
-    assert {f.id for f in flows.flowset} == {"join", "petition", "poll"}  # need no setting
-    for keyword in ("summit", "cumbre", "derechos", "rights", "reportar"):
+    assert {f.id for f in flows.flowset} == {"join", "petition", "poll", "summit_rsvp"}
+    for keyword in ("derechos", "rights", "reportar"):
         assert flows.flowset.flow_for_keyword(keyword) is None, keyword
 
 
@@ -176,11 +173,11 @@ def test_the_flows_page_shows_disabled_flows_and_why(
     db = production_app.extensions["puente.db"]
     client = sign_in_client(production_app, db, "viewer", language)
     page = client.get("/dashboard/flows/").get_data(as_text=True)
-    assert page.count(f'<span class="badge warning">{disabled}</span>') == 3
-    assert reason + ", ".join(RSVP_SETTINGS) in page
+    assert page.count(f'<span class="badge warning">{disabled}</span>') == 2
     assert page.count(reason + "LEGAL_HELP") == 2
-    detail = client.get("/dashboard/flows/summit_rsvp").get_data(as_text=True)
-    assert notice in detail and ", ".join(RSVP_SETTINGS) in detail
+    detail = client.get("/dashboard/flows/report").get_data(as_text=True)
+    assert notice in detail and "LEGAL_HELP" in detail
+    assert notice not in client.get("/dashboard/flows/summit_rsvp").get_data(as_text=True)
     join = client.get("/dashboard/flows/join").get_data(as_text=True)
     assert notice not in join
 
@@ -192,7 +189,7 @@ def test_a_flow_that_goes_to_a_disabled_flow_ends_there(
         shutil.copy(path, tmp_path)
     (tmp_path / "to_rsvp.yaml").write_text(
         "flow: to_rsvp\nversion: 1\nbase_language: en\ntriggers:\n  en: [GOSUMMIT]\n"
-        "steps:\n  - id: go\n    type: goto\n    flow: summit_rsvp\n"
+        "steps:\n  - id: go\n    type: goto\n    flow: report\n"
     )
     settings = settings_for(
         database_url, fake_twilio_server[1], PRODUCTION=True, FLOWS_DIR=str(tmp_path)
@@ -202,12 +199,12 @@ def test_a_flow_that_goes_to_a_disabled_flow_ends_there(
         client = app.test_client()
         text(client, "+12135550123", "hello")
         assert text(client, "+12135550123", "GOSUMMIT") == []
-        assert "flow to_rsvp: goes to disabled flow summit_rsvp" in caplog.text
+        assert "flow to_rsvp: goes to disabled flow report" in caplog.text
     finally:
         app.extensions["puente.db"].engine.dispose()
 
 
 def test_development_keeps_the_visible_stand_ins(app, client):
     assert app.extensions["puente.flows"].disabled == {}
-    replies = text(client, "+12135550123", "SUMMIT")
-    assert "[EVENT_NAME not configured]" in replies[0]
+    replies = text(client, "+12135550123", "RIGHTS")
+    assert "[LEGAL_HELP not configured]" in replies[0]

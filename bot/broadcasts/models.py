@@ -155,6 +155,8 @@ class Event(Base):
 
 
 class Rsvp(Base):
+    """One person's answer to one event (by its keyword, the RSVP flow or the CLI)."""
+
     __tablename__ = "rsvps"
 
     event_id: Mapped[int] = mapped_column(
@@ -163,7 +165,8 @@ class Rsvp(Base):
     contact_id: Mapped[int] = mapped_column(
         ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True
     )
-    answer: Mapped[str] = mapped_column(String(8))  # yes / no
+    answer: Mapped[str] = mapped_column(String(8))  # yes / no / maybe: the latest counts
+    guests: Mapped[int | None] = mapped_column(Integer)  # coming with them, when they said
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

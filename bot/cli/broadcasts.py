@@ -21,9 +21,11 @@ from bot.accounts import audit
 from bot.broadcasts import audiences, broadcast, comparison, events, variants
 from bot.broadcasts.audiences import Filters
 from bot.broadcasts.broadcast import BroadcastError
+from bot.broadcasts.models import Event
 from bot.contacts import csv_lists
 from bot.contacts.identity import find_by_phone
 from bot.db import Database, get_db, utcnow
+from bot.i18n import gettext
 from bot.msgs.sending import send_to_contact, sender_from_config
 from bot.partners import membership, organizations
 from bot.partners.models import Organization
@@ -612,12 +614,16 @@ events_group = click.Group("events", help="Events, RSVPs and reminders.")
 @click.option("--remind", multiple=True, help="Before the start: 1d, 2h, 30m.")
 @click.option("--text-es", help="Reminder text; may use {name} {place} {when}.")
 @click.option("--text-en")
+@click.option("--keyword-es", multiple=True, help="RSVP keyword in Spanish: MARCHA.")
+@click.option("--keyword-en", multiple=True, help="RSVP keyword in English: MARCH.")
+@click.option("--partner", help="A partner's event (slug); default: the coalition's.")
 def events_create(**kw: Any) -> None:
-    """An event with reminders to those who RSVP yes."""
+    """An event with reminders to those who RSVP yes; its keywords start its RSVP."""
     texts = _texts(kw["text_es"], kw["text_en"]) or None
     try:
         offsets = [events.parse_offset(o) for o in kw["remind"]]
         with _db().session() as session:
+            partner = _partner(session, kw["partner"])
             event = events.create_event(
                 session,
                 {"es": kw["name_es"], "en": kw["name_en"]},
@@ -626,6 +632,9 @@ def events_create(**kw: Any) -> None:
                 kw["tz"],
                 offsets,
                 texts,
+                keywords=_event_keywords(kw["keyword_es"], kw["keyword_en"]),
+                flows=_flows(),
+                organization_id=partner.id if partner else None,
             )
             click.echo(f"event {event.id} created with {len(offsets)} reminder(s)")
             late = [o for o in kw["remind"] if event.starts_at - events.parse_offset(o) <= utcnow()]
@@ -635,6 +644,50 @@ def events_create(**kw: Any) -> None:
                 )
     except ValueError as exc:
         _fail(str(exc))
+    except (events.EventError, organizations.PartnerError) as exc:
+        _fail(_both_languages(exc))
+
+
+@events_group.command("keywords")
+@click.argument("event_id", type=int)
+@click.option("--keyword-es", multiple=True, help="RSVP keyword in Spanish: MARCHA.")
+@click.option("--keyword-en", multiple=True, help="RSVP keyword in English: MARCH.")
+def events_keywords(
+    event_id: int, keyword_es: tuple[str, ...], keyword_en: tuple[str, ...]
+) -> None:
+    """Replace an event's RSVP keywords (none given: only RSVP reaches it)."""
+    try:
+        with _db().session() as session:
+            event = session.get(Event, event_id)
+            if event is None:
+                _fail(f"no event {event_id}")
+            events.set_keywords(session, event, _event_keywords(keyword_es, keyword_en), _flows())
+    except (events.EventError, organizations.PartnerError) as exc:
+        _fail(_both_languages(exc))
+    click.echo(f"event {event_id}: keywords saved")
+
+
+def _event_keywords(spanish: tuple[str, ...], english: tuple[str, ...]) -> dict[str, list[str]]:
+    """--keyword-es MARCHA --keyword-en MARCH,MARCHING -> language -> keywords."""
+    split = [
+        [w.strip() for v in values for w in v.split(",") if w.strip()]
+        for values in (spanish, english)
+    ]
+    return {"es": split[0], "en": split[1]}
+
+
+def _flows() -> Any:
+    loaded = current_app.extensions.get("puente.flows")
+    return loaded.flowset if loaded is not None else None
+
+
+def _both_languages(error: events.EventError | organizations.PartnerError) -> str:
+    """Why it was refused, in English and in Spanish (the dashboard's catalog)."""
+    said = []
+    for lang in ("en", "es"):
+        text = gettext(lang, error.msgid, "dashboard")
+        said.append(text % error.values if error.values else text)
+    return "\n".join(said)
 
 
 @events_group.command("rsvp")
@@ -659,7 +712,12 @@ def events_list() -> None:
         for event in events.upcoming(session, utcnow()):
             click.echo(f"{event.id}: {event.names.get('en')} / {event.names.get('es')} "
                        f"{event.starts_at.astimezone(ZoneInfo(event.timezone)):%Y-%m-%d %H:%M} "
-                       f"{event.timezone}")  # fmt: skip
+                       f"{event.timezone} {_keyword_list(session, event.id)}")  # fmt: skip
+
+
+def _keyword_list(session: Any, event_id: int) -> str:
+    keywords = events.keywords_of(session, event_id)
+    return " ".join(f"{lang}:{','.join(words)}" for lang, words in sorted(keywords.items()))
 
 
 @events_group.command("series")

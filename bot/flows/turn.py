@@ -88,6 +88,17 @@ class SignPetition:
 
 
 @dataclass(frozen=True)
+class RecordRsvp:
+    """Record the contact's answer (yes / no / maybe, and their guests when they said) for
+    the event named by the flow's ``event`` answer (set when its keyword started it)."""
+
+    flow_id: str
+    event_id: int
+    answer: str
+    guests: int | None = None
+
+
+@dataclass(frozen=True)
 class AnswerPoll:
     """Record the contact's answer to a broadcast's poll (the ``poll`` answer, set when the
     broadcast left them waiting); the integrator confirms it, or the change."""
@@ -105,7 +116,7 @@ class FlowEnded:
 
 Effect = (
     SetField | AddTag | RemoveTag | SetLanguage | OptIn | RecordReport | SignPetition
-    | AnswerPoll | FlowEnded
+    | RecordRsvp | AnswerPoll | FlowEnded
 )  # fmt: skip
 
 

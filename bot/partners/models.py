@@ -45,10 +45,10 @@ class Organization(Base):
     archived_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    # Its join keywords (its petitions' keywords are the petitions' own).
+    # Its join keywords (its petitions' and events' keywords are theirs).
     keywords: Mapped[list[OrganizationKeyword]] = relationship(
         primaryjoin="and_(Organization.id == OrganizationKeyword.organization_id, "
-        "OrganizationKeyword.petition_id.is_(None))",
+        "OrganizationKeyword.petition_id.is_(None), OrganizationKeyword.event_id.is_(None))",
         cascade="all, delete-orphan",
         lazy="selectin",
         order_by="OrganizationKeyword.keyword",
@@ -67,7 +67,8 @@ class Organization(Base):
 
 class OrganizationKeyword(Base):
     """A keyword, in one language, unique across the coalition: a partner's join keyword,
-    or (``petition_id`` set) a petition's signing keyword, owned by that organization."""
+    a petition's signing keyword (``petition_id`` set) or an event's RSVP keyword
+    (``event_id`` set), owned by that organization."""
 
     __tablename__ = "organization_keywords"
 
@@ -78,6 +79,9 @@ class OrganizationKeyword(Base):
     language: Mapped[str] = mapped_column(String(8))
     petition_id: Mapped[int | None] = mapped_column(
         ForeignKey("petitions.id", ondelete="CASCADE"), index=True
+    )
+    event_id: Mapped[int | None] = mapped_column(
+        ForeignKey("events.id", ondelete="CASCADE"), index=True
     )
 
 

@@ -104,11 +104,13 @@ KEYWORDS_TTL_S = 30.0  # a keyword made in another process works here within thi
 
 @dataclass(frozen=True)
 class KeywordOwner:
-    """Whose keyword it is: a partner's join keyword, or a petition's (``petition_id``)."""
+    """Whose keyword it is: a partner's join keyword, a petition's (``petition_id``) or an
+    event's (``event_id``)."""
 
     organization_id: int
     language: str
     petition_id: int | None
+    event_id: int | None = None
 
 
 _keyword_cache: dict[str, tuple[float, dict[str, KeywordOwner]]] = {}
@@ -120,7 +122,7 @@ def forget_keywords() -> None:
 
 
 def keyword_index(session: Session) -> dict[str, KeywordOwner]:
-    """Every partner and petition keyword -> its owner, read at most every 30 s.
+    """Every partner, petition and event keyword -> its owner, read at most every 30 s.
 
     Most inbound messages are no partner keyword; this keeps them from costing
     a query each. An archived partner is caught when its row is read.
@@ -136,6 +138,7 @@ def keyword_index(session: Session) -> dict[str, KeywordOwner]:
             OrganizationKeyword.organization_id,
             OrganizationKeyword.language,
             OrganizationKeyword.petition_id,
+            OrganizationKeyword.event_id,
         )
     )
     index = {keyword: KeywordOwner(*owner) for keyword, *owner in rows}
@@ -149,7 +152,7 @@ def by_keyword(session: Session, text: str) -> tuple[Organization, str] | None:
     if not form or len(form) > 40:
         return None
     found = keyword_index(session).get(form)
-    if found is None or found.petition_id is not None:
+    if found is None or found.petition_id is not None or found.event_id is not None:
         return None
     partner = session.get(
         Organization, found.organization_id, options=[lazyload(Organization.keywords)]
@@ -220,15 +223,17 @@ def keyword_problem(
             flow=flow.id if flow else "?",
         )
     taken = session.execute(
-        select(Organization.slug, OrganizationKeyword.petition_id)
+        select(Organization.slug, OrganizationKeyword.petition_id, OrganizationKeyword.event_id)
         .join(OrganizationKeyword, OrganizationKeyword.organization_id == Organization.id)
         .where(OrganizationKeyword.keyword == form)
     ).first()
     if taken is None:
         return None
-    slug, petition_id = taken
+    slug, petition_id, event_id = taken
     if petition_id is not None:
         return PartnerError(N_("%(keyword)s is already a petition's keyword."), keyword=form)
+    if event_id is not None:
+        return PartnerError(N_("%(keyword)s is already an event's keyword."), keyword=form)
     if organization_id is None or slug != _slug_of(session, organization_id):
         return PartnerError(
             N_("%(keyword)s is already the keyword of the partner %(partner)s."),

@@ -95,7 +95,9 @@ def counts(session: Session, now: dt.datetime) -> dict[int, PartnerCounts]:
     languages = {
         (k.organization_id, k.keyword): k.language
         for k in session.scalars(
-            select(OrganizationKeyword).where(OrganizationKeyword.petition_id.is_(None))
+            select(OrganizationKeyword).where(
+                OrganizationKeyword.petition_id.is_(None), OrganizationKeyword.event_id.is_(None)
+            )
         )
     }
     by_keyword = session.execute(

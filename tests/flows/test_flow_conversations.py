@@ -18,11 +18,12 @@ from bot.flows.engine import (
     FlowEnded,
     OptIn,
     RecordReport,
-    RemoveTag,
+    RecordRsvp,
     SetField,
     SetLanguage,
     expire,
     handle,
+    start,
 )
 from bot.flows.loader import load_flows
 from tests.flows.integrator import apply
@@ -32,10 +33,19 @@ NOW = datetime(2026, 5, 13, 18, 0, tzinfo=UTC)
 VARIABLES = {
     "org_name": "Puente",
     "legal_help": "LEGAL-HELP-CONTACT",
-    "event_name": "Cumbre por la Paz",
-    "event_place": "Ciudad Juárez",
+}
+# What the integrator gives the RSVP flow when an event's keyword starts it
+# (bot.broadcasts.events.flow_answers): the event, from the database.
+SUMMIT_EVENT = {
+    "event": 7,
+    "event_name_es": "Cumbre por la Paz",
+    "event_name_en": "Summit for Peace",
+    "event_place_es": "Ciudad Juárez",
+    "event_place_en": "Ciudad Juárez",
     "event_date_en": "Saturday, June 6, 10:00 AM",
     "event_date_es": "sábado 6 de junio, 10:00 a.m.",
+    "event_keyword_es": "CUMBRE",
+    "event_keyword_en": "SUMMIT",
 }
 
 
@@ -54,6 +64,9 @@ class Conversation:
     effects: list[object]
     buttons: dict[int, tuple[str, ...]] = field(default_factory=dict)  # row -> last buttons
     variables: dict[str, str] = field(default_factory=lambda: dict(VARIABLES))
+    # The flow the first text starts with these answers, as the integrator does for an
+    # event's keyword (None: the first text goes through the engine like any other).
+    starts: tuple[str, dict[str, object]] | None = None
 
     def __str__(self) -> str:
         return self.name
@@ -63,7 +76,11 @@ def play(flows, conversation: Conversation):
     """Run the table; every row must be handled and its replies must contain the texts."""
     view, session, effects, now = conversation.contact, None, [], NOW
     for row, (text, expected) in enumerate(conversation.table):
-        result = handle(flows, session, view, text, now, conversation.variables)
+        if row == 0 and conversation.starts is not None:
+            flow_id, answers = conversation.starts
+            result = start(flows, flow_id, view, now, conversation.variables, answers=answers)
+        else:
+            result = handle(flows, session, view, text, now, conversation.variables)
         assert result.handled, f"{text!r} was not handled"
         replies = "\n".join(o.text for o in result.outputs)
         for piece in expected:
@@ -294,61 +311,68 @@ REPORT = [
     ),
 ]
 
+RSVP_START = ("summit_rsvp", SUMMIT_EVENT)
+
 SUMMIT = [
     Conversation(
         "summit yes in English on WhatsApp",
         EN_WA,
         [
-            ("SUMMIT", ["Cumbre por la Paz: Saturday, June 6, 10:00 AM, Ciudad Juárez. Will"]),
+            ("SUMMIT", ["Summit for Peace: Saturday, June 6, 10:00 AM, Ciudad Juárez. Will"]),
             ("Yes, I'll be there", ["How many people are coming with you"]),
-            ("2", ["Great, see you there!", "Msg & data rates may apply.", "STOP to opt out"]),
+            ("2", ["Great, see you there!", "Msg & data rates may apply.", "Text SUMMIT anytime"]),
         ],
         [
-            SetField("summit_rsvp", "yes"),
-            AddTag("summit_yes"),
+            RecordRsvp("summit_rsvp", 7, "yes"),
             OptIn("summit_rsvp"),  # consent comes with their answer, before the guests question
-            SetField("summit_guests", "2"),
+            RecordRsvp("summit_rsvp", 7, "yes", 2),
             FlowEnded("summit_rsvp", "completed"),
         ],
         buttons={0: ("Yes, I'll be there", "No, I can't", "Maybe")},
+        starts=RSVP_START,
     ),
     Conversation(
         "summit: changing a yes to maybe in Spanish by SMS",
-        replace(ES_SMS_MX, tags=frozenset({"summit_yes"})),
+        ES_SMS_MX,
         [
             ("cumbre", ["Cumbre por la Paz: sábado 6 de junio, 10:00 a.m., Ciudad Juárez."]),
-            ("quizás", ["te enviará un recordatorio cuando se acerque la fecha", "BAJA"]),
+            ("quizás", ["te enviará un recordatorio cuando se acerque la fecha", "Escribe CUMBRE"]),
         ],
         [
-            SetField("summit_rsvp", "maybe"),
-            RemoveTag("summit_yes"),
-            AddTag("summit_maybe"),
+            RecordRsvp("summit_rsvp", 7, "maybe"),
             OptIn("summit_rsvp"),
             FlowEnded("summit_rsvp", "completed"),
         ],
+        starts=RSVP_START,
     ),
     Conversation(
         "summit no in Spanish on WhatsApp: no reminders, no consent",
         ES_WA,
         [("CUMBRE", ["¿Nos acompañas?"]), ("no puedo", ["Gracias por avisarnos."])],
         [
-            SetField("summit_rsvp", "no"),
-            AddTag("summit_no"),
+            RecordRsvp("summit_rsvp", 7, "no"),
             FlowEnded("summit_rsvp", "completed"),
         ],
         buttons={0: ("Sí, ahí estaré", "No puedo", "Tal vez")},
+        starts=RSVP_START,
     ),
     Conversation(
         "summit yes alone, and a guest count in words",
         EN_SMS,
-        [("rsvp", ["Will you come?"]), ("1", ["How many"]), ("just me", ["Great"])],
+        [("SUMMIT", ["Will you come?"]), ("1", ["How many"]), ("just me", ["Great"])],
         [
-            SetField("summit_rsvp", "yes"),
-            AddTag("summit_yes"),
+            RecordRsvp("summit_rsvp", 7, "yes"),
             OptIn("summit_rsvp"),  # consent comes with their answer, before the guests question
-            SetField("summit_guests", "0"),
+            RecordRsvp("summit_rsvp", 7, "yes", 0),
             FlowEnded("summit_rsvp", "completed"),
         ],
+        starts=RSVP_START,
+    ),
+    Conversation(
+        "the RSVP flow started without an event records nothing",
+        EN_SMS,
+        [("RSVP", ["Will you come?"]), ("no", ["Thanks for letting us know."])],
+        [FlowEnded("summit_rsvp", "completed")],
     ),
 ]
 
@@ -409,9 +433,8 @@ def test_an_unanswered_join_expires_silently(flows):
         ("REPORT", "en", "report"),
         ("Reportar", "es", "report"),
         ("denunciar", "es", "report"),
-        ("SUMMIT", "en", "summit_rsvp"),
-        ("CUMBRE", "es", "summit_rsvp"),
-        ("RSVP", "es", "summit_rsvp"),
+        ("RSVP", "es", "summit_rsvp"),  # the integrator answers it (which event?)
+        ("rsvp", "en", "summit_rsvp"),
     ],
 )
 def test_trigger_keywords(flows, keyword, lang, flow_id):

@@ -88,7 +88,7 @@ def test_json_and_api_requests_get_401_not_a_redirect(client):
 def test_production_has_no_simulator_and_root_leads_to_sign_in(
     database_url, fake_twilio_server, monkeypatch
 ):
-    flow_settings = {n: "x" for n in ("LEGAL_HELP", "EVENT_NAME", "EVENT_PLACE", "EVENT_DATE")}
+    flow_settings = {"LEGAL_HELP": "x"}
     flow_settings["KYR_MEDIA_URL"] = "https://example.org/kyr.png"
     app = create_app(
         settings_for(database_url, fake_twilio_server[1], PRODUCTION=True, **flow_settings)

@@ -12,6 +12,7 @@ from bot.flows.steps import (  # noqa: F401  (each module registers its type)
     opt_in,
     poll_answer,
     report,
+    rsvp,
     send,
     set_field,
     set_language,

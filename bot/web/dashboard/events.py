@@ -1,8 +1,10 @@
-"""Events: create them with their reminders, and see who said they are coming.
+"""Events: create them with their reminders and RSVP keywords, and see who is coming.
 
 A reminder is an offset before the event ("1d", "2h"); when it is due the
 engine (``bot.broadcasts.events``) turns it into one broadcast to the
-contacts who answered yes.
+contacts who answered yes or maybe. Texting one of the event's keywords
+(MARCHA / MARCH) starts its RSVP; a keyword taken elsewhere is refused with
+the reason.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
 from bot.accounts.roles import EDIT
@@ -19,7 +21,9 @@ from bot.broadcasts import events
 from bot.broadcasts.models import RSVP_YES, Broadcast, Event, Reminder, Rsvp
 from bot.contacts.models import Contact
 from bot.db import get_db, get_session, utcnow
-from bot.i18n import N_
+from bot.flows.model import FlowSet
+from bot.i18n import LANGUAGES, N_
+from bot.partners.organizations import PartnerError
 from bot.web.dashboard import scope
 from bot.web.dashboard.auth import TIMEZONES, current_user, record, require
 from bot.web.dashboard.language import _
@@ -103,13 +107,39 @@ def event_time(event: Event) -> str:
 @require(EDIT)
 def new() -> str:
     """The new-event form."""
+    return _new_page({})
+
+
+def _new_page(values: Any) -> str:
+    """The form, with what was typed when it comes back with a problem."""
     return render_template(
         "dashboard/events/new.html",
         timezones=TIMEZONES,
-        offsets=DEFAULT_OFFSETS,
+        offsets=values.get("reminders") or DEFAULT_OFFSETS,
         default_texts=events.default_reminder_texts(),
-        zone=current_user().timezone if current_user() else TIMEZONES[0],  # type: ignore[union-attr]
+        zone=values.get("timezone")
+        or (current_user().timezone if current_user() else TIMEZONES[0]),  # type: ignore[union-attr]
+        values=values,
     )
+
+
+def error_text(error: events.EventError | PartnerError) -> str:
+    """Why a keyword was refused, in the page's language, with its values filled in."""
+    text = _(error.msgid)
+    return text % error.values if error.values else text
+
+
+def _flows() -> FlowSet | None:
+    loaded = current_app.extensions.get("puente.flows")
+    return loaded.flowset if loaded is not None else None
+
+
+def keywords_from(form: Any) -> dict[str, list[str]]:
+    """ "MARCHA, MARCHAR" per language -> language -> keywords."""
+    return {
+        lang: [w.strip() for w in form.get(f"keywords_{lang}", "").split(",") if w.strip()]
+        for lang in LANGUAGES
+    }
 
 
 @bp.post("/")
@@ -127,19 +157,23 @@ def create() -> Any:
         offsets = offsets_from(form.get("reminders", ""))
     except ValueError:
         flash(_(EVENT_FORM_PROBLEM), "error")
-        return redirect(url_for(".new"))
+        return _new_page(form), 400
     if starts <= utcnow():
         flash(_("The event must be in the future."), "error")
-        return redirect(url_for(".new"))
+        return _new_page(form), 400
     texts = _texts(form)
     names = _filled(names)
-    with get_db().session() as session:
-        event = events.create_event(
-            session, names, _filled(places), starts.astimezone(dt.UTC), zone, offsets, texts,
-            now=utcnow(),
-        )  # fmt: skip
-        event.organization_id = scope.acting_organization()  # a partner's event is its own
-        event_id = event.id
+    try:
+        with get_db().session() as session:
+            event = events.create_event(
+                session, names, _filled(places), starts.astimezone(dt.UTC), zone, offsets, texts,
+                now=utcnow(), keywords=keywords_from(form), flows=_flows(),
+                organization_id=scope.acting_organization(),  # a partner's event is its own
+            )  # fmt: skip
+            event_id = event.id
+    except (events.EventError, PartnerError) as exc:
+        flash(error_text(exc), "error")
+        return _new_page(form), 400
     record("event.create", f"event:{event_id}", reminders=[int(o.total_seconds()) for o in offsets])
     flash(_("Event saved. Reminders go to everyone who says yes."), "success")
     return redirect(url_for(".detail", event_id=event_id))
@@ -179,6 +213,7 @@ def detail(event_id: int) -> str:
     return render_template(
         "dashboard/events/detail.html",
         event=event,
+        keywords=events.keywords_of(session, event.id),
         starts=event_time(event),
         reminders=[(r, b, event.starts_at + dt.timedelta(seconds=r.offset_s)) for r, b in due],
         rsvps=rsvps,
@@ -204,4 +239,21 @@ def add_reminder(event_id: int) -> Any:
         reminder_id = reminder.id
     record("event.reminder_add", f"event:{event_id}", reminder=reminder_id)
     flash(_("Reminder added."), "success")
+    return redirect(url_for(".detail", event_id=event_id))
+
+
+@bp.post("/<int:event_id>/keywords")
+@require(EDIT)
+def set_keywords(event_id: int) -> Any:
+    """Replace the event's RSVP keywords; a taken one is refused with the reason."""
+    wanted = keywords_from(request.form)
+    try:
+        with get_db().session() as session:
+            event = scope.owned_or_404(session, Event, event_id)
+            events.set_keywords(session, event, wanted, _flows())
+    except (events.EventError, PartnerError) as exc:
+        flash(error_text(exc), "error")
+        return redirect(url_for(".detail", event_id=event_id))
+    record("event.keywords", f"event:{event_id}", keywords=wanted)
+    flash(_("Keywords saved."), "success")
     return redirect(url_for(".detail", event_id=event_id))
