@@ -84,8 +84,8 @@ CONFIGURED = {
         ("unclosed_mark", "warning",
          "unclosed_mark.yaml:6: step 'hello': warning: en message has an unclosed * (bold): "
          "it is shown as typed"),
-        ("long_button", "warning",
-         "long_button.yaml:7: step 'hello': warning: es button 'Absolutely, count me in!' "
+        ("long_button", "error",
+         "long_button.yaml:7: step 'hello': es button 'Absolutely, count me in!' "
          "is over 20 characters"),
     ],
 )  # fmt: skip
