@@ -12,7 +12,7 @@ from __future__ import annotations
 from bot.flows import interactive
 from bot.flows.model import Step
 from bot.flows.steps.base import Go, StepType, Text, Transition, as_list, register
-from bot.flows.turn import Interactive, FlowRun, Option, Output, fill
+from bot.flows.turn import FlowRun, Interactive, Option, Output, fill
 
 MAX_BUTTONS = interactive.MAX_QUICK_REPLIES
 
@@ -78,7 +78,7 @@ def options(step: Step, turn: FlowRun) -> list[Option]:
 def _message(step: Step, turn: FlowRun) -> Output:
     text = turn.text(step.config["text"], step)
     media = media_url(step, turn)
-    # buttons under a picture need a media content type: the media goes, with its buttons as text
+    # buttons under a picture would need a media content: a message with media goes as before
     form: Interactive | None = None
     if not media:
         form = interactive.build(text, options(step, turn), "")
