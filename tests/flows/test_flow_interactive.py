@@ -48,7 +48,8 @@ def ask(flows, flow_id, step_id, lang="en", channel="whatsapp"):
     [
         ("summit_rsvp", "ask_rsvp", "en", QUICK_REPLY,
          ("Yes, I'll be there", "No, I can't", "Maybe"), ""),
-        ("summit_rsvp", "ask_rsvp", "es", QUICK_REPLY, ("Sí, ahí estaré", "No puedo", "Tal vez"), ""),
+        ("summit_rsvp", "ask_rsvp", "es", QUICK_REPLY,
+         ("Sí, ahí estaré", "No puedo", "Tal vez"), ""),
         ("join", "ask_causes", "en", LIST_PICKER,
          ("Human rights", "Gun trafficking", "Right to stay home", "Demilitarization",
           "Climate justice"), "Choose"),
