@@ -68,3 +68,20 @@ class EarlyCallback(Base):
     status: Mapped[str] = mapped_column(String(24))
     error_code: Mapped[int | None] = mapped_column()
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WhatsAppContent(Base):
+    """A Content API content made for one question's buttons or list (``HX…``), made once.
+
+    ``hash`` covers everything the content says (kind, language, text, options):
+    the same question in the same language reuses its content for everyone.
+    """
+
+    __tablename__ = "whatsapp_contents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256, hex
+    content_sid: Mapped[str] = mapped_column(String(34))
+    kind: Mapped[str] = mapped_column(String(16))  # "quick_reply" or "list_picker"
+    language: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
