@@ -17,6 +17,9 @@ DIRECTION_OUT = "out"
 STATUS_PENDING = "pending"  # recorded, not yet handed to Twilio
 STATUS_BLOCKED = "blocked"  # not sent: contact opted out / invalid (recorded, never sent)
 STATUS_REPLIED = "replied"  # sent back as TwiML in the webhook response
+STATUS_REPLY_QUEUED = (
+    "reply_queued"  # a reply with WhatsApp buttons: for the REST API (bot.msgs.replies)
+)
 STATUS_RECEIVED = "received"  # inbound
 STATUS_ORDER = {
     "pending": 0,
