@@ -38,13 +38,7 @@ PUBLIC = {
     "petition_page.page",  # a petition's public count (/p/<slug>): no signer's data
     "petition_page.as_json",  # the same count as JSON for the coalition's website
 }
-PUBLIC_IN_DEVELOPMENT = {
-    "simulator.page",
-    "simulator.sign",
-    "simulator.outbox",
-    "simulator.reset",
-    "simulator.static",  # its script for WhatsApp buttons and lists
-}
+PUBLIC_IN_DEVELOPMENT = {"simulator.page", "simulator.sign", "simulator.outbox", "simulator.reset"}
 
 
 @pytest.fixture
