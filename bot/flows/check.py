@@ -301,8 +301,9 @@ def _choice_words(step: Step) -> Iterable[str]:
     for choice in step.config.get("choices") or []:
         if not isinstance(choice, dict):
             continue
-        if isinstance(choice.get("label"), str):
-            yield choice["label"]
+        for key in ("label", "short"):  # a tapped row's title arrives as its Body
+            if isinstance(choice.get(key), str):
+                yield choice[key]
         for words in (choice.get("synonyms") or {}).values():
             yield from (str(w) for w in words if isinstance(words, list))
 
