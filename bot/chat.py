@@ -15,6 +15,7 @@ from flask.cli import with_appcontext
 
 from bot.db import get_db, upgrade, utcnow
 from bot.inbound import Inbound, receive
+from bot.msgs.replies import take_back
 
 
 def say(phone: str, channel: str, text: str) -> list[str]:
@@ -28,6 +29,9 @@ def say(phone: str, channel: str, text: str) -> list[str]:
     )
     flows = current_app.extensions.get("puente.flows")
     replies = receive(get_db(), inbound, current_app.config, utcnow(), flows)
+    if any(r.queued for r in replies):  # WhatsApp buttons: a terminal shows the numbered text
+        pairs = take_back(get_db(), inbound.sid)
+        return [body + "".join(f"\n📎 {url}" for url in urls) for body, urls in pairs]
     return [r.body + "".join(f"\n📎 {url}" for url in r.media_urls) for r in replies]
 
 

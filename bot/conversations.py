@@ -166,12 +166,15 @@ def converse(
     how: Mapping[str, str | None],
     stored: FlowSession | StoredFlow | None,
     variables: Mapping[str, str] | None = None,
+    *,
+    payload: str | None = None,
 ) -> engine.Result:
     """Run one inbound text through the flows and apply the result.
 
     ``stored`` is the contact's flow session as the caller loaded it with them;
     ``variables`` override the configured ones for this turn (a partner's name
-    in the join confirmation, its legal help in the rights flows).
+    in the join confirmation, its legal help in the rights flows); ``payload`` is
+    the id of a tapped WhatsApp button or list row.
     """
     current = engine.FlowState.from_dict(stored.data) if stored else None
     if _choosing_event(flows, current, contact, text, now):
@@ -179,7 +182,7 @@ def converse(
         return _choose_event(session, flows, contact, channel, current, text, now, how, stored)
     view = contact_view(contact, channel)
     merged = {**flows.variables, **variables} if variables else flows.variables
-    result = engine.handle(flows.flowset, current, view, text, now, merged)
+    result = engine.handle(flows.flowset, current, view, text, now, merged, payload=payload)
     return _applied(session, flows, contact, result, now, how, stored)
 
 

@@ -36,6 +36,7 @@ from bot.contacts import consent
 from bot.contacts.identity import Found, find_or_create, reached, save
 from bot.contacts.models import (
     CHANNEL_SMS,
+    CHANNEL_WHATSAPP,
     LANGUAGE_DEFAULT,
     LANGUAGE_FROM_MESSAGE,
     LANGUAGE_FROM_NUMBER,
@@ -56,12 +57,15 @@ from bot.conversations import (
 from bot.db import Database
 from bot.exceptions import InvalidWebhook
 from bot.flows import engine
+from bot.flows.turn import Interactive
+from bot.msgs import contents
 from bot.msgs.models import (
     DIRECTION_IN,
     DIRECTION_OUT,
     STATUS_BLOCKED,
     STATUS_RECEIVED,
     STATUS_REPLIED,
+    STATUS_REPLY_QUEUED,
     Message,
 )
 from bot.partners import membership, organizations
@@ -174,11 +178,18 @@ class Inbound:
             or ""
         )
 
+    @property
+    def payload(self) -> str | None:
+        """The id of a tapped WhatsApp button (``ButtonPayload``) or list row (``ListId``)."""
+        return self.extra.get("ButtonPayload") or self.extra.get("ListId") or None
+
 
 @dataclass(frozen=True)
 class Reply:
     body: str
     media_urls: tuple[str, ...] = ()
+    interactive: Interactive | None = None  # WhatsApp buttons or a list (``body``: as text)
+    queued: bool = False  # recorded for the REST API (bot.msgs.replies), not for TwiML
 
 
 def receive(
@@ -673,6 +684,7 @@ def _converse(turn: Turn) -> list[Reply]:
             how,
             turn.found.flow_session,
             _partner_variables(turn),
+            payload=turn.inbound.payload,
         )
         if result.outputs or result.handled:
             flow_id = result.session.flow_id if result.session else _ended_flow(result)
@@ -695,7 +707,7 @@ def _ended_flow(result: engine.Result) -> str:
 def _reply_for(turn: Turn, output: engine.Output) -> Reply:
     """A flow's output as a reply; MMS does not reach Mexican phones, so send the link."""
     if not output.media_url:
-        return Reply(output.text)
+        return Reply(output.text, interactive=output.interactive)
     if turn.message.channel == "sms" and turn.contact.phone.startswith("+52"):
         return Reply(f"{output.text}\n{output.media_url}")
     return Reply(output.text, (output.media_url,))
@@ -715,11 +727,19 @@ def _record_replies(
     """Record every reply, as its channel gets it; only a contact who may receive gets them.
 
     On SMS a reply loses WhatsApp's formatting marks (*bold*, _italic_): the row
-    stores what was sent, so a retried MessageSid gets the same text.
+    stores what was sent, so a retried MessageSid gets the same text. A WhatsApp
+    turn with buttons or a list is recorded for the REST API, every reply of it, so
+    that they arrive in order (bot.msgs.replies).
     """
     allowed = consent.can_receive(contact) or inbound_message.handled_by == Intent.OPT_OUT.value
     channel = inbound_message.channel
     texts = [replace(r, body=formatting.for_channel(r.body, channel)) for r in texts]
+    queued = (
+        allowed
+        and channel == CHANNEL_WHATSAPP
+        and any(r.interactive for r in texts)
+    )  # fmt: skip
+    status = STATUS_REPLY_QUEUED if queued else STATUS_REPLIED if allowed else STATUS_BLOCKED
     rows = [
         {
             "contact_id": contact.id,
@@ -728,9 +748,9 @@ def _record_replies(
             "address": inbound_message.address,
             "body": reply.body,
             "media": [{"url": u} for u in reply.media_urls],
-            "extra": {},
+            "extra": _reply_extra(reply, contact) if queued else {},
             "in_reply_to_id": inbound_message.id,
-            "status": STATUS_REPLIED if allowed else STATUS_BLOCKED,
+            "status": status,
             "created_at": now,
             "updated_at": now,
         }
@@ -738,4 +758,13 @@ def _record_replies(
     ]
     if rows:  # one INSERT … VALUES (…), (…): with RETURNING, SQLAlchemy's insertmanyvalues
         session.execute(_INSERT_MESSAGE, rows)  # (an executemany would be a psycopg pipeline)
+    if queued:
+        return [replace(reply, queued=True) for reply in texts]
     return texts if allowed else []
+
+
+def _reply_extra(reply: Reply, contact: Contact) -> dict[str, Any]:
+    """What the REST job needs besides the text: the buttons or list, in whose language."""
+    if reply.interactive is None:
+        return {}
+    return {"interactive": contents.to_json(reply.interactive), "language": contact.language}

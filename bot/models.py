@@ -4,7 +4,7 @@ from bot.accounts.models import AuditEntry, LoginThrottle, PartnerRole, User
 from bot.broadcasts.models import Audience, Broadcast, Delivery, Event, Reminder, Rsvp
 from bot.contacts.models import Address, ConsentEvent, Contact, ContactTag, FlowSession
 from bot.db import Base
-from bot.msgs.models import EarlyCallback, Message
+from bot.msgs.models import EarlyCallback, Message, WhatsAppContent
 from bot.partners.models import Membership, Organization, OrganizationKeyword
 from bot.partners.referrals import ReferralVisit
 from bot.petitions.models import Petition, Signature
@@ -39,4 +39,5 @@ __all__ = [
     "Signature",
     "Poll",
     "PollAnswer",
+    "WhatsAppContent",
 ]

@@ -90,6 +90,15 @@ def enqueue(
     return job.id
 
 
+def try_enqueue(connection: redis.Redis, queue: str, func: str, *args: Any, job_id: str) -> bool:
+    """`enqueue`, or False when Redis cannot be reached (the caller does without the queue)."""
+    try:
+        enqueue(connection, queue, func, *args, job_id=job_id)
+    except redis.RedisError:
+        return False
+    return True
+
+
 def is_alive(connection: redis.Redis, job_id: str) -> bool:
     """Whether a job with this id is waiting, or running with a recent heartbeat.
 

@@ -1,4 +1,4 @@
-"""A local fake of Twilio's Messages API.
+"""A local fake of Twilio's Messages API and of the Content API's contents.
 
 The real twilio-python client talks to it when `Sender.api_url` points here,
 so development and tests exercise the same code path as production. It is:
@@ -11,6 +11,8 @@ Twilio's API (form-encoded, HTTP Basic auth, Twilio-shaped JSON):
     POST /2010-04-01/Accounts/<AccountSid>/Messages.json
     GET  /2010-04-01/Accounts/<AccountSid>/Messages.json?To=...&PageSize=...
     GET  /2010-04-01/Accounts/<AccountSid>/Messages/<Sid>.json
+    POST /v1/Content           (JSON) a content: WhatsApp buttons or a list, and its text
+    GET  /v1/Content/<Sid>
 
 Test and simulator controls (JSON, no auth):
 
@@ -26,6 +28,9 @@ Test and simulator controls (JSON, no auth):
 A rule with stage "api" (the default) fails the API request itself; with
 stage "delivery" the API accepts the message and the status callbacks report
 the failure with ErrorCode, as Twilio does for carrier errors (30003, 30006).
+A rule whose "to" is "content" fails the next content creations instead (a "*"
+rule never does). A message sent with the ContentSid of a content made here
+carries that content in the outbox (``content``), for the simulator.
 
 Run it for the simulator:  python -m bot.channels.fake_twilio --port 5001
 """
@@ -190,6 +195,7 @@ class FakeTwilio:
         self.throttled = 0  # answers with HTTP 429
         self.errors: Counter[int] = Counter()  # injected errors by code
         self.pending: queue.Queue[Callback] = queue.Queue()
+        self.contents: dict[str, dict[str, Any]] = {}  # sid -> the Content resource
         self._stop = threading.Event()
 
     # -- sending -----------------------------------------------------------
@@ -211,6 +217,8 @@ class FakeTwilio:
                     self.throttled += 1
                 raise ApiError(rule.code, rule.http_status, rule.message)
             message = _new_message(account_sid, params)
+            known = self.contents.get(params["content_sid"] or "")
+            message["content"] = known["types"] if known else None
             self.messages.append(message)
             self.sent_times.setdefault(sender, []).append(now)
             if rule is not None:
@@ -219,6 +227,28 @@ class FakeTwilio:
                     _fail(message, rule)  # no callbacks to carry the failure
         self._queue_callbacks(message, auth_token, rule)
         return dict(message)
+
+    def create_content(self, account_sid: str, body: Any) -> dict[str, Any]:
+        """Validate a content (its WhatsApp limits too) and keep it, or the injected failure."""
+        with self.lock:
+            rule = next((r for r in self.rules if r.to == "content" and r.matches("content")), None)
+            if rule is not None:
+                if rule.times is not None:
+                    rule.times -= 1
+                    if rule.times == 0:
+                        self.rules.remove(rule)
+                self.errors[rule.code] += 1
+                raise ApiError(rule.code, rule.http_status, rule.message)
+        _validate_content(body)
+        content = _new_content(account_sid, body)
+        with self.lock:
+            self.contents[content["sid"]] = content
+        return dict(content)
+
+    def find_content(self, sid: str) -> dict[str, Any] | None:
+        with self.lock:
+            found = self.contents.get(sid)
+            return dict(found) if found else None
 
     def _over_rate(self, sender: str, now: float) -> bool:
         """True when `sender` already sent rate_per_s messages in the last second."""
@@ -356,6 +386,11 @@ class FakeTwilio:
         with self.lock:
             self.rules.clear()
 
+    def clear_contents(self) -> None:
+        """Forget the contents made (as a new Twilio account would have none)."""
+        with self.lock:
+            self.contents.clear()
+
     def clear_outbox(self) -> None:
         """Forget sent messages, rate windows and counters."""
         with self.lock:
@@ -412,6 +447,45 @@ def _validate(p: dict[str, Any]) -> None:
             raise ApiError(21656)
     if p["from"] and p["to"].startswith("whatsapp:") != p["from"].startswith("whatsapp:"):
         raise ApiError(21910)
+
+
+_CONTENT_ERROR = 21655  # no content-specific code is documented here; the ContentSid one
+
+
+def _validate_content(body: Any) -> None:
+    """What the Content API and WhatsApp refuse in the contents Puente makes."""
+    if not isinstance(body, dict) or not body.get("language") or not body.get("types"):
+        raise ApiError(_CONTENT_ERROR, 400, "a content needs 'language' and 'types'")
+    types = body["types"]
+    quick = types.get("twilio/quick-reply")
+    if quick is not None:
+        actions = quick.get("actions") or []
+        if not 0 < len(actions) <= 3 or any(len(a.get("title", "")) > 20 for a in actions):
+            raise ApiError(_CONTENT_ERROR, 400, "quick replies: 1 to 3 buttons of 20 characters")
+    picker = types.get("twilio/list-picker")
+    if picker is not None:
+        items = picker.get("items") or []
+        too_long = any(len(i.get("item", "")) > 24 for i in items)
+        if not 0 < len(items) <= 10 or too_long or len(picker.get("button", "")) > 20:
+            raise ApiError(_CONTENT_ERROR, 400, "a list: 1 to 10 rows of 24 characters")
+
+
+def _new_content(account_sid: str, body: dict[str, Any]) -> dict[str, Any]:
+    """The Content resource (content.v1.content) for a created content."""
+    sid = "HX" + secrets.token_hex(16)
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return {
+        "sid": sid,
+        "account_sid": account_sid,
+        "friendly_name": body.get("friendly_name"),
+        "language": body["language"],
+        "variables": body.get("variables") or {},
+        "types": body["types"],
+        "url": f"https://content.twilio.com/v1/Content/{sid}",
+        "links": {},
+        "date_created": now,
+        "date_updated": now,
+    }
 
 
 def _new_message(account_sid: str, p: dict[str, Any]) -> dict[str, Any]:
@@ -551,6 +625,23 @@ def create_fake_twilio(
         if message is None or message["account_sid"] != account_sid:
             raise ApiError(20404, 404)
         return jsonify(resource(message))
+
+    @app.post("/v1/Content")
+    def create_content() -> tuple[Response, int]:
+        account_sid = request.authorization.username if request.authorization else ""
+        _check_auth(fake, account_sid)
+        _sleep(fake)
+        content = fake.create_content(account_sid, request.get_json(silent=True))
+        return jsonify(content), 201
+
+    @app.get("/v1/Content/<sid>")
+    def fetch_content(sid: str) -> Response:
+        account_sid = request.authorization.username if request.authorization else ""
+        _check_auth(fake, account_sid)
+        content = fake.find_content(sid)
+        if content is None or content["account_sid"] != account_sid:
+            raise ApiError(20404, 404)
+        return jsonify(content)
 
     @app.get("/_fake/outbox")
     def outbox() -> Response:

@@ -36,6 +36,7 @@ from urllib3.exceptions import NewConnectionError
 
 from bot.channels.errors import Consequence, classify_error
 from bot.exceptions import PuenteError
+from bot.flows.turn import LIST_PICKER, Interactive
 from bot.phones import mask
 
 log = logging.getLogger(__name__)
@@ -110,6 +111,8 @@ def make_client(sender: Sender) -> Client:
                 # The "api" domain builds every 2010-04-01 URL from base_url, so this
                 # sends Messages to {api_url}/2010-04-01/Accounts/{sid}/Messages.json.
                 client.api.base_url = sender.api_url.rstrip("/")
+                # The Content API's own host (content.twilio.com): {api_url}/v1/Content.
+                client.content.base_url = sender.api_url.rstrip("/")
             _clients[key] = client
         return client
 
@@ -400,6 +403,73 @@ def _log_result(to: str, result: SendResult) -> None:
             result.consequence.value,
             result.retryable,
         )
+
+
+# --- the Content API: WhatsApp buttons and lists -------------------------------------
+
+
+class _ContentRequest:
+    """The create request's JSON as written here: twilio-python's own model sends null for
+    every key left out (a list row's description), which the Content API's schema refuses."""
+
+    def __init__(self, body: dict[str, object]) -> None:
+        self.body = body
+
+    def to_dict(self) -> dict[str, object]:
+        return self.body
+
+
+def content_types(interactive: Interactive, text: str) -> dict[str, object]:
+    """The content's types: the buttons or the list, and ``text`` (the numbered
+    question) for a channel that shows neither."""
+    if interactive.kind == LIST_PICKER:
+        items = [
+            {
+                "id": o.id,
+                "item": o.title,
+                **({"description": o.description} if o.description else {}),
+            }
+            for o in interactive.options
+        ]
+        rich = {"twilio/list-picker": {"body": interactive.body, "button": interactive.button,
+                                       "items": items}}  # fmt: skip
+    else:
+        actions = [{"id": o.id, "title": o.title} for o in interactive.options]
+        rich = {"twilio/quick-reply": {"body": interactive.body, "actions": actions}}
+    return {**rich, "twilio/text": {"body": text}}
+
+
+def create_content(
+    sender: Sender, friendly_name: str, language: str, types: Mapping[str, object]
+) -> str | None:
+    """Create a content (``POST /v1/Content``); its sid ``HX…``, or None when Twilio
+    refused it or could not be reached (the caller sends the text instead)."""
+    request = _ContentRequest(
+        {"friendly_name": friendly_name, "language": language, "types": dict(types)}
+    )
+    try:
+        content = make_client(sender).content.v1.contents.create(content_create_request=request)
+    except (TwilioRestException, TwilioServiceException) as exc:
+        log.warning("content API refused a content: http=%s code=%s", exc.status, exc.code)
+        return None
+    except (requests.exceptions.RequestException, ValueError) as exc:
+        log.warning("content API unreachable: %s", type(exc).__name__)
+        return None
+    return content.sid
+
+
+def fetch_content(sender: Sender, content_sid: str) -> dict[str, object] | None:
+    """A content's language and types (``GET /v1/Content/{Sid}``); None when it is gone
+    or Twilio cannot be reached."""
+    try:
+        content = make_client(sender).content.v1.contents(content_sid).fetch()
+    except (TwilioRestException, TwilioServiceException) as exc:
+        log.warning("content API fetch failed: http=%s code=%s", exc.status, exc.code)
+        return None
+    except (requests.exceptions.RequestException, ValueError) as exc:
+        log.warning("content API unreachable: %s", type(exc).__name__)
+        return None
+    return {"sid": content.sid, "language": content.language, "types": content.types}
 
 
 def validate_signature(

@@ -5,8 +5,9 @@ keywords, placeholders) comes from the loader; this module adds the catalogs (ev
 text of every step has its own entry, by msgctxt, translated in every language with
 its placeholders kept; an entry no step has any more is a warning) and SMS cost (segments per
 language, with a warning when an accent such as á turns a message into UCS-2 and
-makes it cost more; counted without WhatsApp's formatting marks, as SMS gets them), WhatsApp
-button sizes, unclosed formatting marks, and configuration variables.
+makes it cost more; counted without WhatsApp's formatting marks, as SMS gets them),
+WhatsApp's limits on buttons and lists (an error per language: WhatsApp would refuse
+the message), unclosed formatting marks, and configuration variables.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 from bot import formatting
 from bot.compliance.keywords import Intent, classify
 from bot.flows.extract import flow_contexts, po_path, read_catalog
+from bot.flows.interactive import limit_problems
 from bot.flows.loader import read_flows
 from bot.flows.model import Flow, FlowSet, Step
 from bot.flows.problems import FlowError, Problem, display_path
@@ -40,7 +42,6 @@ __all__ = [
     "segment_counts",
 ]
 
-BUTTON_TITLE_LIMIT = 20  # characters WhatsApp shows on a quick-reply button
 _TEXT_KEYS = {"re-ask": "reask"}  # where a preview's text is written (default: text)
 
 
@@ -79,7 +80,7 @@ def check_flows(
     catalogs = _catalogs(languages, Path(messages_dir))
     problems += _catalog_problems(flowset, catalogs, Path(messages_dir))
     problems += _segment_warnings(segment_counts(flowset, languages, variables, catalogs))
-    problems += _button_warnings(flowset, languages, variables, catalogs)
+    problems += _interactive_errors(flowset, languages, variables, catalogs)
     problems += _mark_warnings(flowset, languages, variables, catalogs)
     problems += _synonym_warnings(flowset)
     if variables is not None:
@@ -270,15 +271,16 @@ def _segment_warnings(counts: Iterable[SegmentCount]) -> list[Problem]:
     return problems
 
 
-def _button_warnings(flowset: FlowSet, languages, variables, catalogs) -> list[Problem]:
+def _interactive_errors(flowset: FlowSet, languages, variables, catalogs) -> list[Problem]:
+    """A button or list row over WhatsApp's limits, in any language: WhatsApp refuses it."""
     problems = set()
     previews = _previews(flowset, languages, variables, _translator(catalogs))
     for flow, step, lang, _, output in previews:
-        for title in output.buttons:
-            if len(title) > BUTTON_TITLE_LIMIT:
-                message = f"{lang} button {title!r} is over {BUTTON_TITLE_LIMIT} characters"
-                line = step.line_of("buttons")
-                problems.add(Problem("warning", flow.file, line, step.id, message))
+        if output.interactive is None:
+            continue
+        line = step.line_of("buttons" if "buttons" in step.config else "choices")
+        for message in limit_problems(output.interactive):
+            problems.add(Problem("error", flow.file, line, step.id, f"{lang} {message}"))
     return sorted(problems, key=lambda p: (p.file, p.line, p.message))
 
 
@@ -299,8 +301,9 @@ def _choice_words(step: Step) -> Iterable[str]:
     for choice in step.config.get("choices") or []:
         if not isinstance(choice, dict):
             continue
-        if isinstance(choice.get("label"), str):
-            yield choice["label"]
+        for key in ("label", "short"):  # a tapped row's title arrives as its Body
+            if isinstance(choice.get(key), str):
+                yield choice[key]
         for words in (choice.get("synonyms") or {}).values():
             yield from (str(w) for w in words if isinstance(words, list))
 

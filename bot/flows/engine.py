@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from bot import i18n
-from bot.flows import steps
+from bot.flows import interactive, steps
 from bot.flows.loader import WHATSAPP_WINDOW_LIMIT
 from bot.flows.model import Flow, FlowSet, Step, parse_duration
 from bot.flows.steps.base import Again, Go, Pass, StartFlow, Stop, Wait
@@ -154,15 +154,18 @@ def handle(
     variables: Mapping[str, str],
     *,
     translate: Translate = translate_flows,
+    payload: str | None = None,
 ) -> Result:
-    """One inbound message (its text, or a WhatsApp ButtonText/ButtonPayload).
+    """One inbound message: its text, and the id of a tapped WhatsApp button or list row.
 
     A trigger keyword starts its flow, interrupting the current one; otherwise a
     waiting session takes the message as its answer; otherwise ``handled`` is False.
+    A tap on the waiting question's own buttons is its answer, whatever its text.
     A session whose wait has expired ends (``FlowEnded(expired)``) and the message
     is left unhandled.
     """
-    keyword_flow = flows.flow_for_keyword(normalize(text), contact.language)
+    own_tap = _own_tap(session, payload)
+    keyword_flow = None if own_tap else flows.flow_for_keyword(normalize(text), contact.language)
     if keyword_flow is not None:
         return _restart(flows, session, keyword_flow, contact, text, now, variables, translate)
     if session is None or not session.waiting:
@@ -172,6 +175,7 @@ def handle(
     if step is None or now >= session.expires_at:
         return Result(None, effects=[FlowEnded(session.flow_id, "expired")], handled=False)
     turn = _turn(flows, flow, contact, now, variables, translate, session.answers)
+    turn.payload = payload
     transition = steps.get(step.type).answer(step, turn, text, session.reasks)
     session = replace(session, last_inbound_at=now)
     if isinstance(transition, Pass):  # not an answer: the inbox's, and the wait goes on
@@ -180,6 +184,13 @@ def handle(
         waiting = replace(session, reasks=session.reasks + 1, answers=turn.answers)
         return _result(turn, waiting)
     return _follow(turn, session, step, transition)
+
+
+def _own_tap(session: FlowState | None, payload: str | None) -> bool:
+    """Whether ``payload`` is a tap on the question the session waits at."""
+    if not payload or session is None or not session.waiting:
+        return False
+    return interactive.tapped_value(session.step_id, payload) is not None
 
 
 def expire(

@@ -34,12 +34,41 @@ class ContactView:
 
 
 @dataclass(frozen=True)
+class Option:
+    """One button or list row of a WhatsApp interactive message."""
+
+    id: str  # what WhatsApp sends back when it is tapped (ButtonPayload or ListId)
+    title: str  # what the contact reads on it, in their language
+    description: str = ""  # a list row's second line (the full label when it has a short one)
+
+
+QUICK_REPLY = "quick_reply"  # up to 3 buttons under the text
+LIST_PICKER = "list_picker"  # a button that opens a list of up to 10 rows
+InteractiveKind = Literal["quick_reply", "list_picker"]
+
+
+@dataclass(frozen=True)
+class Interactive:
+    """A question as WhatsApp shows it: its text, then buttons or a list to tap.
+
+    The ``Output``'s own ``text`` (the numbered choices) is what goes when the
+    Content API cannot make this one, and what SMS always gets.
+    """
+
+    kind: InteractiveKind
+    body: str  # the question without its numbered lines
+    options: tuple[Option, ...]
+    button: str = ""  # the list picker's button, that opens the list
+
+
+@dataclass(frozen=True)
 class Output:
     """One message to send, already translated and filled in."""
 
     text: str
     media_url: str | None = None
     buttons: tuple[str, ...] = ()  # WhatsApp quick replies; always empty on SMS
+    interactive: Interactive | None = None  # WhatsApp only: None on SMS
 
 
 @dataclass(frozen=True)
@@ -159,6 +188,7 @@ class FlowRun:
     answers: dict[str, Any] = field(default_factory=dict)
     outputs: list[Output] = field(default_factory=list)
     effects: list[Effect] = field(default_factory=list)
+    payload: str | None = None  # the id of a tapped WhatsApp button or list row, if any
 
     @property
     def lang(self) -> str:
@@ -178,10 +208,17 @@ class FlowRun:
         translated = self.translate(self.lang, context, msgid)
         return fill(translated, self.lang, [self.variables, self.answers, self.contact.fields])
 
-    def say(self, text: str, media_url: str | None = None, buttons: tuple[str, ...] = ()) -> None:
-        """Queue an already translated message; buttons only exist on WhatsApp."""
-        on_whatsapp = self.contact.channel == "whatsapp"
-        self.outputs.append(Output(text, media_url or None, buttons if on_whatsapp else ()))
+    def say(
+        self,
+        text: str,
+        media_url: str | None = None,
+        buttons: tuple[str, ...] = (),
+        interactive: Interactive | None = None,
+    ) -> None:
+        """Queue an already translated message; buttons and lists only exist on WhatsApp."""
+        if self.contact.channel != "whatsapp":
+            buttons, interactive = (), None
+        self.outputs.append(Output(text, media_url or None, buttons, interactive))
 
     def emit(self, effect: Effect) -> None:
         """Record an effect and apply it to the contact view for the rest of the turn."""

@@ -17,6 +17,9 @@ DIRECTION_OUT = "out"
 STATUS_PENDING = "pending"  # recorded, not yet handed to Twilio
 STATUS_BLOCKED = "blocked"  # not sent: contact opted out / invalid (recorded, never sent)
 STATUS_REPLIED = "replied"  # sent back as TwiML in the webhook response
+STATUS_REPLY_QUEUED = (
+    "reply_queued"  # a reply with WhatsApp buttons: for the REST API (bot.msgs.replies)
+)
 STATUS_RECEIVED = "received"  # inbound
 STATUS_ORDER = {
     "pending": 0,
@@ -68,3 +71,20 @@ class EarlyCallback(Base):
     status: Mapped[str] = mapped_column(String(24))
     error_code: Mapped[int | None] = mapped_column()
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WhatsAppContent(Base):
+    """A Content API content made for one question's buttons or list (``HX…``), made once.
+
+    ``hash`` covers everything the content says (kind, language, text, options):
+    the same question in the same language reuses its content for everyone.
+    """
+
+    __tablename__ = "whatsapp_contents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256, hex
+    content_sid: Mapped[str] = mapped_column(String(34))
+    kind: Mapped[str] = mapped_column(String(16))  # "quick_reply" or "list_picker"
+    language: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

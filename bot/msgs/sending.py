@@ -1,6 +1,7 @@
 """Sending a message to a contact: the rules first, then Twilio, then the record.
 
-Every send in Puente goes through `send_to_contact`: it refuses an opted-out
+Every send in Puente goes through `send_to_contact` (or `send_recorded`, for a
+row written earlier: a reply with WhatsApp buttons): it refuses an opted-out
 or invalid contact (recorded as blocked, never sent), refuses free-form
 WhatsApp outside the 24-hour window, and applies what Twilio's answer means
 (21610 opts the contact out; 21211/21614/30006 mark the number invalid).
@@ -106,6 +107,48 @@ def send_to_contact(
     )
     with db.session() as session:
         return record_result(session, message.id, result, utcnow())
+
+
+# A send by content that fails for these reasons would fail as text too: no second try.
+_NO_TEXT_RETRY = (Consequence.OPTED_OUT, Consequence.INVALID_NUMBER, Consequence.UNKNOWN_FATE)
+
+
+def send_recorded(
+    db: Database, sender: twilio.Sender, message_id: int, content_sid: str | None = None
+) -> Outcome:
+    """Send a message row recorded earlier as pending (a reply queued with its buttons).
+
+    The rules are applied again now: a STOP that arrived since is respected (the row
+    is then blocked, never sent). With ``content_sid`` the buttons or list go; when
+    Twilio refuses that, the row's text goes instead, so the conversation goes on.
+    """
+    with db.session() as session:
+        message = session.get_one(Message, message_id)
+        contact = session.get_one(Contact, message.contact_id)
+        if message.status != STATUS_PENDING:
+            return Outcome(message.id, message.status)
+        if not consent.status_can_receive(contact.status):
+            message.status, message.error_message = STATUS_BLOCKED, f"contact is {contact.status}"
+            return Outcome(message.id, message.status)
+        if message.channel == CHANNEL_WHATSAPP and not in_whatsapp_window(contact, utcnow()):
+            message.status = STATUS_SKIPPED_WINDOW  # a session message, the session is over
+            message.error_message = "outside the WhatsApp 24-hour window"
+            return Outcome(message.id, message.status)
+        address, body = message.address, message.body
+    result = None
+    if content_sid:
+        result = twilio.send(sender, address, None, content_sid=content_sid)
+        if not result.ok and result.consequence not in _NO_TEXT_RETRY:
+            log.warning("message %s: its content was refused, sending its text", message_id)
+            result = None
+    if result is None:
+        result = twilio.send(sender, address, body)
+        content_sid = None
+    with db.session() as session:
+        if content_sid:
+            message = session.get_one(Message, message_id)
+            message.extra = {**message.extra, "content_sid": content_sid}
+        return record_result(session, message_id, result, utcnow())
 
 
 def _prepare(session: Session, draft: Draft, now: dt.datetime) -> tuple[Message, str]:

@@ -1,4 +1,5 @@
-"""The jobs the workers run: fan-out, send a batch, reconcile (RQ calls them by path).
+"""The jobs the workers run: fan-out, send a batch, reconcile, and the replies that carry
+WhatsApp buttons (RQ calls them by path).
 
 Each builds nothing of its own: it takes this process's runtime
 (`bot.sending.process`), does its work and queues what is left
@@ -18,6 +19,7 @@ from bot.broadcasts import broadcast, fanout
 from bot.broadcasts.audiences import Filters
 from bot.broadcasts.models import Broadcast
 from bot.db import utcnow
+from bot.msgs import replies
 from bot.sending import batches, process
 from bot.sending import reconcile as reconciling
 from bot.sending.process import Runtime
@@ -82,6 +84,13 @@ def send_batch(broadcast_id: int, batch: int) -> dict[str, int]:
             if found is not None:
                 broadcast.finish_if_settled(session, found, utcnow())
     return result.statuses
+
+
+def send_replies(inbound_sid: str) -> int:
+    """Job: the replies to one WhatsApp message that carry buttons or a list, in order
+    (bot.msgs.replies); how many were sent or refused."""
+    runtime = process.current()
+    return len(replies.send_queued(runtime.db, runtime.sender, inbound_sid))
 
 
 def reconcile() -> dict[str, int]:

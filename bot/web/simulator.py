@@ -8,15 +8,16 @@ signs anything it is given, it is never registered in production.
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 
 from bot import phones
 from bot.channels.twilio import compute_signature
 from bot.contacts.models import Contact
 from bot.db import get_session
-from bot.msgs.models import Message
+from bot.msgs.models import STATUS_BLOCKED, STATUS_REPLIED, STATUS_REPLY_QUEUED, Message
 
 bp = Blueprint("simulator", __name__, template_folder="templates")
 
@@ -44,7 +45,8 @@ def sign() -> Response:
 
 @bp.post("/simulator/outbox")
 def outbox() -> Response:
-    """Messages sent through the API (broadcasts, reminders) to one address.
+    """Messages sent through the API (broadcasts, reminders, and replies with WhatsApp
+    buttons or a list, which TwiML cannot carry) to one address.
 
     A POST, so the number never appears in a URL (and so never in access logs).
     """
@@ -54,12 +56,27 @@ def outbox() -> Response:
     rows = get_session().scalars(
         select(Message)
         .where(Message.address == address, Message.id > since, Message.direction == "out")
-        .where(Message.in_reply_to_id.is_(None))
+        .where(
+            or_(
+                Message.in_reply_to_id.is_(None),
+                Message.status.not_in((STATUS_REPLIED, STATUS_BLOCKED, STATUS_REPLY_QUEUED)),
+            )
+        )
         .order_by(Message.id)
     )
-    return jsonify(
-        [{"id": m.id, "body": m.body, "status": m.status, "media": m.media} for m in rows]
-    )
+    return jsonify([_shown(m) for m in rows])
+
+
+def _shown(message: Message) -> dict[str, Any]:
+    """A message as the page draws it; its buttons or list only when they went by content."""
+    sent_with_buttons = message.extra.get("content_sid") and message.extra.get("interactive")
+    return {
+        "id": message.id,
+        "body": message.body,
+        "status": message.status,
+        "media": message.media,
+        "interactive": message.extra["interactive"] if sent_with_buttons else None,
+    }
 
 
 @bp.post("/simulator/reset")

@@ -12,12 +12,15 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, request
 
+from bot import queue
 from bot.channels.twilio import twiml_reply, validate_signature
 from bot.db import get_db, utcnow
 from bot.exceptions import InvalidWebhook
 from bot.inbound import MAX_SID, SID, Inbound, clean, number, receive
 from bot.msgs.models import STATUS_ORDER
+from bot.msgs.replies import SEND_REPLIES_JOB, take_back
 from bot.msgs.sending import apply_status_callback
+from bot.sending.process import redis_url
 
 log = logging.getLogger(__name__)
 bp = Blueprint("twilio", __name__, url_prefix="/twilio")
@@ -56,8 +59,26 @@ def messages(params: dict[str, str]) -> Response:
         abort(400)
     flows = current_app.extensions.get("puente.flows")
     replies = receive(get_db(), inbound, current_app.config, utcnow(), flows)
+    if any(r.queued for r in replies):  # WhatsApp buttons or a list: sent by the REST API
+        if _queue_replies(inbound.sid):
+            return Response(twiml_reply([]), mimetype="application/xml")
+        xml = twiml_reply(take_back(get_db(), inbound.sid))  # no queue: as numbered text
+        return Response(xml, mimetype="application/xml")
     xml = twiml_reply([(r.body, list(r.media_urls)) for r in replies])
     return Response(xml, mimetype="application/xml")
+
+
+def _queue_replies(inbound_sid: str) -> bool:
+    """Queue the job that sends this turn's replies; False when there is no queue."""
+    url = redis_url(current_app.config)
+    if not url:
+        return False
+    connection = current_app.extensions.get("puente.replies_queue")
+    if connection is None:
+        connection = current_app.extensions["puente.replies_queue"] = queue.connect(url)
+    return queue.try_enqueue(
+        connection, queue.QUEUE_HIGH, SEND_REPLIES_JOB, inbound_sid, job_id=f"replies-{inbound_sid}"
+    )
 
 
 @bp.post("/status")

@@ -74,3 +74,74 @@ def test_a_newcomer_texts_the_bot_from_the_simulator(browser, simulator_url, tmp
     os.makedirs("tests/artifacts/screenshots", exist_ok=True)
     page.screenshot(path="tests/artifacts/screenshots/simulator.png", full_page=True)
     page.close()
+
+
+@pytest.fixture
+def queued_simulator(database_url, fake_twilio_server, fake_twilio, redis_url):
+    """The simulator on an app with a queue: replies with buttons go by the REST API."""
+    from bot import create_app
+
+    apps = []
+
+    def make(url):
+        app = create_app(
+            settings_for(database_url, fake_twilio_server[1], PUBLIC_URL=url, REDIS_URL=redis_url)
+        )
+        apps.append(app)
+        return app
+
+    server, thread, url = serve(make)
+    yield url, apps[0]
+    server.shutdown()
+    thread.join()
+    server.server_close()
+    apps[0].extensions["puente.db"].engine.dispose()
+
+
+def run_reply_job(app) -> None:
+    """What the worker does: send the queued replies to the last message received."""
+    from sqlalchemy import select
+
+    from bot.msgs import replies
+    from bot.msgs.models import Message
+    from bot.msgs.sending import sender_from_config
+
+    db = app.extensions["puente.db"]
+    with db.session() as session:
+        sid = session.scalar(
+            select(Message.sid).where(Message.direction == "in").order_by(Message.id.desc())
+        )
+    replies.send_queued(db, sender_from_config(app.config), sid)
+
+
+def test_whatsapp_buttons_and_lists_show_and_a_tap_answers(browser, queued_simulator):
+    url, app = queued_simulator
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    page.set_default_timeout(WAIT_MS)
+    page.goto(url + "/")
+    page.select_option("#channel", "whatsapp")
+    page.select_option("#phone", "+526641234567")
+    say(page, "CUMBRE")  # empty TwiML: the question comes through the outbox
+    run_reply_job(app)
+    page.get_by_role("button", name="Tal vez").click()  # waits until the poll has drawn it
+    page.wait_for_function(
+        "[...document.querySelectorAll('#thread .msg.in')]"
+        ".some(m => m.textContent.includes('Gracias'))"
+    )
+    say(page, "DERECHOS")
+    run_reply_job(app)
+    opener = page.get_by_role("button", name="☰ Elegir")
+    opener.click()
+    row = page.get_by_role("option", name="Agentes en tu puerta")
+    assert "Agentes de inmigración en tu puerta" in row.inner_text()  # the full label below it
+    row.click()
+    page.wait_for_function(
+        "[...document.querySelectorAll('#thread .msg.out')]"
+        ".some(m => m.textContent === 'Agentes en tu puerta')"
+    )
+    page.wait_for_function("document.querySelectorAll('#thread .msg.note').length >= 3")
+    run_reply_job(app)  # the topic, then "more" with its buttons
+    page.get_by_role("button", name="Menú").wait_for()
+    os.makedirs("tests/artifacts/screenshots", exist_ok=True)
+    page.screenshot(path="tests/artifacts/screenshots/simulator-buttons.png", full_page=True)
+    page.close()

@@ -25,6 +25,7 @@ def fake(server: tuple[FakeTwilio, str]) -> Iterator[FakeTwilio]:
     yield state
     state.clear_outbox()
     state.clear_rules()
+    state.clear_contents()
     twilio.close_clients()
 
 

@@ -84,8 +84,8 @@ CONFIGURED = {
         ("unclosed_mark", "warning",
          "unclosed_mark.yaml:6: step 'hello': warning: en message has an unclosed * (bold): "
          "it is shown as typed"),
-        ("long_button", "warning",
-         "long_button.yaml:7: step 'hello': warning: es button 'Absolutely, count me in!' "
+        ("long_button", "error",
+         "long_button.yaml:7: step 'hello': es button 'Absolutely, count me in!' "
          "is over 20 characters"),
     ],
 )  # fmt: skip
@@ -98,6 +98,18 @@ def test_broken_flow_is_reported_where_it_is(kind, severity, expected):
         str(found[0]).startswith(str(Path("tests/flows_broken") / kind))
         or Path(found[0].file).is_absolute()
     )
+
+
+def test_a_list_row_too_long_in_one_language_is_an_error_for_that_language():
+    folder = BROKEN / "long_list_row"
+    problems = [str(p) for p in check_flows(folder, messages_dir=folder / "messages")]
+    expected = (
+        "long_list_row.yaml:8: step 'pick': es list row 'Agentes de inmigración en tu puerta' "
+        "is over 24 characters (give the choice a 'short' label)"
+    )
+    assert [p for p in problems if p.endswith(expected)], "\n".join(problems)
+    assert not [p for p in problems if "en list row" in p]  # English fits
+    assert str(Path("tests/flows_broken/long_list_row")) in problems[0]
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@
       choices:
         - value: human_rights
           label: Human rights
+          short: Rights            # optional: the WhatsApp button or list row (label: below it)
           synonyms: {en: [rights], es: [derechos humanos]}
         - value: menu
           hidden: true        # accepted, not listed
@@ -21,20 +22,25 @@
       timeout: 2h             # optional; default the flow's expire_after
       on_timeout: nudge       # optional; default the flow ends (expired)
       list_choices: true      # append "1. Human rights" lines to the question
-      buttons: [Menu, Done]   # optional WhatsApp buttons (else: the choices when 3 or fewer)
+      buttons: [Menu, Done]   # optional WhatsApp buttons (else: the choices, see below)
       min: 1                  # number only
       max: 20
       direction: future       # date only: future | past | any
 
 A postal_code answer stores the code in ``field`` (default ``zip``) and also the
 derived ``state`` ("US-TX", "MX-JAL") and ``country`` ("US", "MX") fields.
+
+On WhatsApp a question also carries its interactive form (``bot.flows.interactive``):
+its ``buttons``, or yes and no, or its listed choices as buttons (up to 3) or as a
+list (up to 10). A tapped option's id maps to its choice exactly; a typed answer is
+matched as always.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from bot.flows import answers
+from bot.flows import answers, interactive
 from bot.flows.model import Step, parse_duration
 from bot.flows.steps.base import (
     Again,
@@ -48,9 +54,9 @@ from bot.flows.steps.base import (
     is_identifier,
     register,
 )
-from bot.flows.steps.send import MAX_BUTTONS, button_texts, validate_buttons
-from bot.flows.steps.send import buttons as written_buttons
-from bot.flows.turn import FlowRun, Output, SetField, display
+from bot.flows.steps.send import button_texts, validate_buttons
+from bot.flows.steps.send import options as written_options
+from bot.flows.turn import QUICK_REPLY, FlowRun, Interactive, Option, Output, SetField, display
 from bot.i18n import LANGUAGES
 from bot.text import normalize
 
@@ -67,7 +73,8 @@ SORRY = N_("Sorry, I didn't understand that.")
 GIVE_UP = N_("Sorry, I still didn't understand. Let's stop here for now.")
 YES = N_("Yes")
 NO = N_("No")
-BUILTIN_TEXTS = (SORRY, GIVE_UP, YES, NO)
+LIST_BUTTON = N_("Choose")  # the button that opens a WhatsApp list of choices
+BUILTIN_TEXTS = (SORRY, GIVE_UP, YES, NO, LIST_BUTTON)
 
 EXPECTS = ("choice", "yes_no", "number", "postal_code", "date", "text")
 DIRECTIONS = ("future", "past", "any")
@@ -86,13 +93,15 @@ def _validate_choice(choice: Any) -> list[str]:
     if not isinstance(choice, dict):
         return ["each choice needs a 'value' and a 'label'"]
     problems = []
-    unknown = set(choice) - {"value", "label", "synonyms", "hidden"}
+    unknown = set(choice) - {"value", "label", "short", "synonyms", "hidden"}
     if unknown:
         problems.append(f"unknown choice key(s): {', '.join(sorted(unknown))}")
     if not is_identifier(choice.get("value")):
         problems.append(f"choice value {choice.get('value')!r} must be lower_snake_case")
     if not choice.get("hidden") and not isinstance(choice.get("label"), str):
         problems.append(f"choice {choice.get('value')!r} needs a 'label' (or hidden: true)")
+    if "short" in choice and (not isinstance(choice["short"], str) or not choice["short"].strip()):
+        problems.append(f"choice {choice.get('value')!r}: 'short' must be a text")
     synonyms = choice.get("synonyms", {})
     if not isinstance(synonyms, dict) or not all(
         lang in LANGUAGES and isinstance(words, list) for lang, words in synonyms.items()
@@ -152,6 +161,11 @@ def choice_key(choice: dict[str, Any]) -> str:
     return f"choice/{choice.get('value')}"
 
 
+def short_key(choice: dict[str, Any]) -> str:
+    """Where a choice's short label (its WhatsApp button or list row) is translated."""
+    return f"choice/{choice.get('value')}/short"
+
+
 def texts(step: Step) -> list[Text]:
     found = []
     for key, role in (("text", "question"), ("reask", "re-ask")):
@@ -161,6 +175,9 @@ def texts(step: Step) -> list[Text]:
         if isinstance(choice.get("label"), str):
             line = getattr(choice, "key_lines", {}).get("label", step.line_of("choices"))
             found.append(Text(choice["label"], line, "choice", choice_key(choice)))
+        if isinstance(choice.get("short"), str):
+            line = step.line_of("choices")
+            found.append(Text(choice["short"], line, "choice on WhatsApp", short_key(choice)))
     return found + button_texts(step)
 
 
@@ -193,22 +210,52 @@ def _choice_lines(step: Step, turn: FlowRun) -> str:
     return "\n".join(f"{n}. {label}" for n, label in enumerate(labels, 1))
 
 
-def _buttons(step: Step, turn: FlowRun) -> tuple[str, ...]:
+def _choice_option(step: Step, turn: FlowRun, choice: dict[str, Any]) -> Option:
+    """A choice as a button or list row: its short label, and its label below it."""
+    label = turn.text(choice["label"], step, choice_key(choice))
+    option_id = interactive.option_id(step.id, str(choice["value"]))
+    if not isinstance(choice.get("short"), str):
+        return Option(option_id, label)
+    return Option(option_id, turn.text(choice["short"], step, short_key(choice)), label)
+
+
+def _options(step: Step, turn: FlowRun) -> list[Option]:
+    """What a WhatsApp contact can tap: the written buttons, yes and no, or the choices."""
     if "buttons" in step.config:
-        return written_buttons(step, turn)
+        return written_options(step, turn)
     expect = step.config.get("expect")
     if expect == "yes_no":
-        return (turn.text(YES), turn.text(NO))
-    listed = _listed(step)
-    if expect == "choice" and 0 < len(listed) <= MAX_BUTTONS:
-        return tuple(turn.text(c["label"], step, choice_key(c)) for c in listed)
-    return ()
+        return [
+            Option(interactive.option_id(step.id, "yes"), turn.text(YES)),
+            Option(interactive.option_id(step.id, "no"), turn.text(NO)),
+        ]
+    if expect == "choice":
+        return [_choice_option(step, turn, c) for c in _listed(step)]
+    return []
+
+
+def _interactive(step: Step, turn: FlowRun, body: str) -> Interactive | None:
+    return interactive.build(body, _options(step, turn), turn.text(LIST_BUTTON))
+
+
+def _buttons(form: Interactive | None) -> tuple[str, ...]:
+    """The quick-reply buttons' titles (a list picker has none)."""
+    if form is None or form.kind != QUICK_REPLY:
+        return ()
+    return tuple(o.title for o in form.options)
 
 
 def question(step: Step, turn: FlowRun) -> str:
     """The question as sent: the text, then the numbered choices."""
     lines = (turn.text(step.config["text"], step), _choice_lines(step, turn))
     return "\n".join(p for p in lines if p)
+
+
+def _reask_body(step: Step, turn: FlowRun) -> str:
+    """The re-ask without its numbered lines."""
+    if isinstance(step.config.get("reask"), str):
+        return turn.text(step.config["reask"], step, "reask")
+    return f"{turn.text(SORRY)}\n{turn.text(step.config['text'], step)}"
 
 
 def reask_text(step: Step, turn: FlowRun) -> str:
@@ -218,17 +265,27 @@ def reask_text(step: Step, turn: FlowRun) -> str:
     return f"{turn.text(SORRY)}\n{question(step, turn)}"
 
 
+def _question_output(step: Step, turn: FlowRun) -> Output:
+    form = _interactive(step, turn, turn.text(step.config["text"], step))
+    return Output(question(step, turn), None, _buttons(form), form)
+
+
+def _reask_output(step: Step, turn: FlowRun) -> Output:
+    form = _interactive(step, turn, _reask_body(step, turn))
+    return Output(reask_text(step, turn), None, _buttons(form), form)
+
+
+def _say(turn: FlowRun, output: Output) -> None:
+    turn.say(output.text, buttons=output.buttons, interactive=output.interactive)
+
+
 def run(step: Step, turn: FlowRun) -> Transition:
-    turn.say(question(step, turn), buttons=_buttons(step, turn))
+    _say(turn, _question_output(step, turn))
     return Wait()
 
 
 def previews(step: Step, turn: FlowRun) -> list[tuple[str, Output]]:
-    buttons = _buttons(step, turn)
-    return [
-        ("question", Output(question(step, turn), None, buttons)),
-        ("re-ask", Output(reask_text(step, turn), None, buttons)),
-    ]
+    return [("question", _question_output(step, turn)), ("re-ask", _reask_output(step, turn))]
 
 
 # --- understanding the answer -------------------------------------------------
@@ -248,6 +305,9 @@ def matcher_choices(step: Step, turn: FlowRun) -> list[answers.Choice]:
         elif "label" in choice:
             context = turn.context(step, choice_key(choice))
             phrases += [turn.translate(lang, context, choice["label"]) for lang in LANGUAGES]
+        if isinstance(choice.get("short"), str) and not choice.get("hidden"):
+            context = turn.context(step, short_key(choice))
+            phrases += [turn.translate(lang, context, choice["short"]) for lang in LANGUAGES]
         for words in (choice.get("synonyms") or {}).values():
             phrases += [str(w) for w in words]
         if not choice.get("hidden"):
@@ -256,6 +316,26 @@ def matcher_choices(step: Step, turn: FlowRun) -> list[answers.Choice]:
         normalized = tuple(dict.fromkeys(p for p in map(normalize, phrases) if p))
         found.append(answers.Choice(str(choice["value"]), position, normalized))
     return found
+
+
+def _tapped(step: Step, turn: FlowRun, value: str) -> Any:
+    """The answer a tap on this question's option ``value`` means, or None (re-ask).
+
+    Exact: a choice by its value, never by how its label reads. A written
+    button is the text it shows, as if typed.
+    """
+    config = step.config
+    if value.startswith("button/"):
+        titles = as_list(config.get("buttons"))
+        position = value.removeprefix("button/")
+        if position.isdigit() and 0 < int(position) <= len(titles):
+            return parse(step, turn, str(titles[int(position) - 1]))
+        return None
+    if config["expect"] == "yes_no":
+        return value if value in ("yes", "no") else None
+    if config["expect"] == "choice" and value in {str(c["value"]) for c in _listed(step)}:
+        return [value] if config.get("multiple") else value
+    return None
 
 
 def parse(step: Step, turn: FlowRun, text: str) -> Any:
@@ -304,9 +384,10 @@ def store(step: Step, turn: FlowRun, value: Any) -> None:
 
 def answer(step: Step, turn: FlowRun, text: str, reasks: int) -> Transition:
     """Handle the contact's reply to this question."""
-    if step.config.get("optional") and answers.is_skip(text):
+    tapped = interactive.tapped_value(step.id, turn.payload) if turn.payload else None
+    if tapped is None and step.config.get("optional") and answers.is_skip(text):
         return Go()
-    value = parse(step, turn, text)
+    value = _tapped(step, turn, tapped) if tapped is not None else parse(step, turn, text)
     if value is not None:
         store(step, turn, value)
         return Go()
@@ -315,7 +396,7 @@ def answer(step: Step, turn: FlowRun, text: str, reasks: int) -> Transition:
             return Go(step.config["on_fail"])
         turn.say(turn.text(GIVE_UP))
         return Stop("reasks_exhausted")
-    turn.say(reask_text(step, turn), buttons=_buttons(step, turn))
+    _say(turn, _reask_output(step, turn))
     return Again()
 
 

@@ -9,11 +9,12 @@
 
 from __future__ import annotations
 
+from bot.flows import interactive
 from bot.flows.model import Step
 from bot.flows.steps.base import Go, StepType, Text, Transition, as_list, register
-from bot.flows.turn import FlowRun, Output, fill
+from bot.flows.turn import FlowRun, Interactive, Option, Output, fill
 
-MAX_BUTTONS = 3  # WhatsApp quick-reply messages carry at most three buttons
+MAX_BUTTONS = interactive.MAX_QUICK_REPLIES
 
 
 def media_url(step: Step, turn: FlowRun) -> str | None:
@@ -68,15 +69,30 @@ def buttons(step: Step, turn: FlowRun) -> tuple[str, ...]:
     return tuple(turn.text(b, step, button_key(n)) for n, b in listed)
 
 
+def options(step: Step, turn: FlowRun) -> list[Option]:
+    """The written buttons as WhatsApp quick replies: ``<step>/button/<n>`` when tapped."""
+    titles = enumerate(buttons(step, turn), 1)
+    return [Option(interactive.option_id(step.id, button_key(n)), t) for n, t in titles]
+
+
+def _message(step: Step, turn: FlowRun) -> Output:
+    text = turn.text(step.config["text"], step)
+    media = media_url(step, turn)
+    # buttons under a picture would need a media content: a message with media goes as before
+    form: Interactive | None = None
+    if not media:
+        form = interactive.build(text, options(step, turn), "")
+    return Output(text, media, buttons(step, turn), form)
+
+
 def run(step: Step, turn: FlowRun) -> Transition:
-    turn.say(turn.text(step.config["text"], step), media_url(step, turn), buttons(step, turn))
+    message = _message(step, turn)
+    turn.say(message.text, message.media_url, message.buttons, message.interactive)
     return Go()
 
 
 def previews(step: Step, turn: FlowRun) -> list[tuple[str, Output]]:
-    text = turn.text(step.config["text"], step)
-    message = Output(text, media_url(step, turn), buttons(step, turn))
-    return [("message", message)]
+    return [("message", _message(step, turn))]
 
 
 SEND = register(
