@@ -91,6 +91,9 @@ def queued_simulator(database_url, fake_twilio_server, fake_twilio, redis_url):
         return app
 
     server, thread, url = serve(make)
+    from tests.factories import create_event
+
+    create_event(apps[0].extensions["puente.db"])  # CUMBRE takes its RSVPs
     yield url, apps[0]
     server.shutdown()
     thread.join()

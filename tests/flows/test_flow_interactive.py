@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.flows.engine import ContactView, FlowState, SetField, handle
+from bot.flows.engine import ContactView, FlowState, SetField, handle, start
 from bot.flows.loader import load_flows
-from bot.flows.turn import LIST_PICKER, QUICK_REPLY
+from bot.flows.turn import LIST_PICKER, QUICK_REPLY, RecordRsvp
 from tests.paths import FLOWS
 
 NOW = datetime(2026, 5, 13, 18, 0, tzinfo=UTC)
@@ -187,11 +187,18 @@ def test_a_tapped_written_button_means_what_it_says(flows, payload, topic):
 
 def test_rsvp_by_tapping_in_spanish(flows):
     view = ContactView(language="es", channel="whatsapp")
-    started = handle(flows, None, view, "CUMBRE", NOW, VARIABLES)
+    event = {  # what an event's keyword starts the RSVP flow with (bot.broadcasts.events)
+        "event": 7,
+        "event_name_es": "Cumbre por la Paz",
+        "event_place_es": "Ciudad Juárez",
+        "event_date_es": "sábado 6 de junio, 10:00 a.m.",
+        "event_keyword_es": "CUMBRE",
+    }
+    started = start(flows, "summit_rsvp", view, NOW, VARIABLES, answers=event)
     ids = [o.id for o in started.outputs[-1].interactive.options]
     assert ids == ["ask_rsvp/yes", "ask_rsvp/no", "ask_rsvp/maybe"]
     result = handle(flows, started.session, view, "Tal vez", NOW, VARIABLES, payload=ids[2])
-    assert SetField("summit_rsvp", "maybe") in result.effects
+    assert RecordRsvp("summit_rsvp", 7, "maybe") in result.effects
 
 
 def test_join_causes_by_tapping_a_list_row(flows):

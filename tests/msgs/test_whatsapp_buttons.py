@@ -15,12 +15,13 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from bot import create_app, queue
+from bot.broadcasts.models import Rsvp
 from bot.channels.fake_twilio import FakeTwilio, Rule
 from bot.contacts.identity import find_by_phone
 from bot.msgs import replies
 from bot.msgs.models import Message, WhatsAppContent
 from bot.msgs.sending import sender_from_config
-from tests.factories import contact_by_phone
+from tests.factories import contact_by_phone, create_event
 from tests.settings import settings_for
 from tests.twilio_requests import inbound_params, post_signed, reply_bodies
 
@@ -34,6 +35,7 @@ US_WA_2 = "whatsapp:+12135550143"
 def wa_app(database_url, fake_twilio_server, fake_twilio: FakeTwilio, redis_url) -> Iterator[Flask]:
     fake_twilio.clear_contents()
     app = create_app(settings_for(database_url, fake_twilio_server[1], REDIS_URL=redis_url))
+    create_event(app.extensions["puente.db"])  # CUMBRE / SUMMIT take its RSVPs
     yield app
     app.extensions["puente.db"].engine.dispose()
     connection = app.extensions.get("puente.replies_queue")
@@ -73,8 +75,11 @@ def test_rsvp_goes_as_buttons_and_a_tap_answers_it_in_spanish(wa_app, redis_url,
 
     _, twiml = tap(wa_app, MX_WA, "Tal vez", buttons[2]["id"])
     assert "Gracias" in twiml[0]  # no buttons: TwiML as always
-    contact = contact_by_phone(wa_app.extensions["puente.db"], MX)
-    assert contact.fields["summit_rsvp"] == "maybe" and contact.language == "es"
+    db = wa_app.extensions["puente.db"]
+    contact = contact_by_phone(db, MX)
+    with db.session() as session:
+        assert session.scalars(select(Rsvp.answer)).all() == ["maybe"]
+    assert contact.language == "es"
 
 
 def test_one_content_is_made_for_two_contacts(wa_app, fake_twilio):
@@ -159,6 +164,7 @@ def test_without_a_queue_the_buttons_question_goes_back_as_twiml_text(
     database_url, fake_twilio_server, fake_twilio
 ):
     app = create_app(settings_for(database_url, fake_twilio_server[1], REDIS_URL=""))
+    create_event(app.extensions["puente.db"])
     try:
         _, twiml = say(app, US_WA, "SUMMIT")
         assert "1. Yes, I'll be there" in twiml[0]
