@@ -29,6 +29,7 @@ from bot.contacts.models import CHANNELS, STATUS_ACTIVE, Address, Contact, Conta
 from bot.partners.models import MEMBER, Membership
 
 STREAM_PAGE = 2000  # contacts read per query when streaming an audience
+WHATSAPP_WINDOW = dt.timedelta(hours=24)  # free-form WhatsApp within this of their last message
 
 
 @dataclass(frozen=True)
@@ -178,7 +179,7 @@ def targets(
     if not order:
         return query.where(false()), func.coalesce(None, ""), false()
     chosen = case(*[(a.id.is_not(None), name) for name, a in joined.items()], else_="")
-    window_start = now - dt.timedelta(hours=24)
+    window_start = now - WHATSAPP_WINDOW
     wa = joined.get("whatsapp")
     in_window = (
         and_(wa.id.is_not(None), wa.last_inbound_at >= window_start) if wa is not None else false()
@@ -337,7 +338,7 @@ def _member_breakdown(
             and_(
                 Address.contact_id == Membership.contact_id,
                 Address.channel == "whatsapp",
-                Address.last_inbound_at >= now - dt.timedelta(hours=24),
+                Address.last_inbound_at >= now - WHATSAPP_WINDOW,
             ),
         )
         for *key, count in session.execute(window.where(*where).group_by(*columns)):

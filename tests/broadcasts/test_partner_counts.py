@@ -231,6 +231,26 @@ def test_only_what_memberships_hold_is_counted_from_them(filters, fast):
     assert from_memberships(filters) is fast
 
 
+def test_a_partner_count_reads_its_memberships_only(db):
+    """The preview's numbers of one partner never read the contacts or their addresses
+    (but for who wrote on WhatsApp within the day, from the addresses' index)."""
+    from sqlalchemy import event
+
+    rio = create_partner(db, "rio", "RIO", "RIVER")
+    add_member(db, create_contact(db, PHONES[0], "es", ("sms", "whatsapp")), rio)
+    statements = []
+    event.listen(db.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    with db.session() as session:
+        now = utcnow()
+        assert audiences.size(session, Filters(partners=(rio,)), ("whatsapp", "sms"), now) == 1
+        counts = audiences.breakdown(session, Filters(partners=(rio,)), ("whatsapp", "sms"), now)
+        assert counts.total == 1
+    read = [s for s in statements if s.lstrip().startswith("SELECT")]
+    assert len(read) == 4  # size; the groups, who is inside the window, the excluded
+    assert all("FROM memberships" in s and "contacts" not in s for s in read)
+    assert ["addresses" in s for s in read] == [False, False, True, False]
+
+
 def test_a_partner_audience_with_a_tag_is_counted_by_the_plain_query(db):
     rio = create_partner(db, "rio", "RIO", "RIVER")
     for index, phone in enumerate(PHONES[:4]):
@@ -245,13 +265,14 @@ def test_a_partner_audience_with_a_tag_is_counted_by_the_plain_query(db):
 
 
 def test_the_window_and_the_excluded_are_split_as_the_plain_query_does(db):
-    """Two inside WhatsApp's window, one outside, one opted out, one with no opt-in."""
+    """Two inside WhatsApp's window (1 and 23 hours ago), one just outside it (25 hours),
+    one opted out, one with no opt-in."""
     rio = create_partner(db, "rio", "RIO", "RIVER")
     now = utcnow()
     people = [
         dict(last_inbound_at=now - dt.timedelta(hours=1)),
-        dict(last_inbound_at=now - dt.timedelta(hours=2)),
-        dict(last_inbound_at=now - dt.timedelta(hours=30)),
+        dict(last_inbound_at=now - dt.timedelta(hours=23)),
+        dict(last_inbound_at=now - dt.timedelta(hours=25)),
         dict(status="opted_out"),
         dict(opted_in=False),
     ]
