@@ -288,3 +288,101 @@ def test_the_window_and_the_excluded_are_split_as_the_plain_query_does(db):
         session.execute(delete(Address).where(Address.channel == "whatsapp"))
         counts = audiences.breakdown(session, Filters(partners=(rio,)), ("whatsapp", "sms"), now)
         assert (counts.total, counts.by_channel) == (3, {"sms": 3})
+
+
+# PostgreSQL runs writers side by side; SQLite has one writer at a time.
+postgres_only = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+
+
+@postgres_only
+@pytest.mark.parametrize("change", ["stop", "whatsapp_address"])
+def test_a_membership_written_while_its_contact_changes_copies_what_was_committed(database, change):
+    """A STOP (or a new WhatsApp address) not yet committed while the person joins a
+    partner in another transaction: the join waits for it, then copies it."""
+    import threading
+
+    from sqlalchemy import insert, text
+
+    rio = create_partner(database, "rio", "RIO", "RIVER")
+    contact_id = create_contact(database, PHONES[0], "es", ("sms",))
+    first = database.engine.connect()
+    first.begin()
+    if change == "stop":
+        first.execute(update(Contact).where(Contact.id == contact_id).values(status="opted_out"))
+    else:
+        first.execute(
+            insert(Address).values(contact_id=contact_id, channel="whatsapp",
+                                   address="whatsapp:" + PHONES[0], created_at=utcnow())
+        )  # fmt: skip
+
+    def join() -> None:
+        with database.engine.begin() as second:
+            second.execute(
+                insert(Membership).values(contact_id=contact_id, organization_id=rio,
+                                          status="member", source="test", joined_at=utcnow(),
+                                          extra={})
+            )  # fmt: skip
+
+    joining = threading.Thread(target=join)
+    joining.start()
+    waiting = text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    with database.engine.connect() as watcher:  # until the join waits for the change, or is done
+        while joining.is_alive() and not watcher.execute(waiting).scalar():
+            watcher.rollback()
+    first.commit()
+    first.close()
+    joining.join()
+    with database.session() as session:
+        assert copies_differ(session) == []
+        counts = audiences.breakdown(
+            session, Filters(partners=(rio,)), ("whatsapp", "sms"), utcnow()
+        )
+        if change == "stop":
+            assert (counts.total, counts.excluded) == (0, {"opted_out": 1})
+        else:
+            assert counts.by_channel == {"whatsapp": 1}
+
+
+def test_the_migration_copies_existing_memberships(database_url):
+    """Memberships made before 0011 get their contacts' values when it runs."""
+    from sqlalchemy import create_engine, text
+
+    from tests.test_migrations import _alembic
+
+    _alembic(database_url, "downgrade", "0009")
+    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        with engine.begin() as connection:
+            for sql in (
+                "INSERT INTO organizations (id, slug, parent_id, name_es, name_en, regions,"
+                " created_at) VALUES (5, 'rio', 1, 'Río', 'River', '[]', '2026-11-01 10:00:00')",
+                "INSERT INTO contacts (id, phone, language, language_chosen, status, opted_in_at,"
+                " country, fields, created_at) VALUES (7, '+12135550110', 'en', true, 'active',"
+                " '2026-11-01 10:00:00', 'US', '{}', '2026-11-01 10:00:00'),"
+                " (8, '+12135550111', 'es', true, 'opted_out', NULL, NULL, '{}',"
+                " '2026-11-01 10:00:00')",
+                "INSERT INTO addresses (contact_id, channel, address, created_at) VALUES"
+                " (7, 'whatsapp', 'whatsapp:+12135550110', '2026-11-01 10:00:00'),"
+                " (8, 'sms', '+12135550111', '2026-11-01 10:00:00')",
+                "INSERT INTO memberships (contact_id, organization_id, status, source, joined_at,"
+                " extra) VALUES (7, 5, 'member', 'test', '2026-11-01 10:00:00', '{}'),"
+                " (8, 5, 'left', 'test', '2026-11-01 10:00:00', '{}')",
+            ):
+                connection.execute(text(sql))
+        _alembic(database_url, "upgrade", "head")
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text(
+                    "SELECT contact_id, contact_status, contact_opted_in, contact_language,"
+                    " contact_country, has_sms, has_whatsapp FROM memberships ORDER BY contact_id"
+                )
+            ).all()
+        assert [tuple(r) for r in rows] == [
+            (7, "active", True, "en", "US", False, True),
+            (8, "opted_out", False, "es", None, True, False),
+        ]
+    finally:
+        engine.dispose()

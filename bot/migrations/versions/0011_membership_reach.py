@@ -112,13 +112,15 @@ SQLITE = [
 # PostgreSQL: each function first locks the contact row, so a membership written
 # while another transaction changes the contact or its addresses waits for it
 # and then reads what it committed (READ COMMITTED takes a new snapshot per
-# statement): a copy can never be left behind by two concurrent writers.
+# statement): a copy can never be left behind by two concurrent writers. The
+# lock is the one an UPDATE of the contact takes (FOR NO KEY UPDATE), the same
+# in every trigger: a shared lock upgraded later in the transaction could deadlock.
 POSTGRESQL = [
     f"""CREATE FUNCTION memberships_reach_copy() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
         SELECT status, opted_in_at IS NOT NULL, language, country
         INTO NEW.contact_status, NEW.contact_opted_in, NEW.contact_language, NEW.contact_country
-        FROM contacts WHERE id = NEW.contact_id FOR SHARE;
+        FROM contacts WHERE id = NEW.contact_id FOR NO KEY UPDATE;
         NEW.has_sms := {_has("NEW.contact_id", "sms")};
         NEW.has_whatsapp := {_has("NEW.contact_id", "whatsapp")};
         RETURN NEW;
