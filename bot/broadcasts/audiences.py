@@ -341,7 +341,8 @@ def _member_breakdown(
                 Address.last_inbound_at >= now - WHATSAPP_WINDOW,
             ),
         )
-        for *key, count in session.execute(window.where(*where).group_by(*columns)):
+        inside_where = [*where, Membership.has_whatsapp.is_(True)]  # the same rows, fewer read
+        for *key, count in session.execute(window.where(*inside_where).group_by(*columns)):
             inside[tuple(key)] = count
     rows = []
     for language, channel, country, count in groups:
