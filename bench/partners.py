@@ -174,7 +174,9 @@ class Side:
         event.listen(self.db.engine, "before_cursor_execute", self._record)
 
     def _record(self, conn, cursor, statement, parameters, context, executemany) -> None:
-        if self._capture is not None and "FROM contacts" in statement:
+        if self._capture is not None and (
+            "FROM contacts" in statement or "FROM memberships" in statement
+        ):
             self._capture.append((statement, parameters))
 
     def size(self) -> None:

@@ -5,6 +5,13 @@ join date, last activity, an event's RSVPs, none of some broadcasts' recipients)
 Whatever the filters say, only subscribed contacts are in an audience: active and opted in
 (``consent.is_subscribed``); the opted-out, the invalid and those with no
 opt-in on record are counted in the preview and never receive a broadcast.
+
+One partner's audience, narrowed at most by language, country or channel,
+is counted from its memberships alone: each carries a copy of what the count
+reads, kept by database triggers (`bot.partners.models.Membership`), so the
+count reads the partner's range of one index instead of probing contacts
+spread over the whole coalition. Any other filter takes the plain query; both
+give the same numbers (tests/broadcasts/test_partner_counts.py).
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from bot.contacts.models import CHANNELS, STATUS_ACTIVE, Address, Contact, Conta
 from bot.partners.models import MEMBER, Membership
 
 STREAM_PAGE = 2000  # contacts read per query when streaming an audience
+WHATSAPP_WINDOW = dt.timedelta(hours=24)  # free-form WhatsApp within this of their last message
 
 
 @dataclass(frozen=True)
@@ -180,7 +188,7 @@ def targets(
     if not order:
         return query.where(false()), func.coalesce(None, ""), false()
     chosen = case(*[(a.id.is_not(None), name) for name, a in joined.items()], else_="")
-    window_start = now - dt.timedelta(hours=24)
+    window_start = now - WHATSAPP_WINDOW
     wa = joined.get("whatsapp")
     in_window = (
         and_(wa.id.is_not(None), wa.last_inbound_at >= window_start) if wa is not None else false()
@@ -213,6 +221,8 @@ def page(
 
 def size(session: Session, filters: Filters, channels: Sequence[str], now: dt.datetime) -> int:
     """How many contacts the audience has now."""
+    if from_memberships(filters):
+        return _member_size(session, filters, channels)
     query, _, _ = targets(filters, channels, now)
     return session.scalar(query.with_only_columns(func.count(Contact.id)).where(subscribed())) or 0
 
@@ -234,6 +244,8 @@ def breakdown(
     session: Session, filters: Filters, channels: Sequence[str], now: dt.datetime
 ) -> Breakdown:
     """Count the audience without reading it contact by contact."""
+    if from_memberships(filters):
+        return _member_breakdown(session, filters, channels, now)
     query, chosen, in_window = targets(filters, channels, now)
     columns = [Contact.language, chosen, Contact.country]
     if "whatsapp" in channel_order(filters, channels):
@@ -245,6 +257,13 @@ def breakdown(
     ).all()
     if len(columns) == 3:
         rows = [(lang, channel, country, False, count) for lang, channel, country, count in rows]
+    result = _tally(rows)
+    result.excluded = _excluded(session, query)
+    return result
+
+
+def _tally(rows: Sequence[Sequence[Any]]) -> Breakdown:
+    """A breakdown of (language, channel, country, in window, count) groups."""
     result = Breakdown()
     for language, channel, country, window, count in rows:
         result.groups.append((language, channel, country, bool(window), count))
@@ -254,7 +273,6 @@ def breakdown(
         _add(result.by_country, country or "?", count)
         if channel == "whatsapp" and not window:
             result.whatsapp_outside_window += count
-    result.excluded = _excluded(session, query)
     return result
 
 
@@ -270,6 +288,88 @@ def _excluded(session: Session, query: Select[Any]) -> dict[str, int]:
         .group_by(reason)
     ).all()
     return {str(why): count for why, count in rows}
+
+
+# Filters a count from memberships can apply: they read only the copies there.
+MEMBERSHIP_FILTERS = frozenset({"partners", "languages", "countries", "channels"})
+HAS_CHANNEL = {"sms": Membership.has_sms, "whatsapp": Membership.has_whatsapp}
+
+
+def from_memberships(filters: Filters) -> bool:
+    """Whether the audience can be counted from one partner's memberships alone."""
+    asked = {key for key, value in asdict(filters).items() if value not in (None, (), {})}
+    return len(filters.partners) == 1 and asked <= MEMBERSHIP_FILTERS
+
+
+def _member_where(filters: Filters, channels: Sequence[str]) -> list[ColumnElement[bool]]:
+    """The plain query's WHERE (but consent), on one partner's memberships."""
+    order = channel_order(filters, channels)
+    if not order:
+        return [false()]
+    clauses = [
+        Membership.organization_id == filters.partners[0],
+        Membership.status == MEMBER,
+        or_(*[HAS_CHANNEL[name].is_(True) for name in order]),
+    ]
+    if filters.languages:
+        clauses.append(Membership.contact_language.in_(filters.languages))
+    if filters.countries:
+        clauses.append(Membership.contact_country.in_(filters.countries))
+    return clauses
+
+
+def _member_subscribed() -> ColumnElement[bool]:
+    """`subscribed`, on the membership's copies."""
+    return and_(Membership.contact_status == STATUS_ACTIVE, Membership.contact_opted_in.is_(True))
+
+
+def _member_size(session: Session, filters: Filters, channels: Sequence[str]) -> int:
+    query = select(func.count()).select_from(Membership)
+    where = _member_where(filters, channels)
+    return session.scalar(query.where(*where, _member_subscribed())) or 0
+
+
+def _member_breakdown(
+    session: Session, filters: Filters, channels: Sequence[str], now: dt.datetime
+) -> Breakdown:
+    """`breakdown` from memberships: the groups, then who of them is inside the window."""
+    order = channel_order(filters, channels)
+    if not order:
+        return Breakdown()
+    where = [*_member_where(filters, channels), _member_subscribed()]
+    chosen = case(*[(HAS_CHANNEL[name].is_(True), name) for name in order], else_="")
+    columns = [Membership.contact_language, chosen, Membership.contact_country]
+    groups = session.execute(select(*columns, func.count()).where(*where).group_by(*columns)).all()
+    inside: dict[tuple[Any, ...], int] = {}
+    if "whatsapp" in order:  # few write in a day: read them from the addresses' index
+        window = select(*columns, func.count()).join(
+            Address,
+            and_(
+                Address.contact_id == Membership.contact_id,
+                Address.channel == "whatsapp",
+                Address.last_inbound_at >= now - WHATSAPP_WINDOW,
+            ),
+        )
+        inside_where = [*where, Membership.has_whatsapp.is_(True)]  # the same rows, fewer read
+        for *key, count in session.execute(window.where(*inside_where).group_by(*columns)):
+            inside[tuple(key)] = count
+    rows = []
+    for language, channel, country, count in groups:
+        within = inside.get((language, channel, country), 0)
+        rows += [(language, channel, country, False, count - within)] if count > within else []
+        rows += [(language, channel, country, True, within)] if within else []
+    result = _tally(rows)
+    reason = case(
+        (Membership.contact_status != STATUS_ACTIVE, Membership.contact_status),
+        else_="no_consent",
+    )
+    excluded = session.execute(
+        select(reason, func.count())
+        .where(*_member_where(filters, channels), ~_member_subscribed())
+        .group_by(reason)
+    ).all()
+    result.excluded = {str(why): count for why, count in excluded}
+    return result
 
 
 def _add(counter: dict[str, int], key: str, count: int) -> None:

@@ -84,7 +84,11 @@ class Address(Base):
     """How to reach a contact on one channel ("+1555…" or "whatsapp:+521…")."""
 
     __tablename__ = "addresses"
-    __table_args__ = (UniqueConstraint("contact_id", "channel"),)
+    __table_args__ = (
+        UniqueConstraint("contact_id", "channel"),
+        # who is inside the WhatsApp window, for a partner's audience count
+        Index("ix_addresses_channel_last_inbound_at", "channel", "last_inbound_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))

@@ -86,11 +86,31 @@ class OrganizationKeyword(Base):
 
 
 class Membership(Base):
-    """A contact belongs to a partner (the coalition's membership is the opt-in itself)."""
+    """A contact belongs to a partner (the coalition's membership is the opt-in itself).
+
+    The ``contact_*`` and ``has_*`` columns are copies of what a partner's
+    audience count reads (the contact's status, opt-in, language, country and
+    channels), so that count reads one range of ``ix_memberships_reach``
+    instead of probing contacts spread over the whole coalition. Database
+    triggers (migration 0011) keep them equal to the contact and its addresses
+    in the same transaction as every change to them; nothing in the code
+    writes them. Read them only through `bot.broadcasts.audiences`.
+    """
 
     __tablename__ = "memberships"
     __table_args__ = (
         Index("ix_memberships_org_status_contact", "organization_id", "status", "contact_id"),
+        Index(
+            "ix_memberships_reach",
+            "organization_id",
+            "status",
+            "contact_status",
+            "contact_opted_in",
+            "has_whatsapp",
+            "has_sms",
+            "contact_language",
+            "contact_country",
+        ),
     )
 
     contact_id: Mapped[int] = mapped_column(
@@ -104,3 +124,10 @@ class Membership(Base):
     joined_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     left_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Copies kept by triggers (see above); never set them here.
+    contact_status: Mapped[str | None] = mapped_column(String(16))
+    contact_opted_in: Mapped[bool | None] = mapped_column()
+    contact_language: Mapped[str | None] = mapped_column(String(8))
+    contact_country: Mapped[str | None] = mapped_column(String(2))
+    has_sms: Mapped[bool | None] = mapped_column()
+    has_whatsapp: Mapped[bool | None] = mapped_column()
