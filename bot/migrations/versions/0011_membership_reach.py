@@ -7,7 +7,7 @@ channels, kept equal by triggers in the same transaction as every change to
 them (contacts, addresses, memberships): the count reads one index range.
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0014
 Create Date: 2026-12-02 07:00:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
