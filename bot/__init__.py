@@ -29,13 +29,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     load_rules()  # a broken deployer keyword file stops start-up, not a webhook
 
     from bot import cli, conversations
-    from bot.web import dashboard, health, petition_page, referral, simulator, webhooks
+    from bot.web import dashboard, health, links, petition_page, referral, simulator, webhooks
 
     conversations.init_app(app)  # a broken flow stops start-up; an unconfigured one is disabled
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(health.bp)  # /healthz for the platform's probes: no sign-in
     app.register_blueprint(referral.bp)  # /j/<slug>: partners' public join links, no sign-in
     app.register_blueprint(petition_page.bp)  # /p/<slug>: petitions' public counts, no sign-in
+    app.register_blueprint(links.bp)  # /l/<code>: broadcasts' tracked links, no sign-in
     if not app.config["PRODUCTION"]:
         app.register_blueprint(simulator.bp)  # signs requests: development only
     dashboard.init_app(app)  # sign-in on every other page, CSRF on every form

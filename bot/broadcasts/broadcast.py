@@ -41,6 +41,7 @@ from bot.channels.twilio import MAX_MEDIA
 from bot.contacts.models import CHANNEL_SMS, CHANNEL_WHATSAPP, CHANNELS
 from bot.exceptions import PuenteError
 from bot.i18n import LANGUAGES
+from bot.links import clicks, codes
 from bot.msgs.models import Message
 from bot.partners.models import Organization
 from bot.text import SegmentInfo, sms_segments
@@ -62,6 +63,7 @@ class Preview:
     whatsapp_skipped: int = 0  # outside the window and no template: skipped, counted
     estimated_cost: float = 0.0  # USD, from the SMS_* / WHATSAPP_* cost settings
     warnings: list[str] = field(default_factory=list)
+    untracked_links: list[str] = field(default_factory=list)  # not http(s): sent as written
 
 
 def text_for(broadcast: Broadcast, language: str) -> str:
@@ -86,6 +88,7 @@ def create(
     reminder_id: int | None = None,
     organization_id: int | None = None,
     petition_id: int | None = None,
+    track_links: bool = True,
     now: dt.datetime,
 ) -> Broadcast:
     """A draft broadcast; raises BroadcastError when something is missing or wrong.
@@ -93,6 +96,8 @@ def create(
     ``organization_id``: a partner's broadcast goes to that partner's members
     only, whatever the filters say (`Filters.scoped`); None is the coalition's.
     ``petition_id``: it carries that petition, and a reply of YES / SÍ signs it.
+    ``track_links``: its http(s) URLs are stored and become per-recipient short
+    links when it is sent (bot.links); False sends them as written.
     """
     texts = {lang: text.strip() for lang, text in texts.items() if text and text.strip()}
     _check(texts, default_language, channels, media_urls, content_sid, content_variables)
@@ -114,10 +119,13 @@ def create(
         petition_id=petition_id,
         expires_at=expires_at,
         reminder_id=reminder_id,
+        track_links=track_links,
         created_at=now,
     )
     session.add(broadcast)
     session.flush()
+    if track_links:
+        clicks.store(session, broadcast.id, list(texts.values()))
     return broadcast
 
 
@@ -178,8 +186,9 @@ def preview(
     broadcast = get(session, broadcast_id)
     counts = audiences.breakdown(session, filters_of(broadcast), broadcast.channels, now)
     languages = sorted(set(broadcast.texts) | set(counts.by_language))
-    segments = {lang: sms_segments(text_for(broadcast, lang)) for lang in languages}
+    segments = segments_of(broadcast, languages, config)
     result = Preview(counts, segments)
+    result.untracked_links = codes.untracked_urls(list(broadcast.texts.values()))
     for language, channel, country, in_window, count in counts.groups:
         result.estimated_cost += count * _cost(
             broadcast, channel, country, in_window, segments[language], config
@@ -191,6 +200,18 @@ def preview(
                 result.whatsapp_skipped += count
     result.warnings = _warnings(broadcast, result)
     return result
+
+
+def segments_of(
+    broadcast: Broadcast, languages: Sequence[str], config: Mapping[str, Any]
+) -> dict[str, SegmentInfo]:
+    """Segments of the text each language gets, as sent: with its tracked links shortened."""
+    base = clicks.base_of(config)
+    out = {}
+    for lang in languages:
+        text = text_for(broadcast, lang)
+        out[lang] = sms_segments(codes.shortened(text, base) if broadcast.track_links else text)
+    return out
 
 
 def _cost(
@@ -219,6 +240,10 @@ def _warnings(broadcast: Broadcast, result: Preview) -> list[str]:
             )
         if lang not in broadcast.texts:
             warnings.append(f"{lang}: no text, these contacts get {broadcast.default_language}")
+    if result.untracked_links:
+        warnings.append(
+            f"not http(s), sent as written and not tracked: {', '.join(result.untracked_links)}"
+        )
     if result.whatsapp_skipped:
         warnings.append(
             f"{result.whatsapp_skipped} WhatsApp contacts are outside the 24-hour window "

@@ -1,6 +1,6 @@
 """What one broadcast achieved: its results, split by language, channel and partner.
 
-Three GROUP BY queries at most, whatever the audience's size:
+Four GROUP BY queries at most, whatever the audience's size:
 
 1. the deliveries with their messages' statuses: sent (Twilio accepted it),
    delivered, failed by reason (the error code's meaning, from
@@ -9,15 +9,18 @@ Three GROUP BY queries at most, whatever the audience's size:
    replied (an inbound message), opted out (attributed to the last broadcast
    they were sent before opting out, so a later broadcast takes it), signed the
    petition the broadcast carries;
-3. RSVPs (only for an RSVP flow's broadcast or an event's reminder).
+3. RSVPs (only for an RSVP flow's broadcast or an event's reminder);
+4. unique clicks per tracked link (``bot.links``: each person's first click;
+   only for a broadcast whose links are tracked). The reason is the link's
+   position in the texts ("1" is the first URL); ``Results.links`` has its URL.
 
 Every count is of distinct contacts. The language is the one the contact was
 sent (theirs when the broadcast has a text in it, else the broadcast's
 default); the channel is the delivery's; the partner is the one who brought
 the contact (``Contact.joined_via_id``; None: the coalition directly).
 
-Clicks and poll answers are not tracked yet: ``NOT_TRACKED`` names them so the
-pages can say so, and no number is made up for them.
+Poll answers are not in these results yet (``bot.polls.tally`` has them):
+``NOT_TRACKED`` names them so the pages can say so, and no number is made up.
 """
 
 from __future__ import annotations
@@ -56,6 +59,8 @@ from bot.broadcasts.models import (
 )
 from bot.channels.errors import classify_error
 from bot.contacts.models import CONSENT_OPT_OUT, ConsentEvent, Contact
+from bot.links import clicks
+from bot.links.models import BroadcastLink, LinkClick
 from bot.msgs.models import DIRECTION_IN, Message
 from bot.petitions.models import Signature
 
@@ -70,9 +75,10 @@ REPLIED = "replied"
 OPTED_OUT = "opted_out"
 SIGNED = "signed"
 RSVPS = "rsvps"
-FIGURES = (SENT, DELIVERED, FAILED, SKIPPED, REPLIED, OPTED_OUT, SIGNED, RSVPS)
-# Built later (tracked links, polls): shown as "not tracked yet", never as a number.
-NOT_TRACKED = ("clicks", "poll_answers")
+CLICKED = "clicked"  # unique clicks, per link (the reason: the link's position)
+FIGURES = (SENT, DELIVERED, FAILED, SKIPPED, REPLIED, OPTED_OUT, SIGNED, RSVPS, CLICKED)
+# Not in these results (polls: bot.polls.tally): shown as "not tracked yet", never a number.
+NOT_TRACKED = ("poll_answers",)
 
 DELIVERED_STATUSES = ("delivered", "read")
 FAILED_STATUSES = ("failed", "undelivered")
@@ -116,6 +122,7 @@ class Results:
     broadcast_id: int
     rows: tuple[Row, ...]
     tracked: tuple[str, ...]  # the figures that apply to this broadcast
+    links: dict[str, str] = field(default_factory=dict)  # clicked's reason (position) -> URL
     _index: dict[str, list[Row]] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -171,7 +178,11 @@ def results(session: Session, broadcast_id: int) -> Results:
     if is_rsvp_broadcast(item):
         tracked.append(RSVPS)
         found += _rsvps(session, item, base, split, sent)
-    return Results(broadcast_id, _sent_language(item, found), tuple(tracked))
+    links = {str(link.position): link.url for link in clicks.links_of(session, item.id)}
+    if item.track_links and links:
+        tracked.append(CLICKED)
+        found += _clicks(session, base, split)
+    return Results(broadcast_id, _sent_language(item, found), tuple(tracked), links)
 
 
 def _sent_language(item: Broadcast, found: list[Row]) -> tuple[Row, ...]:
@@ -297,6 +308,27 @@ def _rsvps(session: Session, item: Broadcast, base, split, sent) -> Iterable[Row
     return [
         Row(RSVPS, answer, lang, channel, partner, count)
         for lang, channel, partner, answer, count in session.execute(query)
+    ]
+
+
+def _clicks(session: Session, base, split) -> Iterable[Row]:  # type: ignore[no-untyped-def]
+    """Query 4: the recipients who clicked each link (their first click), per link."""
+    query = (
+        base.add_columns(
+            *split, BroadcastLink.position, func.count(LinkClick.contact_id.distinct())
+        )
+        .join(BroadcastLink, BroadcastLink.broadcast_id == Delivery.broadcast_id)
+        .join(
+            LinkClick,
+            and_(
+                LinkClick.link_id == BroadcastLink.id, LinkClick.contact_id == Delivery.contact_id
+            ),
+        )
+        .group_by(*split, BroadcastLink.position)
+    )
+    return [
+        Row(CLICKED, str(position), lang, channel, partner, count)
+        for lang, channel, partner, position, count in session.execute(query)
     ]
 
 

@@ -68,6 +68,7 @@ from bot.contacts.models import (
     recipients,
 )
 from bot.db import update_by_id, utcnow
+from bot.links import clicks, codes
 from bot.msgs import sending
 from bot.msgs.models import STATUS_BLOCKED, STATUS_PENDING
 from bot.msgs.sending import STATUS_SKIPPED_WINDOW, Draft, Outcome, in_whatsapp_window
@@ -101,6 +102,7 @@ class Plan:
     org_name: str = ""
     sender: twilio.Sender | None = None  # a partner's own number or service, else the runtime's
     flow_answers: Mapping[str, Any] = field(default_factory=dict)  # the petition, the poll
+    links: codes.Tracker = field(default_factory=codes.untracked)  # per-recipient short links
 
     def text(self, language: str) -> str:
         return self.texts.get(language) or self.texts[self.default_language]
@@ -197,6 +199,7 @@ def load_plan(runtime: Runtime, broadcast_id: int) -> Plan | None:
             runtime.config["ORG_NAME"],
             _partner_sender(session, runtime.sender, broadcast.organization_id),
             _flow_answers(session, broadcast),
+            clicks.tracker(session, broadcast.id, broadcast.track_links, runtime.config),
         )
 
 
@@ -299,7 +302,7 @@ def weight_of(draft: Draft) -> int:
     """Throttle slots a send takes: its SMS segments (Twilio counts each), 1 on WhatsApp."""
     if draft.channel != CHANNEL_SMS or not draft.body:
         return 1
-    return _segments(draft.body)
+    return _segments(codes.masked(draft.body))  # one count for all of a text's short links
 
 
 @functools.lru_cache(maxsize=1024)
@@ -496,7 +499,7 @@ def draft_for(plan: Plan, item: SendableDelivery) -> Draft:
             content_variables=variables,
             extra=extra,
         )
-    body = body_for(plan, item.contact)
+    body = plan.links.rewrite(body_for(plan, item.contact), item.contact.id)
     return Draft(item.contact.id, item.channel, body, plan.media_urls, extra=extra)
 
 

@@ -23,7 +23,7 @@ from flask import (
     request,
     url_for,
 )
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from bot.accounts.roles import EDIT, SEND
@@ -45,12 +45,13 @@ from bot.contacts.models import CHANNEL_SMS, CHANNEL_WHATSAPP, Contact, ContactT
 from bot.db import get_db, get_session, utcnow
 from bot.flows.loader import read_flows
 from bot.i18n import LANGUAGES, N_
+from bot.links import clicks, codes
+from bot.links.models import BroadcastLink
 from bot.msgs.sending import send_to_contact, sender_from_config
 from bot.partners import organizations
 from bot.polls import polls
 from bot.sending import queueing
 from bot.sending.process import redis_url
-from bot.text import sms_segments
 from bot.web.dashboard import broadcast_poll, broadcast_results, scope
 from bot.web.dashboard.auth import current_user, record, require
 from bot.web.dashboard.flows import flows_dir
@@ -120,6 +121,8 @@ def filters_from(form: Any, session: Session) -> Filters:
         joined_before=_day(form.get("joined_before"), end=True),
         event_id=event_id or None,
         partners=_partners_from(form, session),
+        clicked=_owned_broadcast(session, form.get("clicked", type=int)),
+        not_clicked=_owned_broadcast(session, form.get("not_clicked", type=int)),
     ).scoped(acting)
 
 
@@ -130,6 +133,14 @@ def saved_audience(session: Session, name: str) -> Audience | None:
     return session.scalar(
         select(Audience).where(Audience.name == name, scope.owned_clause(Audience.organization_id))
     )
+
+
+def _owned_broadcast(session: Session, broadcast_id: int | None) -> int | None:
+    """The broadcast id, if the scope owns that broadcast (a filter on another's is ignored)."""
+    if not broadcast_id:
+        return None
+    owned = (Broadcast.id == broadcast_id) & scope.owned_clause(Broadcast.organization_id)
+    return session.scalar(select(Broadcast.id).where(owned))
 
 
 def _owned_event(event_id: int) -> Any:
@@ -174,6 +185,17 @@ def _choices(session: Session) -> dict[str, Any]:
     )
     saved = select(Audience).where(scope.owned_clause(Audience.organization_id))
     events = select(Event).where(scope.owned_clause(Event.organization_id))
+    with_links = (
+        select(Broadcast)
+        .where(
+            scope.owned_clause(Broadcast.organization_id),
+            Broadcast.track_links,
+            Broadcast.started_at.is_not(None),
+            exists().where(BroadcastLink.broadcast_id == Broadcast.id),
+        )
+        .order_by(Broadcast.id.desc())
+        .limit(20)
+    )
     coalition = scope.current().sees_everything
     return {
         "tags": list(session.scalars(tags)),
@@ -181,8 +203,11 @@ def _choices(session: Session) -> dict[str, Any]:
         "audiences": list(session.scalars(saved.order_by(Audience.name))),
         "events": list(session.scalars(events.order_by(Event.starts_at.desc()).limit(20))),
         "partners": organizations.partners(session) if coalition else [],
+        "link_broadcasts": list(session.scalars(with_links)),  # for clicked / did not click
         "flows": sorted(f.id for f in flowset if f.id != polls.FLOW_ID),  # a poll: its field
         "channel_choices": CHANNEL_LABELS,
+        # The counters count each http(s) link at the length of its short link.
+        "short_link_length": len(clicks.base_of(current_app.config)) + codes.CODE_LENGTH,
     }
 
 
@@ -268,6 +293,7 @@ def _as_form(source: Broadcast) -> dict[str, Any]:
         "content_sid": source.content_sid or "",
         "flow_id": source.flow_id or "",
         "poll": _poll_spec(source),
+        "links_as_written": not source.track_links,
     }
 
 
@@ -318,6 +344,7 @@ def create() -> Any:
             flow_id=form.get("flow_id") or None,
             audience_id=audience.id if audience else None,
             organization_id=scope.acting_organization(),
+            track_links=not form.get("links_as_written"),
             now=utcnow(),
         )
         if choices:
@@ -353,11 +380,12 @@ def _compose_again(form: Any, texts: dict[str, str]) -> str:
         "texts": texts,
         "channel_order": form.get("channel_order", "whatsapp_first"),
         "filters": {key: form.getlist(key) for key in LIST_FILTERS}
-        | {"event_id": form.get("event_id", type=int)},
+        | {key: form.get(key, type=int) for key in ("event_id", "clicked", "not_clicked")},
         "media_url": form.get("media_url", ""),
         "content_sid": form.get("content_sid", ""),
         "flow_id": form.get("flow_id", ""),
         "poll": form.get("poll", ""),
+        "links_as_written": bool(form.get("links_as_written")),
     }
     return render_template(
         "dashboard/broadcasts/new.html",
@@ -402,7 +430,7 @@ def detail(broadcast_id: int) -> str:
         progress=progress,
         numbers=numbers(progress),
         live=is_live(item, progress),
-        segments={lang: sms_segments(text) for lang, text in item.texts.items()},
+        segments=broadcast.segments_of(item, list(item.texts), current_app.config),
         poll=broadcast_poll.panel(session, item),
     )
 
@@ -426,6 +454,8 @@ def _warnings(item: Broadcast, preview: broadcast.Preview | None) -> list[str]:
         if lang not in item.texts and count:
             language = _(_LANGUAGE_NAMES.get(lang, lang))
             warnings.append(_(NO_TEXT_WARNING, count=count, language=language))
+    if preview.untracked_links:
+        warnings.append(_(UNTRACKED_WARNING, links=", ".join(preview.untracked_links)))
     if preview.whatsapp_skipped:
         warnings.append(_(WINDOW_WARNING, count=preview.whatsapp_skipped))
     if preview.audience.total == 0:
@@ -438,6 +468,10 @@ _LANGUAGE_NAMES = {"es": N_("Spanish"), "en": N_("English")}
 NO_TEXT_WARNING = N_(
     "Contacts who speak {language}: {count}. There is no text in their language, "
     "so they get the other one."
+)
+UNTRACKED_WARNING = N_(
+    "These links do not start with http:// or https://: they are sent as written and their "
+    "clicks are not counted: {links}"
 )
 WINDOW_WARNING = N_(
     "WhatsApp contacts who have not written in 24 hours: {count}. "

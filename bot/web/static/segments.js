@@ -1,6 +1,8 @@
 // Live SMS segment counts: the same rules as bot/text.py (Twilio's calculator).
 // A <textarea data-segments="ID"> updates the element #ID as the organizer types.
-// Translated texts come from that element's data-* attributes.
+// Translated texts come from that element's data-* attributes. With data-link-length,
+// each http(s) link counts as a short link of that length (bot/links/codes.py), unless
+// the box #links_as_written is ticked.
 "use strict";
 (function () {
   const BASIC = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?" +
@@ -36,13 +38,21 @@
     return { encoding, characters: parts.length, units: sizes.reduce((a, b) => a + b, 0),
              segments: countSegments(sizes, ...LIMITS[encoding]), ucs2Chars: ucs2 };
   }
+  // A link and its end as bot/links/codes.py finds them (trailing punctuation stays out).
+  const LINK = /(?<![\w@.])https?:\/\/[^\s<>"]*[^\s<>".,;:!?'»”’*)\]}]/gi;
+  function asSent(area) {
+    const length = Number(area.dataset.linkLength || 0);
+    const asWritten = document.getElementById("links_as_written");
+    if (!length || (asWritten && asWritten.checked)) return area.value;
+    return area.value.replace(LINK, "x".repeat(length));
+  }
   function fill(template, values) {
     return template.replace(/\{(\w+)\}/g, (m, key) => (key in values ? values[key] : m));
   }
   function update(area) {
     const out = document.getElementById(area.dataset.segments);
     if (!out) return;
-    const info = smsSegments(area.value);
+    const info = smsSegments(asSent(area));
     const d = out.dataset;
     const summary = fill(d.summary || "{segments} segments · {characters} characters · {encoding}", info);
     out.querySelector(".summary") ? (out.querySelector(".summary").textContent = summary) : (out.textContent = summary);
@@ -59,4 +69,9 @@
     area.addEventListener("input", () => update(area));
     update(area);
   });
+  const asWritten = document.getElementById("links_as_written");
+  if (asWritten) {
+    asWritten.addEventListener("change", () =>
+      document.querySelectorAll("textarea[data-segments]").forEach(update));
+  }
 })();
