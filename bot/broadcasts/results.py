@@ -59,7 +59,7 @@ from bot.broadcasts.models import (
 )
 from bot.channels.errors import classify_error
 from bot.contacts.models import CONSENT_OPT_OUT, ConsentEvent, Contact
-from bot.links import clicks
+from bot.links import clicks, codes
 from bot.links.models import BroadcastLink, LinkClick
 from bot.msgs.models import DIRECTION_IN, Message
 from bot.petitions.models import Signature
@@ -178,8 +178,9 @@ def results(session: Session, broadcast_id: int) -> Results:
     if is_rsvp_broadcast(item):
         tracked.append(RSVPS)
         found += _rsvps(session, item, base, split, sent)
-    links = {str(link.position): link.url for link in clicks.links_of(session, item.id)}
-    if item.track_links and links:
+    links = {}
+    if item.track_links and codes.tracked_urls(list(item.texts.values())):  # no query if none
+        links = {str(link.position): link.url for link in clicks.links_of(session, item.id)}
         tracked.append(CLICKED)
         found += _clicks(session, base, split)
     return Results(broadcast_id, _sent_language(item, found), tuple(tracked), links)

@@ -33,7 +33,9 @@ _MAC_BYTES = 6
 _PAYLOAD_BYTES = _ID_BYTES + _CONTACT_BYTES
 CODE_LENGTH = (_MAC_BYTES + _PAYLOAD_BYTES) * 4 // 3  # 20: 15 bytes, no base64 padding
 _CODE = re.compile(rf"[A-Za-z0-9_-]{{{CODE_LENGTH}}}")
-_SHORT_LINK_CODE = re.compile(rf"(?<={re.escape(PATH)})[A-Za-z0-9_-]{{{CODE_LENGTH}}}\b")
+_SHORT_LINK_CODE = re.compile(
+    rf"(?<={re.escape(PATH)})[A-Za-z0-9_-]{{{CODE_LENGTH}}}(?![A-Za-z0-9_-])"
+)
 _MASK = "x" * CODE_LENGTH
 
 # Anything that looks like a link: a scheme and "//", or a bare "www.".
