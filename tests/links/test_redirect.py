@@ -74,13 +74,14 @@ def test_a_preview_redirects_and_records_nothing(client, db, link, method, heade
     assert recorded(db) == []
 
 
-def test_an_erased_contact_still_gets_there_and_nothing_is_recorded(client, db, link):
+def test_an_erased_contact_still_gets_there_and_nothing_is_recorded(client, db, link, caplog):
     path, _link_id, contact_id = link
     with db.session() as session:
         session.execute(delete(Contact).where(Contact.id == contact_id))
     answer = client.get(path, headers={"User-Agent": PHONE_BROWSER})
     assert answer.status_code == 302 and answer.headers["Location"] == URL
     assert recorded(db) == []
+    assert [r for r in caplog.records if r.levelname == "ERROR"] == []  # not a refused INSERT
 
 
 def test_a_click_is_one_statement_that_writes(client, db, link):
