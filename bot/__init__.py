@@ -29,19 +29,31 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     load_rules()  # a broken deployer keyword file stops start-up, not a webhook
 
     from bot import cli, conversations
-    from bot.web import dashboard, health, links, petition_page, referral, simulator, webhooks
+    from bot.web import dashboard, health, petition_page, referral, simulator, webhooks
 
     conversations.init_app(app)  # a broken flow stops start-up; an unconfigured one is disabled
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(health.bp)  # /healthz for the platform's probes: no sign-in
     app.register_blueprint(referral.bp)  # /j/<slug>: partners' public join links, no sign-in
     app.register_blueprint(petition_page.bp)  # /p/<slug>: petitions' public counts, no sign-in
-    app.register_blueprint(links.bp)  # /l/<code>: broadcasts' tracked links, no sign-in
     if not app.config["PRODUCTION"]:
         app.register_blueprint(simulator.bp)  # signs requests: development only
     dashboard.init_app(app)  # sign-in on every other page, CSRF on every form
     cli.init_app(app)
+    _mount_links(app)
     return app
+
+
+def _mount_links(app: Flask) -> None:
+    """/l/<code>: broadcasts' tracked links, a plain WSGI app in front of Flask (no sign-in,
+    no session: bot.web.links says why)."""
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+    from bot.web import links
+
+    redirects = links.Redirects(app.extensions["puente.db"], app.config)
+    app.extensions["puente.links"] = redirects  # its clicks: tests flush them
+    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {links.MOUNT: redirects})  # type: ignore[method-assign]
 
 
 def _mount_local_outbox(app: Flask) -> None:

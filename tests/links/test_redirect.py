@@ -28,20 +28,22 @@ def link(app, db):
     return f"/l/{code}", link_id, contact_id
 
 
-def recorded(db) -> list[tuple[int, int]]:
+def recorded(app, db) -> list[tuple[int, int]]:
+    """The clicks recorded, once the redirect wrote what it holds (it does, 4 times a second)."""
+    app.extensions["puente.links"].clicks.flush()
     with db.session() as session:
         return [tuple(r) for r in session.execute(select(LinkClick.link_id, LinkClick.contact_id))]
 
 
-def test_a_click_redirects_and_is_recorded_once(client, db, link):
+def test_a_click_redirects_and_is_recorded_once(app, client, db, link):
     path, link_id, contact_id = link
     first = client.get(path, headers={"User-Agent": PHONE_BROWSER})
     assert first.status_code == 302 and first.headers["Location"] == URL
-    assert recorded(db) == [(link_id, contact_id)]
+    assert recorded(app, db) == [(link_id, contact_id)]
 
     again = client.get(path, headers={"User-Agent": PHONE_BROWSER})
     assert again.status_code == 302 and again.headers["Location"] == URL
-    assert recorded(db) == [(link_id, contact_id)]
+    assert recorded(app, db) == [(link_id, contact_id)]
 
 
 @pytest.mark.parametrize(
@@ -67,25 +69,24 @@ def test_a_click_redirects_and_is_recorded_once(client, db, link):
     ids=["head", "whatsapp", "facebook", "imessage", "slack", "telegram", "twitter", "purpose",
          "sec-purpose"],
 )  # fmt: skip
-def test_a_preview_redirects_and_records_nothing(client, db, link, method, headers):
+def test_a_preview_redirects_and_records_nothing(app, client, db, link, method, headers):
     path, _link_id, _contact_id = link
     answer = client.open(path, method=method, headers=headers)
     assert answer.status_code == 302 and answer.headers["Location"] == URL
-    assert recorded(db) == []
+    assert recorded(app, db) == []
 
 
-def test_an_erased_contact_still_gets_there_and_nothing_is_recorded(client, db, link, caplog):
+def test_an_erased_contact_still_gets_there_and_nothing_is_recorded(app, client, db, link, caplog):
     path, _link_id, contact_id = link
     with db.session() as session:
         session.execute(delete(Contact).where(Contact.id == contact_id))
     answer = client.get(path, headers={"User-Agent": PHONE_BROWSER})
     assert answer.status_code == 302 and answer.headers["Location"] == URL
-    assert recorded(db) == []
+    assert recorded(app, db) == []
     assert [r for r in caplog.records if r.levelname == "ERROR"] == []  # not a refused INSERT
 
 
-def test_a_click_is_one_statement_that_writes(client, db, link):
-    """The click is one INSERT … SELECT … ON CONFLICT DO NOTHING (no read before it)."""
+def test_the_redirect_reads_nothing_once_the_links_url_is_known(app, client, db, link):
     from sqlalchemy import event
 
     path, _link_id, _contact_id = link
@@ -95,13 +96,47 @@ def test_a_click_is_one_statement_that_writes(client, db, link):
     def count(_conn, _cursor, statement, *_args):
         statements.append(statement)
 
+    engine = app.extensions["puente.links"].db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        for _ in range(3):
+            assert client.get(path, headers={"User-Agent": PHONE_BROWSER}).status_code == 302
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert [s for s in statements if "SELECT" in s and "INSERT" not in s] == []  # its writer's only
+
+
+def test_the_waiting_clicks_are_one_statement(db, link):
+    """Every click since the last write: one INSERT … SELECT … ON CONFLICT DO NOTHING
+    (an executemany), which skips the second click and the erased contact's."""
+    from sqlalchemy import event
+
+    from bot.db import utcnow
+    from bot.web.links import ClickBuffer
+
+    _path, link_id, contact_id = link
+    other = create_contact(db, "+12135550112", "en")
+    gone = create_contact(db, "+12135550113", "en")
+    with db.session() as session:
+        session.execute(delete(Contact).where(Contact.id == gone))
+    buffer = ClickBuffer(db, interval=None)
+    for who in (contact_id, other, contact_id, gone):
+        buffer.add(link_id, who, utcnow())
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
     event.listen(db.engine, "before_cursor_execute", count)
     try:
-        client.get(path, headers={"User-Agent": PHONE_BROWSER})
+        buffer.flush()
     finally:
         event.remove(db.engine, "before_cursor_execute", count)
     writes = [s for s in statements if s.lstrip().upper().startswith("INSERT")]
     assert len(writes) == 1 and "link_clicks" in writes[0]
+    with db.session() as session:
+        rows = session.execute(select(LinkClick.contact_id).order_by(LinkClick.contact_id))
+        assert list(rows.scalars()) == sorted([contact_id, other])
 
 
 def forged(path: str) -> str:
@@ -126,10 +161,10 @@ def test_an_unknown_code_gets_a_plain_page_in_both_languages(app, client, db, li
     assert "This link does not work" in page and "Este enlace no funciona" in page
     assert "Traceback" not in page and "Location" not in answer.headers
     assert answer.headers["Referrer-Policy"] == "no-referrer"
-    assert recorded(db) == []
+    assert recorded(app, db) == []
 
 
-def test_the_redirect_needs_no_sign_in_and_sets_no_cookie(client, link):
+def test_the_redirect_needs_no_sign_in_and_sets_no_cookie(app, client, link):
     path, _link_id, _contact_id = link
     answer = client.get(path, headers={"User-Agent": PHONE_BROWSER})
     assert answer.status_code == 302 and "Set-Cookie" not in answer.headers

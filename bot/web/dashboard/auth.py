@@ -39,11 +39,9 @@ bp = Blueprint("auth", __name__)
 
 # Open without a session: Twilio's webhooks (signed by Twilio), the dev-only
 # simulator, the health probe, partners' join links (/j/<slug>: a public page and its
-# QR code), petitions' public counts (/p/<slug>: no signer's data), broadcasts' tracked
-# links (/l/<code>: a redirect), static files, the sign-in page and its language switch.
-PUBLIC_BLUEPRINTS = frozenset(
-    {"twilio", "simulator", "health", "referral", "petition_page", "links"}
-)
+# QR code), petitions' public counts (/p/<slug>: no signer's data), static files, the
+# sign-in page and its language switch.
+PUBLIC_BLUEPRINTS = frozenset({"twilio", "simulator", "health", "referral", "petition_page"})
 PUBLIC_ENDPOINTS = frozenset(
     {"static", "dashboard.static", "dashboard.auth.login", "dashboard.auth.language", "root"}
 )
