@@ -102,7 +102,21 @@ def test_a_sent_broadcast_carries_short_links_and_counts_clicks_per_language(
     assert found.by(results.CLICKED, "reason") == {"1": 3}
     assert found.links == {"1": URL}
     assert (clicked, not_clicked, spanish_not_clicked) == (3, 2, 1)
-    assert ids  # every contact was created
+    with app.app_context():
+        runner = app.test_cli_runner()
+        saved = runner.invoke(
+            args=["audiences", "save", "clickers", "--clicked", str(broadcast_id)]
+        )
+        others = runner.invoke(
+            args=["audiences", "save", "others", "--not-clicked", str(broadcast_id)]
+        )
+    assert "audience 'clickers': 3 contacts" in saved.output
+    assert "audience 'others': 2 contacts" in others.output
+    with db.session() as session:
+        who = audiences.page(session, Filters(clicked=broadcast_id), ("sms",), utcnow())
+    assert sorted(contact for contact, _channel in who) == sorted(
+        ids[w] for w in ("es1", "es2", "en1")
+    )
 
 
 def test_the_results_page_and_csv_show_unique_clicks_per_link(
