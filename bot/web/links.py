@@ -86,14 +86,16 @@ class ClickBuffer:
     """Clicks waiting to be written: a thread writes them every FLUSH_S, in one statement.
 
     The redirect never waits for the database (it only needs the link's URL, cached).
-    A process that stops writes what it holds (atexit); one killed loses at most the
-    last FLUSH_S of clicks. A database problem loses those clicks, never a redirect.
+    A process that stops writes what it holds (gunicorn's worker_exit hook in
+    gunicorn.conf.py, else atexit); one killed loses at most the last FLUSH_S of
+    clicks. A database problem loses those clicks, never a redirect.
     """
 
     def __init__(self, db: Database, interval: float | None = FLUSH_S) -> None:
         self.db = db
         self.interval = interval  # None: only `flush` writes (tests)
-        self.lock = threading.Lock()
+        self.lock = threading.Lock()  # the list
+        self.writing = threading.Lock()  # one write at a time: a last flush waits for the writer
         self.waiting: list[tuple[int, int, dt.datetime]] = []
         self.writer: threading.Thread | None = None
         atexit.register(self.flush)
@@ -111,16 +113,17 @@ class ClickBuffer:
             self.flush()
 
     def flush(self) -> None:
-        """Write every waiting click now."""
-        with self.lock:
-            found, self.waiting = self.waiting, []
-        if not found:
-            return
-        try:
-            with self.db.session() as session:
-                clicks.record(session, found)
-        except SQLAlchemyError:
-            log.exception("links: %d clicks were not recorded", len(found))
+        """Write every waiting click now (after the writer's write, if one is under way)."""
+        with self.writing:
+            with self.lock:
+                found, self.waiting = self.waiting, []
+            if not found:
+                return
+            try:
+                with self.db.session() as session:
+                    clicks.record(session, found)
+            except SQLAlchemyError:
+                log.exception("links: %d clicks were not recorded", len(found))
 
 
 def _page(texts: tuple[str, str], status: int) -> Response:
