@@ -20,3 +20,11 @@ def on_starting(server: Any) -> None:
         from_environ()
     except ConfigError as error:
         exit_on_config_error(error)
+
+
+def worker_exit(server: Any, worker: Any) -> None:
+    """A worker that stops writes the tracked links' clicks it still holds (bot.web.links)."""
+    extensions = getattr(getattr(worker, "wsgi", None), "extensions", None) or {}
+    redirects = extensions.get("puente.links")
+    if redirects is not None:
+        redirects.clicks.flush()

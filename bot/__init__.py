@@ -40,7 +40,20 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.register_blueprint(simulator.bp)  # signs requests: development only
     dashboard.init_app(app)  # sign-in on every other page, CSRF on every form
     cli.init_app(app)
+    _mount_links(app)
     return app
+
+
+def _mount_links(app: Flask) -> None:
+    """/l/<code>: broadcasts' tracked links, a plain WSGI app in front of Flask (no sign-in,
+    no session: bot.web.links says why)."""
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+    from bot.web import links
+
+    redirects = links.Redirects(app.extensions["puente.db"], app.config)
+    app.extensions["puente.links"] = redirects  # its clicks: tests flush them
+    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {links.MOUNT: redirects})  # type: ignore[method-assign]
 
 
 def _mount_local_outbox(app: Flask) -> None:

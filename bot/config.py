@@ -34,6 +34,7 @@ _PATTERNS = {
     "TWILIO_SMS_FROM": r"\+[1-9]\d{6,14}",
     "TWILIO_WHATSAPP_FROM": r"whatsapp:\+[1-9]\d{6,14}",
     "PUBLIC_URL": r"https?://[^\s/]+(/[^\s]*)?",
+    "LINK_DOMAIN": r"https?://[^\s/]+(/[^\s]*)?",
     "DATABASE_URL": r"(sqlite|postgresql)(\+\w+)?://.*",
     "REDIS_URL": r"rediss?://.*",
 }
@@ -51,6 +52,8 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "DATABASE_URL": env.get("DATABASE_URL", defaults.DEFAULT_DATABASE_URL),
         "REDIS_URL": env.get("REDIS_URL", ""),  # empty = embedded queue
         "PUBLIC_URL": env.get("PUBLIC_URL", defaults.DEFAULT_PUBLIC_URL).rstrip("/"),
+        # Tracked links' own domain (https://go.example.org); empty: PUBLIC_URL's.
+        "LINK_DOMAIN": env.get("LINK_DOMAIN", "").rstrip("/"),
         "SECRET_KEY": env.get("SECRET_KEY", defaults.DEFAULT_DEV_SECRET_KEY),
         "TWILIO_ACCOUNT_SID": env.get("TWILIO_ACCOUNT_SID", defaults.DEFAULT_DEV_ACCOUNT_SID),
         "TWILIO_AUTH_TOKEN": env.get("TWILIO_AUTH_TOKEN", defaults.DEFAULT_DEV_AUTH_TOKEN),

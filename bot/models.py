@@ -4,6 +4,7 @@ from bot.accounts.models import AuditEntry, LoginThrottle, PartnerRole, User
 from bot.broadcasts.models import Audience, Broadcast, Delivery, Event, Reminder, Rsvp
 from bot.contacts.models import Address, ConsentEvent, Contact, ContactTag, FlowSession
 from bot.db import Base
+from bot.links.models import BroadcastLink, LinkClick
 from bot.msgs.models import EarlyCallback, Message, WhatsAppContent
 from bot.partners.models import Membership, Organization, OrganizationKeyword
 from bot.partners.referrals import ReferralVisit
@@ -40,4 +41,6 @@ __all__ = [
     "Poll",
     "PollAnswer",
     "WhatsAppContent",
+    "BroadcastLink",
+    "LinkClick",
 ]

@@ -1,7 +1,8 @@
 """Audiences: which contacts a broadcast goes to, and on which channel.
 
 Filters narrow the contacts (language, tags, channel, country, state/region,
-join date, last activity, an event's RSVPs, none of some broadcasts' recipients).
+join date, last activity, an event's RSVPs, none of some broadcasts' recipients, who
+clicked a broadcast's links).
 Whatever the filters say, only subscribed contacts are in an audience: active and opted in
 (``consent.is_subscribed``); the opted-out, the invalid and those with no
 opt-in on record are counted in the preview and never receive a broadcast.
@@ -24,8 +25,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, case, exists, false, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from bot.broadcasts.models import RSVP_MAYBE, RSVP_YES, Audience, Delivery, Rsvp
+from bot.broadcasts.models import DELIVERY_SENT, RSVP_MAYBE, RSVP_YES, Audience, Delivery, Rsvp
 from bot.contacts.models import CHANNELS, STATUS_ACTIVE, Address, Contact, ContactTag
+from bot.links.models import BroadcastLink, LinkClick
 from bot.partners.models import MEMBER, Membership
 
 STREAM_PAGE = 2000  # contacts read per query when streaming an audience
@@ -50,6 +52,8 @@ class Filters:
     partners: tuple[int, ...] = ()  # members of any of these partners (organization ids)
     # Not any contact these broadcasts were addressed to (a winner: not its A/B test's group).
     exclude_broadcasts: tuple[int, ...] = ()
+    clicked: int | None = None  # clicked a link in this broadcast
+    not_clicked: int | None = None  # was sent this broadcast and clicked none of its links
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def scoped(self, organization_id: int | None) -> Filters:
@@ -141,7 +145,30 @@ def matching(filters: Filters, after_id: int = 0) -> list[ColumnElement[bool]]:
                 Rsvp.answer.in_((RSVP_YES, RSVP_MAYBE)),
             )
         )
+    return clauses + _clicks(filters)
+
+
+def _clicks(filters: Filters) -> list[ColumnElement[bool]]:
+    """Who clicked a link of a broadcast (their first click is kept), or who did not."""
+    clauses = []
+    if filters.clicked is not None:
+        clauses.append(_clicked(filters.clicked))
+    if filters.not_clicked is not None:
+        sent = exists().where(
+            Delivery.contact_id == Contact.id,
+            Delivery.broadcast_id == filters.not_clicked,
+            Delivery.status == DELIVERY_SENT,
+        )
+        clauses += [sent, ~_clicked(filters.not_clicked)]
     return clauses
+
+
+def _clicked(broadcast_id: int) -> ColumnElement[bool]:
+    return exists().where(
+        LinkClick.contact_id == Contact.id,
+        LinkClick.link_id == BroadcastLink.id,
+        BroadcastLink.broadcast_id == broadcast_id,
+    )
 
 
 def _dates(filters: Filters) -> list[ColumnElement[bool]]:

@@ -42,6 +42,7 @@ from bot.channels.twilio import MAX_MEDIA
 from bot.contacts.models import CHANNEL_SMS, CHANNEL_WHATSAPP, CHANNELS
 from bot.exceptions import PuenteError
 from bot.i18n import LANGUAGES
+from bot.links import clicks, codes
 from bot.msgs.models import Message
 from bot.partners.models import Organization
 from bot.text import SegmentInfo, sms_segments
@@ -66,6 +67,7 @@ class Preview:
     # An A/B test: variant B's segments per language, and about how many get each part.
     variant_segments: dict[str, SegmentInfo] = field(default_factory=dict)
     split: dict[str, int] = field(default_factory=dict)  # "A", "B", "rest" -> contacts (about)
+    untracked_links: list[str] = field(default_factory=list)  # not http(s): sent as written
 
 
 def sms_segments_of(text: str) -> SegmentInfo:
@@ -111,6 +113,7 @@ def create(
     variant_texts: Mapping[str, str] | None = None,
     test_share: int = variants.FULL_SHARE,
     seed: int | None = None,
+    track_links: bool = True,
     now: dt.datetime,
 ) -> Broadcast:
     """A draft broadcast; raises BroadcastError when something is missing or wrong.
@@ -121,6 +124,8 @@ def create(
     ``variant_texts``: an A/B test (bot.broadcasts.variants): ``texts`` is A, these
     are B, tested on ``test_share`` percent of the audience with a split from
     ``seed`` (a new one when None); the rest waits for the winner.
+    ``track_links``: its http(s) URLs are stored and become per-recipient short
+    links when it is sent (bot.links); False sends them as written.
     """
     texts = _stripped(texts)
     _check(texts, default_language, channels, media_urls, content_sid, content_variables)
@@ -150,6 +155,7 @@ def create(
         petition_id=petition_id,
         expires_at=expires_at,
         reminder_id=reminder_id,
+        track_links=track_links,
         created_at=now,
         variant_texts=b_texts or None,
         test_share=test_share if b_texts else None,
@@ -157,6 +163,8 @@ def create(
     )
     session.add(broadcast)
     session.flush()
+    if track_links:  # B's links too: a URL only B has is tracked like A's
+        clicks.store(session, broadcast.id, [*texts.values(), *b_texts.values()])
     return broadcast
 
 
@@ -221,17 +229,17 @@ def preview(
     broadcast = get(session, broadcast_id)
     counts = audiences.breakdown(session, filters_of(broadcast), broadcast.channels, now)
     languages = sorted(set(broadcast.texts) | set(counts.by_language))
-    segments = {lang: sms_segments_of(text_for(broadcast, lang)) for lang in languages}
+    segments = segments_of(broadcast, languages, config)
     result = Preview(counts, segments)
+    result.untracked_links = codes.untracked_urls(
+        [*broadcast.texts.values(), *(broadcast.variant_texts or {}).values()]
+    )
     # Each variant's share of the audience: 1 without a test.
     shares = {variants.VARIANT_A: 1.0}
     if is_ab_test(broadcast):
         half = (broadcast.test_share or variants.FULL_SHARE) / 200
         shares = {variants.VARIANT_A: half, variants.VARIANT_B: half}
-        result.variant_segments = {
-            lang: sms_segments_of(text_for(broadcast, lang, variants.VARIANT_B))
-            for lang in languages
-        }
+        result.variant_segments = segments_of(broadcast, languages, config, variants.VARIANT_B)
         result.split = _split(counts.total, broadcast.test_share or variants.FULL_SHARE)
     for language, channel, country, in_window, count in counts.groups:
         for variant, share in shares.items():
@@ -255,6 +263,22 @@ def _split(total: int, share: int) -> dict[str, int]:
     tested = round(total * share / 100)
     a = tested // 2
     return {variants.VARIANT_A: a, variants.VARIANT_B: tested - a, "rest": total - tested}
+
+
+def segments_of(
+    broadcast: Broadcast,
+    languages: Sequence[str],
+    config: Mapping[str, Any],
+    variant: str | None = None,
+) -> dict[str, SegmentInfo]:
+    """Segments of the SMS each language gets, as sent: its tracked links shortened and
+    without WhatsApp's formatting marks."""
+    base = clicks.base_of(config)
+    out = {}
+    for lang in languages:
+        text = text_for(broadcast, lang, variant)
+        out[lang] = sms_segments_of(codes.shortened(text, base) if broadcast.track_links else text)
+    return out
 
 
 def _cost(
@@ -290,6 +314,10 @@ def _warnings(broadcast: Broadcast, result: Preview) -> list[str]:
         warnings.append(
             f"{result.whatsapp_template} WhatsApp contacts are outside the 24-hour window: "
             "they get the template whatever their variant"
+        )
+    if result.untracked_links:
+        warnings.append(
+            f"not http(s), sent as written and not tracked: {', '.join(result.untracked_links)}"
         )
     if result.whatsapp_skipped:
         warnings.append(

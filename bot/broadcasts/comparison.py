@@ -24,7 +24,7 @@ MIN_EXPECTED = 5  # expected successes and failures per variant (the normal appr
 FIGURE_NAMES = {
     "replied": N_("replies"),
     "signed": N_("signatures"),
-    "clicks": N_("clicks"),
+    "clicked_any": N_("clicks"),  # contacts who clicked any of its links
 }
 NOT_ENOUGH = N_("Not enough data yet to tell whether the difference in {figure} is chance.")
 LARGER_THAN_CHANCE = N_("The difference in {figure} is larger than chance would explain ({p}).")

@@ -10,7 +10,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.db import Base, UTCDateTime, utcnow
@@ -90,6 +100,8 @@ class Broadcast(Base):
     default_language: Mapped[str] = mapped_column(String(8))
     channels: Mapped[list[str]] = mapped_column(JSON)  # in order of preference
     media_urls: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Its http(s) URLs become per-recipient short links (bot.links); off: sent as written.
+    track_links: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     content_sid: Mapped[str | None] = mapped_column(String(64))  # WhatsApp template
     content_variables: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     flow_id: Mapped[str | None] = mapped_column(String(64))  # replies go to this flow

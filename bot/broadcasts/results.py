@@ -1,6 +1,6 @@
 """What one broadcast achieved: its results, split by language, channel and partner.
 
-Three GROUP BY queries at most, whatever the audience's size:
+Four GROUP BY queries at most, whatever the audience's size:
 
 1. the deliveries with their messages' statuses: sent (Twilio accepted it),
    delivered, failed by reason (the error code's meaning, from
@@ -9,7 +9,10 @@ Three GROUP BY queries at most, whatever the audience's size:
    replied (an inbound message), opted out (attributed to the last broadcast
    they were sent before opting out, so a later broadcast takes it), signed the
    petition the broadcast carries;
-3. RSVPs (only for an RSVP flow's broadcast or an event's reminder).
+3. RSVPs (only for an RSVP flow's broadcast or an event's reminder);
+4. unique clicks per tracked link (``bot.links``: each person's first click;
+   only for a broadcast whose links are tracked). The reason is the link's
+   position in the texts ("1" is the first URL); ``Results.links`` has its URL.
 
 Every count is of distinct contacts. The language is the one the contact was
 sent (theirs when the broadcast has a text in it, else the broadcast's
@@ -18,8 +21,8 @@ the contact (``Contact.joined_via_id``; None: the coalition directly); the
 variant is the delivery's, in an A/B test ("A" or "B"; None otherwise), and
 ``comparison`` sets the two side by side.
 
-Clicks and poll answers are not tracked yet: ``NOT_TRACKED`` names them so the
-pages can say so, and no number is made up for them.
+Poll answers are not in these results yet (``bot.polls.tally`` has them):
+``NOT_TRACKED`` names them so the pages can say so, and no number is made up.
 """
 
 from __future__ import annotations
@@ -61,6 +64,8 @@ from bot.broadcasts.models import (
 from bot.broadcasts.variants import VARIANT_A, VARIANT_B
 from bot.channels.errors import classify_error
 from bot.contacts.models import CONSENT_OPT_OUT, ConsentEvent, Contact
+from bot.links import clicks, codes
+from bot.links.models import BroadcastLink, LinkClick
 from bot.msgs.models import DIRECTION_IN, Message
 from bot.petitions.models import Signature
 
@@ -75,9 +80,12 @@ REPLIED = "replied"
 OPTED_OUT = "opted_out"
 SIGNED = "signed"
 RSVPS = "rsvps"
-FIGURES = (SENT, DELIVERED, FAILED, SKIPPED, REPLIED, OPTED_OUT, SIGNED, RSVPS)
-# Built later (tracked links, polls): shown as "not tracked yet", never as a number.
-NOT_TRACKED = ("clicks", "poll_answers")
+CLICKED = "clicked"  # unique clicks, per link (the reason: the link's position)
+# An A/B test's: the contacts who clicked any of its links (not a figure of its own page).
+CLICKED_ANY = "clicked_any"
+FIGURES = (SENT, DELIVERED, FAILED, SKIPPED, REPLIED, OPTED_OUT, SIGNED, RSVPS, CLICKED)
+# Not in these results (polls: bot.polls.tally): shown as "not tracked yet", never a number.
+NOT_TRACKED = ("poll_answers",)
 
 DELIVERED_STATUSES = ("delivered", "read")
 FAILED_STATUSES = ("failed", "undelivered")
@@ -123,6 +131,7 @@ class Results:
     rows: tuple[Row, ...]
     tracked: tuple[str, ...]  # the figures that apply to this broadcast
     ab_test: bool = False  # its audience is split between variants A and B
+    links: dict[str, str] = field(default_factory=dict)  # clicked's reason (position) -> URL
     _index: dict[str, list[Row]] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -179,7 +188,15 @@ def results(session: Session, broadcast_id: int) -> Results:
         tracked.append(RSVPS)
         found += _rsvps(session, item, base, split, sent)
     ab_test = bool(item.variant_texts) and item.split_seed is not None
-    return Results(broadcast_id, _sent_language(item, found), tuple(tracked), ab_test)
+    links = {}
+    texts = [*item.texts.values(), *(item.variant_texts or {}).values()]
+    if item.track_links and codes.tracked_urls(texts):  # no query if there is no link
+        links = {str(link.position): link.url for link in clicks.links_of(session, item.id)}
+        tracked.append(CLICKED)
+        found += _clicks(session, base, split)
+        if ab_test:
+            found += _clicked_any(session, base, split)
+    return Results(broadcast_id, _sent_language(item, found), tuple(tracked), ab_test, links)
 
 
 def _sent_language(item: Broadcast, found: list[Row]) -> tuple[Row, ...]:
@@ -311,6 +328,46 @@ def _rsvps(session: Session, item: Broadcast, base, split, sent) -> Iterable[Row
     ]
 
 
+def _clicks(session: Session, base, split) -> Iterable[Row]:  # type: ignore[no-untyped-def]
+    """Query 4: the recipients who clicked each link (their first click), per link."""
+    query = (
+        base.add_columns(
+            *split, BroadcastLink.position, func.count(LinkClick.contact_id.distinct())
+        )
+        .join(BroadcastLink, BroadcastLink.broadcast_id == Delivery.broadcast_id)
+        .join(
+            LinkClick,
+            and_(
+                LinkClick.link_id == BroadcastLink.id, LinkClick.contact_id == Delivery.contact_id
+            ),
+        )
+        .group_by(*split, BroadcastLink.position)
+    )
+    return [
+        Row(CLICKED, str(position), lang, channel, partner, count, variant)
+        for lang, channel, partner, variant, position, count in session.execute(query)
+    ]
+
+
+def _clicked_any(session: Session, base, split) -> Iterable[Row]:  # type: ignore[no-untyped-def]
+    """Query 5, for an A/B test: the recipients who clicked any of its links."""
+    query = (
+        base.add_columns(*split, func.count(LinkClick.contact_id.distinct()))
+        .join(BroadcastLink, BroadcastLink.broadcast_id == Delivery.broadcast_id)
+        .join(
+            LinkClick,
+            and_(
+                LinkClick.link_id == BroadcastLink.id, LinkClick.contact_id == Delivery.contact_id
+            ),
+        )
+        .group_by(*split)
+    )
+    return [
+        Row(CLICKED_ANY, None, lang, channel, partner, count, variant)
+        for lang, channel, partner, variant, count in session.execute(query)
+    ]
+
+
 def has_variants(found: Results) -> bool:
     """Whether the results are an A/B test's (their rows carry a variant)."""
     return found.ab_test or any(r.variant for r in found.rows)
@@ -341,17 +398,18 @@ def csv_rows(found: Results, partner_slugs: dict[int, str]) -> list[tuple[Any, .
     return out
 
 
-# The figures an A/B comparison sets side by side (clicks: one more, once links are tracked).
-COMPARED = (REPLIED, SIGNED)
+# The figures an A/B comparison sets side by side (each when the broadcast tracks it).
+COMPARED = (REPLIED, CLICKED_ANY, SIGNED)
 
 
 def comparison(found: Results) -> Comparison:
-    """Variant A against variant B: of the contacts each was sent, how many replied and
-    (with a petition) signed; see ``bot.broadcasts.comparison``."""
+    """Variant A against variant B: of the contacts each was sent, how many replied,
+    clicked (with tracked links) and signed (with a petition); see
+    ``bot.broadcasts.comparison``."""
     sent = found.by(SENT, "variant")
     counts = {}
     for figure in COMPARED:
-        if figure in found.tracked:
+        if figure in found.tracked or (figure == CLICKED_ANY and CLICKED in found.tracked):
             done = found.by(figure, "variant")
             counts[figure] = (done.get(VARIANT_A, 0), done.get(VARIANT_B, 0))
     return compare((sent.get(VARIANT_A, 0), sent.get(VARIANT_B, 0)), counts)

@@ -143,6 +143,13 @@ def filter_options(command: Any) -> Any:
         click.option("--active-after"),
         click.option("--active-before"),
         click.option("--event", "event_id", type=int, help="RSVP'd yes to this event."),
+        click.option("--clicked", type=int, help="Clicked a link in this broadcast (its id)."),
+        click.option(
+            "--not-clicked",
+            "not_clicked",
+            type=int,
+            help="Was sent this broadcast (its id) and clicked none of its links.",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -209,6 +216,8 @@ broadcast_group = click.Group("broadcast", help="Create, preview and send broadc
               help="Percent of the audience tested, half A, half B; the rest waits for "
                    "the winner (send-winner).")  # fmt: skip
 @click.option("--seed", type=int, help="The split's seed (default: a new one), to reproduce it.")
+@click.option("--no-track-links", "no_track_links", is_flag=True,
+              help="Send links as written: no per-person short links or clicks.")  # fmt: skip
 @filter_options
 def broadcast_create(name: str, text_es: str | None, text_en: str | None, **kw: Any) -> None:
     """Create a draft broadcast and show its preview.
@@ -222,6 +231,7 @@ def broadcast_create(name: str, text_es: str | None, text_en: str | None, **kw: 
     audience_name = kw.pop("audience_name")
     partner_slug, to_partners = kw.pop("partner"), kw.pop("to_partners")
     petition_slug, poll_spec = kw.pop("petition_slug"), kw.pop("poll_spec")
+    track_links = not kw.pop("no_track_links")
     options = {k: kw.pop(k) for k in list(kw) if k not in _CREATE_KEYS}
     variables = dict(v.split("=", 1) for v in kw.pop("variables"))
     now = utcnow()
@@ -254,6 +264,7 @@ def broadcast_create(name: str, text_es: str | None, text_en: str | None, **kw: 
                 variant_texts=variant_texts,
                 test_share=test_share,
                 seed=seed,
+                track_links=track_links,
                 now=now,
             )
             if choices is not None:
@@ -501,8 +512,8 @@ def broadcast_poll(broadcast_id: int) -> None:
               show_default=True, help="The language of an A/B test's verdicts.")  # fmt: skip
 def broadcast_results(broadcast_id: int, as_csv: bool, shown_in: str) -> None:
     """What it achieved: sent, delivered, failed and skipped by reason, replies, opt-outs,
-    signatures and RSVPs within 72 h, by language, channel and partner (and variant, with
-    an A/B test's comparison)."""
+    signatures and RSVPs within 72 h, unique clicks per link, by language, channel and
+    partner (and variant, with an A/B test's comparison)."""
     import csv
     import io
 
@@ -526,9 +537,10 @@ def broadcast_results(broadcast_id: int, as_csv: bool, shown_in: str) -> None:
     click.echo(f"broadcast {broadcast_id}: results (replies, opt-outs, actions within 72 h)")
     for figure in found.tracked:
         click.echo(f"  {figure}: {found.total(figure)}")
-        if figure in (results.FAILED, results.SKIPPED, results.RSVPS):
+        if figure in (results.FAILED, results.SKIPPED, results.RSVPS, results.CLICKED):
             for reason, count in sorted(found.by(figure, "reason").items()):
-                click.echo(f"    {reason}: {count}")
+                what = f"{reason} {found.links.get(reason, '')}".strip()
+                click.echo(f"    {what}: {count}")
         for dimension, name in (("language", "language"), ("channel", "channel"),
                                 ("partner_id", "partner"), ("variant", "variant")):  # fmt: skip
             split = {k: n for k, n in found.by(figure, dimension).items() if k is not None}

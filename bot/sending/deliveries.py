@@ -69,6 +69,7 @@ from bot.contacts.models import (
     recipients,
 )
 from bot.db import update_by_id, utcnow
+from bot.links import clicks, codes
 from bot.msgs import sending
 from bot.msgs.models import STATUS_BLOCKED, STATUS_PENDING
 from bot.msgs.sending import STATUS_SKIPPED_WINDOW, Draft, Outcome, in_whatsapp_window
@@ -103,6 +104,7 @@ class Plan:
     sender: twilio.Sender | None = None  # a partner's own number or service, else the runtime's
     flow_answers: Mapping[str, Any] = field(default_factory=dict)  # the petition, the poll
     variant_texts: Mapping[str, str] = field(default_factory=dict)  # an A/B test's B
+    links: codes.Tracker = field(default_factory=codes.untracked)  # per-recipient short links
 
     def text(self, language: str, variant: str | None = None) -> str:
         """The text in the language (else the default one), of variant B when asked."""
@@ -203,6 +205,7 @@ def load_plan(runtime: Runtime, broadcast_id: int) -> Plan | None:
             _partner_sender(session, runtime.sender, broadcast.organization_id),
             _flow_answers(session, broadcast),
             dict(broadcast.variant_texts or {}),
+            clicks.tracker(session, broadcast.id, broadcast.track_links, runtime.config),
         )
 
 
@@ -306,7 +309,7 @@ def weight_of(draft: Draft) -> int:
     """Throttle slots a send takes: its SMS segments (Twilio counts each), 1 on WhatsApp."""
     if draft.channel != CHANNEL_SMS or not draft.body:
         return 1
-    return _segments(draft.body)
+    return _segments(codes.masked(draft.body))  # one count for all of a text's short links
 
 
 @functools.lru_cache(maxsize=1024)
@@ -503,7 +506,7 @@ def draft_for(plan: Plan, item: SendableDelivery) -> Draft:
             content_variables=variables,
             extra=extra,
         )
-    body = body_for(plan, item.contact, item.variant)
+    body = plan.links.rewrite(body_for(plan, item.contact, item.variant), item.contact.id)
     return Draft(item.contact.id, item.channel, body, plan.media_urls, extra=extra)
 
 

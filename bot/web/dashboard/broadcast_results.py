@@ -32,6 +32,7 @@ FIGURES = {
     results.OPTED_OUT: N_("Opted out within 72 hours"),
     results.SIGNED: N_("Signed the petition within 72 hours"),
     results.RSVPS: N_("RSVPs within 72 hours"),
+    results.CLICKED: N_("Unique clicks per link"),
 }
 REASONS = {
     results.FAILED: {
@@ -53,8 +54,9 @@ REASONS = {
         "canceled": N_("Canceled"),
     },
     results.RSVPS: {"yes": N_("Yes"), "no": N_("No"), "maybe": N_("Maybe")},
+    results.CLICKED: {},  # one line per link, titled by its URL
 }
-NOT_TRACKED = {"clicks": N_("Unique clicks per link"), "poll_answers": N_("Poll answers")}
+NOT_TRACKED = {"poll_answers": N_("Poll answers")}
 CHART_FIGURES = (results.SENT, results.DELIVERED, results.REPLIED, results.OPTED_OUT)
 COALITION = "coalition"  # the partner column's value for the coalition directly
 
@@ -129,8 +131,10 @@ def page(session: Session, item: Broadcast) -> dict[str, Any]:
         lines.append(_line(found, figure, None, _(FIGURES[figure]), columns))
         if figure in REASONS:
             names = REASONS[figure]
-            for reason in sorted(found.by(figure, "reason"), key=str):
+            for reason in sorted(found.by(figure, "reason"), key=_reason_order):
                 title = _(names[reason]) if reason in names else str(reason)
+                if figure == results.CLICKED:  # the reason is the link's position
+                    title = found.links.get(reason, str(reason))
                 lines.append(_line(found, figure, reason, title, columns))
     return {
         "item": item,
@@ -185,6 +189,12 @@ def _ab_test(session: Session, item: Broadcast, found: results.Results) -> dict[
         "winner_sendable": sendable,
         "rest_waiting": waiting,
     }
+
+
+def _reason_order(reason: object) -> tuple[int, str]:
+    """Links by their position (2 before 10); other reasons by name."""
+    text = str(reason)
+    return (int(text), "") if text.isdigit() else (0, text)
 
 
 def _line(

@@ -23,7 +23,7 @@ from flask import (
     request,
     url_for,
 )
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from bot.accounts.roles import EDIT, SEND
@@ -45,6 +45,8 @@ from bot.contacts.models import CHANNEL_SMS, CHANNEL_WHATSAPP, Contact, ContactT
 from bot.db import get_db, get_session, utcnow
 from bot.flows.loader import read_flows
 from bot.i18n import LANGUAGES, N_
+from bot.links import clicks, codes
+from bot.links.models import BroadcastLink
 from bot.msgs.sending import send_to_contact, sender_from_config
 from bot.partners import organizations
 from bot.polls import polls
@@ -120,6 +122,8 @@ def filters_from(form: Any, session: Session) -> Filters:
         joined_before=_day(form.get("joined_before"), end=True),
         event_id=event_id or None,
         partners=_partners_from(form, session),
+        clicked=_owned_broadcast(session, form.get("clicked", type=int)),
+        not_clicked=_owned_broadcast(session, form.get("not_clicked", type=int)),
     ).scoped(acting)
 
 
@@ -130,6 +134,14 @@ def saved_audience(session: Session, name: str) -> Audience | None:
     return session.scalar(
         select(Audience).where(Audience.name == name, scope.owned_clause(Audience.organization_id))
     )
+
+
+def _owned_broadcast(session: Session, broadcast_id: int | None) -> int | None:
+    """The broadcast id, if the scope owns that broadcast (a filter on another's is ignored)."""
+    if not broadcast_id:
+        return None
+    owned = (Broadcast.id == broadcast_id) & scope.owned_clause(Broadcast.organization_id)
+    return session.scalar(select(Broadcast.id).where(owned))
 
 
 def _owned_event(event_id: int) -> Any:
@@ -182,6 +194,17 @@ def _choices(session: Session) -> dict[str, Any]:
     )
     saved = select(Audience).where(scope.owned_clause(Audience.organization_id))
     events = select(Event).where(scope.owned_clause(Event.organization_id))
+    with_links = (
+        select(Broadcast)
+        .where(
+            scope.owned_clause(Broadcast.organization_id),
+            Broadcast.track_links,
+            Broadcast.started_at.is_not(None),
+            exists().where(BroadcastLink.broadcast_id == Broadcast.id),
+        )
+        .order_by(Broadcast.id.desc())
+        .limit(20)
+    )
     coalition = scope.current().sees_everything
     return {
         "tags": list(session.scalars(tags)),
@@ -189,8 +212,11 @@ def _choices(session: Session) -> dict[str, Any]:
         "audiences": list(session.scalars(saved.order_by(Audience.name))),
         "events": list(session.scalars(events.order_by(Event.starts_at.desc()).limit(20))),
         "partners": organizations.partners(session) if coalition else [],
+        "link_broadcasts": list(session.scalars(with_links)),  # for clicked / did not click
         "flows": sorted(f.id for f in flowset if f.id != polls.FLOW_ID),  # a poll: its field
         "channel_choices": CHANNEL_LABELS,
+        # The counters count each http(s) link at the length of its short link.
+        "short_link_length": len(clicks.base_of(current_app.config)) + codes.CODE_LENGTH,
     }
 
 
@@ -284,6 +310,7 @@ def _as_form(source: Broadcast) -> dict[str, Any]:
         "content_sid": source.content_sid or "",
         "flow_id": source.flow_id or "",
         "poll": _poll_spec(source),
+        "links_as_written": not source.track_links,
     }
 
 
@@ -337,6 +364,7 @@ def create() -> Any:
             organization_id=scope.acting_organization(),
             variant_texts=b_texts,
             test_share=share_from(form),
+            track_links=not form.get("links_as_written"),
             now=utcnow(),
         )
         if choices:
@@ -398,11 +426,12 @@ def _compose_again(form: Any, texts: dict[str, str]) -> str:
         "test_share": form.get("test_share", variants.FULL_SHARE),
         "channel_order": form.get("channel_order", "whatsapp_first"),
         "filters": {key: form.getlist(key) for key in LIST_FILTERS}
-        | {"event_id": form.get("event_id", type=int)},
+        | {key: form.get(key, type=int) for key in ("event_id", "clicked", "not_clicked")},
         "media_url": form.get("media_url", ""),
         "content_sid": form.get("content_sid", ""),
         "flow_id": form.get("flow_id", ""),
         "poll": form.get("poll", ""),
+        "links_as_written": bool(form.get("links_as_written")),
     }
     return render_template(
         "dashboard/broadcasts/new.html",
@@ -452,11 +481,12 @@ def detail(broadcast_id: int) -> str:
         progress=progress,
         numbers=numbers(progress),
         live=is_live(item, progress),
-        segments={lang: broadcast.sms_segments_of(text) for lang, text in item.texts.items()},
-        variant_segments={
-            lang: broadcast.sms_segments_of(text)
-            for lang, text in (item.variant_texts or {}).items()
-        },
+        segments=broadcast.segments_of(item, list(item.texts), current_app.config),
+        variant_segments=broadcast.segments_of(
+            item, list(item.variant_texts or {}), current_app.config, "B"
+        )
+        if item.variant_texts
+        else {},
         poll=broadcast_poll.panel(session, item),
         winner_of=session.get(Broadcast, item.winner_of_id) if item.winner_of_id else None,
     )
@@ -481,6 +511,8 @@ def _warnings(item: Broadcast, preview: broadcast.Preview | None) -> list[str]:
         if lang not in item.texts and count:
             language = _(_LANGUAGE_NAMES.get(lang, lang))
             warnings.append(_(NO_TEXT_WARNING, count=count, language=language))
+    if preview.untracked_links:
+        warnings.append(_(UNTRACKED_WARNING, links=", ".join(preview.untracked_links)))
     if preview.whatsapp_skipped:
         warnings.append(_(WINDOW_WARNING, count=preview.whatsapp_skipped))
     if preview.split and preview.whatsapp_template:
@@ -499,6 +531,10 @@ NO_TEXT_WARNING = N_(
 TEMPLATE_IN_TEST_WARNING = N_(
     "WhatsApp contacts who have not written in 24 hours: {count}. They get the approved "
     "template whichever variant they are in, which makes the two variants look more alike."
+)
+UNTRACKED_WARNING = N_(
+    "These links do not start with http:// or https://: they are sent as written and their "
+    "clicks are not counted: {links}"
 )
 WINDOW_WARNING = N_(
     "WhatsApp contacts who have not written in 24 hours: {count}. "

@@ -2,7 +2,7 @@
 
 Collects every ``_("...")`` and ``N_("...")`` in the dashboard's Python and
 templates (and the account, partner, petition and poll errors it shows, an A/B test's
-verdicts, and the public join and petition pages' texts), then rewrites
+verdicts, and the public join, petition and unknown-link pages' texts), then rewrites
 messages/<lang>/LC_MESSAGES/dashboard.po keeping the translations already
 there. New Spanish entries are left empty, and tests/test_catalogs.py fails
 until someone translates them. A development tool: the app never runs it.
@@ -32,6 +32,7 @@ SOURCES = (
     (BOT / "polls", [("polls.py", "python")]),  # why a poll is refused
     (BOT / "broadcasts", [("comparison.py", "python")]),  # an A/B test's verdicts
     (BOT / "web", [("petition_page.py", "python")]),  # a petition's public count page
+    (BOT / "web", [("links.py", "python")]),  # a tracked link's page for an unknown code
     (BOT / "web" / "templates" / "dashboard", [("**.html", "jinja2.ext:babel_extract")]),
     (BOT / "web" / "templates" / "referral", [("**.html", "jinja2.ext:babel_extract")]),
     (BOT / "web" / "templates" / "petition_page", [("**.html", "jinja2.ext:babel_extract")]),

@@ -2,7 +2,9 @@
 // counted on the text SMS gets, without WhatsApp's *bold* and _italic_ marks
 // (formatting.js, loaded before this file; bot.broadcasts.broadcast.sms_segments_of).
 // A <textarea data-segments="ID"> updates the element #ID as the organizer types.
-// Translated texts come from that element's data-* attributes.
+// Translated texts come from that element's data-* attributes. With data-link-length,
+// each http(s) link counts as a short link of that length (bot/links/codes.py), unless
+// the box #links_as_written is ticked.
 "use strict";
 (function () {
   const BASIC = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?" +
@@ -38,13 +40,21 @@
     return { encoding, characters: parts.length, units: sizes.reduce((a, b) => a + b, 0),
              segments: countSegments(sizes, ...LIMITS[encoding]), ucs2Chars: ucs2 };
   }
+  // A link and its end as bot/links/codes.py finds them (trailing punctuation stays out).
+  const LINK = /(?<![\w@.])https?:\/\/[^\s<>"]*[^\s<>".,;:!?'»”’*)\]}]/gi;
+  function asSent(area) {
+    const length = Number(area.dataset.linkLength || 0);
+    const asWritten = document.getElementById("links_as_written");
+    if (!length || (asWritten && asWritten.checked)) return area.value;
+    return area.value.replace(LINK, "x".repeat(length));
+  }
   function fill(template, values) {
     return template.replace(/\{(\w+)\}/g, (m, key) => (key in values ? values[key] : m));
   }
   function update(area) {
     const out = document.getElementById(area.dataset.segments);
     if (!out) return;
-    const info = smsSegments(window.PuenteFormatting.plain(area.value));
+    const info = smsSegments(window.PuenteFormatting.plain(asSent(area)));
     const d = out.dataset;
     const summary = fill(d.summary || "{segments} segments · {characters} characters · {encoding}", info);
     out.querySelector(".summary") ? (out.querySelector(".summary").textContent = summary) : (out.textContent = summary);
@@ -61,4 +71,9 @@
     area.addEventListener("input", () => update(area));
     update(area);
   });
+  const asWritten = document.getElementById("links_as_written");
+  if (asWritten) {
+    asWritten.addEventListener("change", () =>
+      document.querySelectorAll("textarea[data-segments]").forEach(update));
+  }
 })();
