@@ -237,7 +237,10 @@ def test_an_organizer_creates_an_event_with_reminders(sign_in, db):
 )
 def test_a_bad_event_form_is_refused(sign_in, db, fields):
     response = new_event(sign_in("organizer"), **fields)
-    assert response.headers["Location"].endswith("/dashboard/events/new")
+    assert response.status_code == 400  # the form again, with what was typed and why
+    assert 'name="name_es"' in response.get_data(as_text=True)
+    with db.session() as session:
+        assert session.scalars(select(events.Event)).all() == []
 
 
 def test_rsvps_are_shown_and_a_due_reminder_reaches_those_who_said_yes(sign_in, db, movement):
