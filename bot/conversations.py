@@ -43,7 +43,7 @@ from bot.partners.models import MEMBER, Membership
 from bot.petitions import petitions
 from bot.petitions.models import PETITION_OPEN, Petition
 from bot.polls import polls
-from bot.reports import Report
+from bot.reports.intake import new_report
 from bot.text import normalize
 
 log = logging.getLogger(__name__)
@@ -339,12 +339,12 @@ def apply_effects(
                     consent.opt_in(session, contact, now, source=f"flow:{flow_id}", **how)
             case engine.RecordReport(flow_id=flow_id, data=data):
                 session.add(
-                    Report(
+                    new_report(
                         contact_id=contact.id,
                         flow_id=flow_id,
-                        data=dict(data),
+                        data=data,
                         organization_id=report_desk(session, contact),
-                        created_at=now,
+                        now=now,
                     )
                 )
             case engine.SignPetition(flow_id=flow_id, petition=slug):

@@ -22,7 +22,7 @@ from bot.contacts.identity import find_by_phone
 from bot.contacts.models import Address, ConsentEvent, Contact, ContactTag
 from bot.db import Database, utcnow
 from bot.msgs.models import Message
-from bot.reports import Report
+from bot.reports.models import Report
 
 # Numbers that must never reach a masked role, in every way they could be written.
 US_PHONE = "+12135550123"

@@ -179,7 +179,7 @@ def test_an_archived_partners_keyword_no_longer_joins(client, db):
 
 
 def test_a_report_reaches_the_desk_of_the_partner_who_brought_them_while_a_member(client, db):
-    from bot.reports import Report
+    from bot.reports.models import Report
 
     frontera, _ = partners(db)
 

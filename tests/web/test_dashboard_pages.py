@@ -11,7 +11,7 @@ from bot.accounts.models import AuditEntry
 from bot.contacts.models import ConsentEvent, Contact
 from bot.db import utcnow
 from bot.msgs.models import Message
-from bot.reports import Report
+from bot.reports.models import Report
 from bot.web.dashboard import overview
 from bot.web.dashboard.charts import Series, bar_chart, line_chart, nice_ceiling
 from tests.factories import (

@@ -1,0 +1,53 @@
+"""A report as the report flow files it: its answers, and what the desk reads from them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from bot.reports import places
+from bot.reports.models import Report
+
+YES = ("yes", True)
+
+
+def new_report(
+    *,
+    contact_id: int | None,
+    flow_id: str,
+    data: Mapping[str, Any],
+    organization_id: int | None,
+    now: dt.datetime,
+    latitude: float | None = None,
+    longitude: float | None = None,
+) -> Report:
+    """The report row: category, urgency, anonymity and place read from the answers.
+
+    A reporter who chose anonymity is not linked to it (``contact_id`` stays NULL).
+    A pin wins over the text place; a pin abroad is kept and flagged.
+    """
+    anonymous = data.get("anonymous") in YES
+    place_text = data.get("where")
+    if latitude is not None and longitude is not None:
+        place = places.from_pin(latitude, longitude)
+    else:
+        place = places.from_text(place_text if isinstance(place_text, str) else None)
+    category = data.get("incident_type")
+    return Report(
+        contact_id=None if anonymous else contact_id,
+        flow_id=flow_id,
+        data=dict(data),
+        organization_id=organization_id,
+        category=str(category) if category else None,
+        urgent=data.get("urgent") in YES,
+        anonymous=anonymous,
+        place_text=place_text if isinstance(place_text, str) else None,
+        latitude=latitude,
+        longitude=longitude,
+        adm1=place.adm1,
+        adm2=place.adm2,
+        outside_area=place.outside_area,
+        created_at=now,
+        updated_at=now,
+    )
