@@ -133,10 +133,21 @@ def create_message(
         return message.id
 
 
-def create_report(db: Database, contact_id: int, **data: str) -> int:
-    """A report the contact filed through the report flow, with these answers."""
+def create_report(
+    db: Database, contact_id: int | None, *, columns: dict[str, Any] | None = None, **data: str
+) -> int:
+    """A report the contact filed through the report flow, with these answers.
+
+    ``columns`` sets the report's own fields (status, adm1, latitude…).
+    """
     with db.session() as session:
-        report = Report(contact_id=contact_id, flow_id="report", data=data, created_at=utcnow())
+        report = Report(
+            contact_id=contact_id,
+            flow_id="report",
+            data=data,
+            created_at=utcnow(),
+            **(columns or {}),
+        )
         session.add(report)
         session.flush()
         return report.id

@@ -4,7 +4,8 @@ new → triaged → verifying → verified / not verified / duplicate → publis
 A move the table does not allow is refused with the reason; the caller writes
 the audit line (every change of a report is in the audit log). Duties are
 split: whoever verified a report cannot also publish it, so every published
-report was seen by two people.
+report was seen by two people; and only a report its reporter agreed to share
+(the report flow asks) can be published.
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ def move(session: Session, report: Report, to: str, user_id: int, now: dt.dateti
         )
     if to == REPORT_PUBLISHED and report.verified_by_id == user_id:
         raise WorkflowError("You verified this report: someone else must publish it.")
+    if to == REPORT_PUBLISHED and (report.data or {}).get("may_share") not in ("yes", True):
+        raise WorkflowError("The reporter did not agree to share this report publicly.")
     if to == REPORT_VERIFIED:
         report.verified_by_id = user_id
     elif to == REPORT_VERIFYING and report.assignee_id is None:
