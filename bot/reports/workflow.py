@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from bot.accounts.models import User
 from bot.exceptions import PuenteError
+from bot.i18n import N_
 from bot.reports.models import (
     REPORT_ARCHIVED,
     REPORT_DUPLICATE,
@@ -42,6 +43,7 @@ MOVES: dict[str, tuple[str, ...]] = {
     REPORT_ARCHIVED: (REPORT_TRIAGED,),  # reopened
 }
 NOTE_MAX = 4000
+NO_SUCH_REPORT = N_("There is no other report #%(id)s.")
 
 
 class WorkflowError(PuenteError):
@@ -63,12 +65,12 @@ def move(session: Session, report: Report, to: str, user_id: int, now: dt.dateti
     before = report.status
     if to not in allowed_moves(report):
         raise WorkflowError(
-            "A report that is %(before)s cannot become %(after)s.", before=before, after=to
+            N_("A report that is %(before)s cannot become %(after)s."), before=before, after=to
         )
     if to == REPORT_PUBLISHED and report.verified_by_id == user_id:
-        raise WorkflowError("You verified this report: someone else must publish it.")
+        raise WorkflowError(N_("You verified this report: someone else must publish it."))
     if to == REPORT_PUBLISHED and (report.data or {}).get("may_share") not in ("yes", True):
-        raise WorkflowError("The reporter did not agree to share this report publicly.")
+        raise WorkflowError(N_("The reporter did not agree to share this report publicly."))
     if to == REPORT_VERIFIED:
         report.verified_by_id = user_id
     elif to == REPORT_VERIFYING and report.assignee_id is None:
@@ -86,15 +88,15 @@ def mark_duplicate(session: Session, report: Report, original_id: int, now: dt.d
     before = report.status
     if report.status in (REPORT_PUBLISHED, REPORT_ARCHIVED, REPORT_DUPLICATE):
         raise WorkflowError(
-            "A report that is %(before)s cannot become %(after)s.",
+            N_("A report that is %(before)s cannot become %(after)s."),
             before=before,
             after=REPORT_DUPLICATE,
         )
     original = session.get(Report, original_id)
     if original is None or original.id == report.id:
-        raise WorkflowError("There is no other report #%(id)s.", id=str(original_id))
+        raise WorkflowError(NO_SUCH_REPORT, id=str(original_id))
     if original.organization_id != report.organization_id:
-        raise WorkflowError("There is no other report #%(id)s.", id=str(original_id))
+        raise WorkflowError(NO_SUCH_REPORT, id=str(original_id))
     while original.duplicate_of_id is not None:  # link to the first report of the incident
         follow = session.get(Report, original.duplicate_of_id)
         if follow is None or follow.id == report.id:
@@ -110,7 +112,7 @@ def mark_duplicate(session: Session, report: Report, original_id: int, now: dt.d
 def assign(session: Session, report: Report, user_id: int | None, now: dt.datetime) -> None:
     """Give the report to a desk member (None: to nobody)."""
     if user_id is not None and session.get(User, user_id) is None:
-        raise WorkflowError("There is no such user.")
+        raise WorkflowError(N_("There is no such user."))
     report.assignee_id = user_id
     report.updated_at = now
 
@@ -121,9 +123,9 @@ def add_note(
     """Keep a desk member's note on the report."""
     body = body.strip()
     if not body:
-        raise WorkflowError("Write the note first.")
+        raise WorkflowError(N_("Write the note first."))
     if len(body) > NOTE_MAX:
-        raise WorkflowError("A note has at most %(max)s characters.", max=str(NOTE_MAX))
+        raise WorkflowError(N_("A note has at most %(max)s characters."), max=str(NOTE_MAX))
     note = ReportNote(report_id=report.id, user_id=user_id, body=body, created_at=now)
     session.add(note)
     report.updated_at = now

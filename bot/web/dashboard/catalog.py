@@ -30,6 +30,7 @@ SOURCES = (
     (BOT / "web", [("referral.py", "python")]),  # the public join page
     (BOT / "petitions", [("petitions.py", "python")]),  # why a petition is refused
     (BOT / "polls", [("polls.py", "python")]),  # why a poll is refused
+    (BOT / "reports", [("workflow.py", "python")]),  # why the desk refuses a move
     (BOT / "web", [("petition_page.py", "python")]),  # a petition's public count page
     (BOT / "web" / "templates" / "dashboard", [("**.html", "jinja2.ext:babel_extract")]),
     (BOT / "web" / "templates" / "referral", [("**.html", "jinja2.ext:babel_extract")]),

@@ -265,7 +265,7 @@ def duplicate(report_id: int) -> Response:
         original = session.get(Report, int(raw))
         try:
             if original is None or not scope.owns(original):
-                raise workflow.WorkflowError("There is no other report #%(id)s.", id=raw)
+                raise workflow.WorkflowError(workflow.NO_SUCH_REPORT, id=raw)
             before = workflow.mark_duplicate(session, report, int(raw), utcnow())
         except workflow.WorkflowError as error:
             session.rollback()
