@@ -238,9 +238,7 @@ def test_the_desk_triages_a_report_and_the_audit_log_keeps_it(sign_in, db, three
     )
     with db.session() as session:
         assert session.get(Report, report).status == "triaged"
-    assert "Retén militar" not in admin.get("/dashboard/reports/?status=new").get_data(
-        as_text=True
-    )
+    assert "Retén militar" not in admin.get("/dashboard/reports/?status=new").get_data(as_text=True)
     assert audit(db)[-1][:2] == ("report.status", f"report:{report}")
 
 
