@@ -141,13 +141,9 @@ def create_report(
     ``columns`` sets the report's own fields (status, adm1, latitude…).
     """
     with db.session() as session:
-        report = Report(
-            contact_id=contact_id,
-            flow_id="report",
-            data=data,
-            created_at=utcnow(),
-            **(columns or {}),
-        )
+        values = {"created_at": utcnow(), **(columns or {})}
+        answers = {"kind": "incident", "answers": data, "language": "es", "channel": "sms"}
+        report = Report(contact_id=contact_id, flow_id="report", data=answers, **values)
         session.add(report)
         session.flush()
         return report.id

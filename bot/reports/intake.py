@@ -27,20 +27,22 @@ def new_report(
     A reporter who chose anonymity is not linked to it (``contact_id`` stays NULL).
     A pin wins over the text place; a pin abroad is kept and flagged.
     """
-    anonymous = data.get("anonymous") in YES
-    place_text = data.get("where")
+    answers = data.get("answers")
+    answers = answers if isinstance(answers, Mapping) else {}
+    anonymous = answers.get("anonymous") in YES
+    place_text = answers.get("where")
     if latitude is not None and longitude is not None:
         place = places.from_pin(latitude, longitude)
     else:
         place = places.from_text(place_text if isinstance(place_text, str) else None)
-    category = data.get("incident_type")
+    category = answers.get("incident_type")
     return Report(
         contact_id=None if anonymous else contact_id,
         flow_id=flow_id,
         data=dict(data),
         organization_id=organization_id,
         category=str(category) if category else None,
-        urgent=data.get("urgent") in YES,
+        urgent=answers.get("urgent") in YES,
         anonymous=anonymous,
         place_text=place_text if isinstance(place_text, str) else None,
         latitude=latitude,

@@ -74,6 +74,12 @@ class Report(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
+    @property
+    def answers(self) -> dict[str, Any]:
+        """The flow's answers (``data`` also says which flow step kind, language, channel)."""
+        answers = (self.data or {}).get("answers")
+        return dict(answers) if isinstance(answers, dict) else {}
+
 
 class ReportNote(Base):
     """A desk member's note on a report (what was checked, with whom, what is left)."""

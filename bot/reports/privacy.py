@@ -65,7 +65,7 @@ def view(report: Report, *, see_reporters: bool, see_texts: bool) -> ReportView:
     if see_texts:
         answers = {
             key: value
-            for key, value in (report.data or {}).items()
+            for key, value in report.answers.items()
             if see_reporters or key not in PLACE_ANSWERS
         }
     return ReportView(

@@ -69,7 +69,7 @@ def move(session: Session, report: Report, to: str, user_id: int, now: dt.dateti
         )
     if to == REPORT_PUBLISHED and report.verified_by_id == user_id:
         raise WorkflowError(N_("You verified this report: someone else must publish it."))
-    if to == REPORT_PUBLISHED and (report.data or {}).get("may_share") not in ("yes", True):
+    if to == REPORT_PUBLISHED and report.answers.get("may_share") not in ("yes", True):
         raise WorkflowError(N_("The reporter did not agree to share this report publicly."))
     if to == REPORT_VERIFIED:
         report.verified_by_id = user_id
