@@ -124,6 +124,8 @@ def test_a_report_lands_for_organizers(client, db):
     replies = text(client, "whatsapp:" + MX, "REPORTAR")
     assert replies
     answers = [
+        "no",
+        "no",
         "1",
         "Ciudad Juárez",
         "ayer",
