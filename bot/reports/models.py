@@ -71,6 +71,9 @@ class Report(Base):
     verified_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     purged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # personal fields gone
+    # An urgent report's alert to the desk's on-call organizer: when, and what happened.
+    notified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    notify_result: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
@@ -79,6 +82,19 @@ class Report(Base):
         """The flow's answers (``data`` also says which flow step kind, language, channel)."""
         answers = (self.data or {}).get("answers")
         return dict(answers) if isinstance(answers, dict) else {}
+
+
+class OnCall(Base):
+    """Who gets urgent reports' alerts at once, per desk (a partner, or NULL: the coalition)."""
+
+    __tablename__ = "report_on_call"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), unique=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ReportNote(Base):

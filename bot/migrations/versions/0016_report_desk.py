@@ -52,6 +52,8 @@ def upgrade() -> None:
             sa.Column("published_at", bot.db.UTCDateTime(timezone=True), nullable=True)
         )
         batch.add_column(sa.Column("purged_at", bot.db.UTCDateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("notified_at", bot.db.UTCDateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("notify_result", sa.String(length=200), nullable=True))
         batch.add_column(sa.Column("updated_at", bot.db.UTCDateTime(timezone=True), nullable=True))
         batch.create_foreign_key(
             "fk_reports_assignee_id_users", "users", ["assignee_id"], ["id"], ondelete="SET NULL"
@@ -88,9 +90,21 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_report_notes_report_id", "report_notes", ["report_id"])
+    op.create_table(
+        "report_on_call",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("organization_id", sa.Integer(), nullable=True),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("updated_at", bot.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["organization_id"], ["organizations.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("organization_id"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("report_on_call")
     op.drop_index("ix_report_notes_report_id", "report_notes")
     op.drop_table("report_notes")
     reports = sa.table("reports", sa.column("status", sa.String))
@@ -104,6 +118,8 @@ def downgrade() -> None:
         batch.drop_constraint("fk_reports_verified_by_id_users", type_="foreignkey")
         batch.drop_constraint("fk_reports_assignee_id_users", type_="foreignkey")
         for column in (
+            "notify_result",
+            "notified_at",
             "updated_at",
             "purged_at",
             "published_at",

@@ -22,7 +22,7 @@ from bot.accounts.models import PartnerRole, User
 from bot.accounts.roles import MANAGE, SEE_REPORTERS, SEE_TEXTS, VERIFY, allows
 from bot.contacts.models import Contact
 from bot.db import get_db, get_session, utcnow
-from bot.reports import export, places, tiles, workflow
+from bot.reports import export, places, tiles, urgent, workflow
 from bot.reports.models import REPORT_PUBLISHED, REPORT_STATUSES, Report
 from bot.reports.privacy import ReportView, view
 from bot.web.dashboard import scope
@@ -129,8 +129,14 @@ def index() -> str:
             select(Report.status, func.count()).where(mine).group_by(Report.status)
         ).all()
     )
+    on_call = urgent.on_call(session, scope.acting_organization())
     return render_template(
         "dashboard/reports.html",
+        on_call=on_call,
+        desk_members=_desk_members(session) if may(VERIFY) else [],
+        unalerted=session.scalar(
+            select(func.count()).where(mine, Report.notify_result == urgent.NOBODY)
+        ),
         reports=[_view(r) for r in rows],
         filters=filters,
         statuses=REPORT_STATUSES,
@@ -194,6 +200,25 @@ def _refused(error: workflow.WorkflowError) -> None:
 
 def _back(report_id: int) -> Response:
     return redirect(url_for(".detail", report_id=report_id))  # type: ignore[return-value]
+
+
+@bp.post("/on-call")
+@require(VERIFY)
+def set_on_call() -> Response:
+    """Choose who gets urgent reports' alerts by SMS for the acting desk."""
+    raw = request.form.get("user", "")
+    user_id = int(raw) if raw.isdigit() else None
+    with get_db().session() as session:
+        members = {u.id: u for u in _desk_members(session)}
+        if user_id is not None and user_id not in members:
+            abort(400)
+        urgent.set_on_call(session, scope.acting_organization(), user_id, utcnow())
+        audit_here(session, "report.on_call", None, on_call=user_id)
+    if user_id is not None and not members[user_id].phone:
+        flash(_("They have no phone number in their profile: alerts cannot reach them."), "error")
+    else:
+        flash(_("The on-call organizer was changed."), "success")
+    return redirect(url_for(".index"))  # type: ignore[return-value]
 
 
 @bp.post("/<int:report_id>/move")
