@@ -74,6 +74,10 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
             env, "MAX_WEBHOOK_BYTES", defaults.DEFAULT_MAX_WEBHOOK_BYTES, problems
         ),
         "LOG_LEVEL": env.get("LOG_LEVEL", defaults.DEFAULT_LOG_LEVEL).upper(),
+        # Reports keep personal data this long (0: until someone erases it by hand).
+        "REPORT_RETENTION_DAYS": _number(
+            env, "REPORT_RETENTION_DAYS", defaults.DEFAULT_REPORT_RETENTION_DAYS, problems
+        ),
         **_broadcast_settings(env, problems),
     }
     # Flow placeholders: KYR_MEDIA_URL, KYR_MEDIA_DOOR… (events are data now: the

@@ -42,11 +42,12 @@ from bot.flows.check import load_checked_flows, missing_variables
 from bot.flows.model import FlowSet
 from bot.i18n import format_number, gettext
 from bot.msgs.sending import send_to_contact
+from bot.partners import organizations
 from bot.partners.models import MEMBER, Membership
 from bot.petitions import petitions
 from bot.petitions.models import PETITION_OPEN, Petition
 from bot.polls import polls
-from bot.reports import Report
+from bot.reports.intake import new_report
 from bot.text import normalize
 
 log = logging.getLogger(__name__)
@@ -436,15 +437,11 @@ def apply_effects(
                 if how.get("message_sid") and not consent.is_subscribed(contact):
                     consent.opt_in(session, contact, now, source=f"flow:{flow_id}", **how)
             case engine.RecordReport(flow_id=flow_id, data=data):
-                session.add(
-                    Report(
-                        contact_id=contact.id,
-                        flow_id=flow_id,
-                        data=dict(data),
-                        organization_id=report_desk(session, contact),
-                        created_at=now,
-                    )
+                report = new_report(
+                    contact_id=contact.id, flow_id=flow_id, data=data, organization_id=None, now=now
                 )
+                report.organization_id = report_desk(session, contact, report.adm1)
+                session.add(report)
             case engine.SignPetition(flow_id=flow_id, petition=slug):
                 said += _sign(session, contact, slug, now, how, source=f"flow:{flow_id}")
             case engine.AnswerPoll(poll_id=poll_id, choice=choice):
@@ -480,9 +477,23 @@ def _sign(
     return [engine.Output(gettext(language, msgid, title=title, number=number))]
 
 
-def report_desk(session: Session, contact: Contact) -> int | None:
-    """Whose desk a contact's report reaches besides the coalition's: the partner who
-    brought them, while they are its member (None: the coalition's only)."""
+def report_desk(session: Session, contact: Contact, adm1: str | None = None) -> int | None:
+    """Whose desk a report reaches besides the coalition's (None: the coalition's only).
+
+    The partner that serves the state it happened in, when one does; among several,
+    the one that brought the reporter. Else the partner that brought them, while
+    they are its member.
+    """
+    mine = _member_of_via(session, contact)
+    serving = organizations.serving(session, adm1) if adm1 else []
+    if len(serving) == 1:
+        return serving[0]
+    if serving:
+        return mine if mine in serving else None
+    return mine
+
+
+def _member_of_via(session: Session, contact: Contact) -> int | None:
     via = contact.joined_via_id
     if via is None:
         return None

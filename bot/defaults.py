@@ -53,3 +53,7 @@ DEFAULT_SETTLE_AFTER_S = 30
 DEFAULT_SMS_SEGMENT_COST_US = 0.0083
 DEFAULT_SMS_SEGMENT_COST_MX = 0.0957
 DEFAULT_WHATSAPP_MESSAGE_COST = 0.0050
+
+# Reports (bot/reports): after this many days the worker purges a report's
+# personal fields (reporter, answers, place in their words, exact pin, notes).
+DEFAULT_REPORT_RETENTION_DAYS = 365

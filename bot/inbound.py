@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -120,6 +121,22 @@ def number(raw: str | None) -> int | None:
     return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else None
 
 
+def geo_uri(latitude: str | None, longitude: str | None) -> str | None:
+    """A WhatsApp location as text the flows keep (``geo:lat,lon``); None if it is not one."""
+    try:
+        lat, lon = float(latitude or ""), float(longitude or "")
+    except ValueError:
+        return None
+    if not (math.isfinite(lat) and math.isfinite(lon) and -90 <= lat <= 90 and -180 <= lon <= 180):
+        return None
+    return f"geo:{_decimal(lat)},{_decimal(lon)}"
+
+
+def _decimal(value: float) -> str:
+    """Six decimals at most (about 10 cm), no trailing zeros: 32.5312, -117.0421."""
+    return f"{value:.6f}".rstrip("0").rstrip(".")
+
+
 @dataclass(frozen=True)
 class Inbound:
     """The parts of Twilio's webhook that Puente uses (unknown keys are ignored)."""
@@ -169,12 +186,14 @@ class Inbound:
 
     @property
     def text(self) -> str:
-        """What the contact said: a tapped button's or list row's payload counts as text."""
+        """What the contact said: a tapped button's or list row's payload counts as text,
+        and a shared location as a geo URI (``geo:32.5312,-117.0421``, RFC 5870)."""
         return (
             self.body
             or self.extra.get("ButtonPayload")
             or self.extra.get("ButtonText")
             or self.extra.get("ListId")
+            or geo_uri(self.extra.get("Latitude"), self.extra.get("Longitude"))
             or ""
         )
 

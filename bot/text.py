@@ -151,3 +151,10 @@ def _joins(previous: str, char: str) -> bool:
 def _is_regional(char: str) -> bool:
     """True for the regional indicator letters that pair up into flags."""
     return 0x1F1E6 <= ord(char) <= 0x1F1FF
+
+
+def spreadsheet_safe(value: object) -> object:
+    """A CSV cell a spreadsheet will not run as a formula (``=``, ``+``, ``-``, ``@``…)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value

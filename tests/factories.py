@@ -22,7 +22,7 @@ from bot.contacts.identity import find_by_phone
 from bot.contacts.models import Address, ConsentEvent, Contact, ContactTag
 from bot.db import Database, utcnow
 from bot.msgs.models import Message
-from bot.reports import Report
+from bot.reports.models import Report
 
 # Numbers that must never reach a masked role, in every way they could be written.
 US_PHONE = "+12135550123"
@@ -133,10 +133,17 @@ def create_message(
         return message.id
 
 
-def create_report(db: Database, contact_id: int, **data: str) -> int:
-    """A report the contact filed through the report flow, with these answers."""
+def create_report(
+    db: Database, contact_id: int | None, *, columns: dict[str, Any] | None = None, **data: str
+) -> int:
+    """A report the contact filed through the report flow, with these answers.
+
+    ``columns`` sets the report's own fields (status, adm1, latitude…).
+    """
     with db.session() as session:
-        report = Report(contact_id=contact_id, flow_id="report", data=data, created_at=utcnow())
+        values = {"created_at": utcnow(), **(columns or {})}
+        answers = {"kind": "incident", "answers": data, "language": "es", "channel": "sms"}
+        report = Report(contact_id=contact_id, flow_id="report", data=answers, **values)
         session.add(report)
         session.flush()
         return report.id

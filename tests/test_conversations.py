@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from bot.contacts.identity import find_by_phone
 from bot.contacts.models import ConsentEvent, FlowSession
-from bot.reports import Report
+from bot.reports.models import Report
 from tests.factories import contact_by_phone, create_event
 from tests.twilio_requests import inbound_params, post_signed, reply_bodies, text
 
@@ -124,6 +124,8 @@ def test_a_report_lands_for_organizers(client, db):
     replies = text(client, "whatsapp:" + MX, "REPORTAR")
     assert replies
     answers = [
+        "no",
+        "no",
         "1",
         "Ciudad Juárez",
         "ayer",

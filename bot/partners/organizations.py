@@ -374,3 +374,11 @@ def _set_keywords(
 def names(organizations: Iterable[Organization], language: str) -> str:
     """``"Frontera Unida, Border Rights"``: for lists in texts and pages."""
     return ", ".join(o.name(language) for o in organizations)
+
+
+def serving(session: Session, region: str) -> list[int]:
+    """The active partners that serve ``region`` (ISO 3166-2, "MX-BCN"), by id."""
+    query = select(Organization).where(
+        Organization.parent_id.is_not(None), Organization.archived_at.is_(None)
+    )
+    return [o.id for o in session.scalars(query.order_by(Organization.id)) if region in o.regions]

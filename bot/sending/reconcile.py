@@ -47,6 +47,7 @@ from bot.broadcasts.models import (
 from bot.channels import twilio
 from bot.contacts.models import Contact
 from bot.msgs.models import DIRECTION_OUT, STATUS_PENDING, Message
+from bot.reports import retention, urgent
 from bot.sending import queueing
 from bot.sending.process import Runtime
 
@@ -69,6 +70,12 @@ def run(runtime: Runtime, connection: redis.Redis, now: dt.datetime) -> dict[str
         done["batches"] = queue_batches(runtime, connection, now)
         done["finished"] = finish(runtime, now)
         done["flow_timeouts"] = expire_flow_waits(runtime, now)
+        done["urgent_alerts"] = urgent.notify_due(
+            runtime.db, runtime.sender, runtime.config["PUBLIC_URL"], now
+        )
+        done["reports_purged"] = retention.purge_due(
+            runtime.db, now, int(runtime.config.get("REPORT_RETENTION_DAYS") or 0)
+        )
     finally:
         if connection.get(LOCK_KEY) == token.encode():
             connection.delete(LOCK_KEY)

@@ -244,10 +244,11 @@ REPORT = [
                     "Solo te contactamos si nos dices que sí",
                     "sin tu nombre ni tu número",
                     "llama al 911",
-                    "¿Qué pasó? Responde con un número:",
-                    "1. Redada o detención migratoria",
+                    "¿Quieres reportar de forma anónima?",
                 ],
             ),
+            ("no", ["¿Alguien está en peligro ahora mismo"]),
+            ("no", ["¿Qué pasó? Responde con un número:", "1. Abuso a derechos humanos"]),
             ("redada", ["¿Dónde pasó?"]),
             ("Ciudad Juárez, Chihuahua", ["¿Cuándo pasó?"]),
             ("ayer en la noche", ["Cuéntanos qué pasó"]),
@@ -261,7 +262,9 @@ REPORT = [
                 {
                     "kind": "incident",
                     "answers": {
-                        "incident_type": "immigration_raid",
+                        "anonymous": "no",
+                        "urgent": "no",
+                        "incident_type": "human_rights_abuse",
                         "where": "Ciudad Juárez, Chihuahua",
                         "when": "ayer en la noche",
                         "what": "Se llevaron a dos vecinos afuera de la tienda",
@@ -274,13 +277,22 @@ REPORT = [
             ),
             FlowEnded("report", "completed"),
         ],
-        buttons={4: ("Sí", "No"), 5: ("Sí", "No")},
+        buttons={0: ("Sí", "No"), 1: ("Sí", "No"), 6: ("Sí", "No"), 7: ("Sí", "No")},
     ),
     Conversation(
         "report in English by SMS, with a re-ask",
         EN_SMS,
         [
-            ("report", ["Report an incident to Puente.", "In an emergency, call 911."]),
+            (
+                "report",
+                [
+                    "Report an incident to Puente.",
+                    "In an emergency, call 911.",
+                    "Do you want to report anonymously?",
+                ],
+            ),
+            ("N", ["Is someone in danger right now"]),
+            ("n", ["What happened? Reply with a number:", "1. Human rights abuse"]),
             ("police", ["Where did it happen?"]),
             ("Tucson, AZ", ["When did it happen?"]),
             ("June 5", ["Tell us what happened"]),
@@ -295,7 +307,9 @@ REPORT = [
                 {
                     "kind": "incident",
                     "answers": {
-                        "incident_type": "police_military_abuse",
+                        "anonymous": "no",
+                        "urgent": "no",
+                        "incident_type": "human_rights_abuse",
                         "where": "Tucson, AZ",
                         "when": "June 5",
                         "what": "They searched our car without asking",
@@ -308,6 +322,42 @@ REPORT = [
             ),
             FlowEnded("report", "completed"),
         ],
+    ),
+    Conversation(
+        "report anonymously and urgently in English on WhatsApp, with a pin",
+        EN_WA,
+        [
+            ("REPORT", ["Do you want to report anonymously?"]),
+            ("Y", ["Is someone in danger right now"]),
+            ("yes", ["on-call organizer", "call 911", "What happened?"]),
+            ("armed men", ["Where did it happen?", "share a location pin"]),
+            ("geo:32.5312,-117.0421", ["When did it happen?"]),
+            ("now", ["Tell us what happened"]),
+            ("Two trucks of armed men at the crossing", ["May we share this report"]),
+            ("Y", ["Your report reached the Puente organizers", "We will not contact you"]),
+        ],
+        [
+            RecordReport(
+                "report",
+                {
+                    "kind": "incident",
+                    "answers": {
+                        "anonymous": "yes",
+                        "urgent": "yes",
+                        "incident_type": "weapons_armed_groups",
+                        "where": "geo:32.5312,-117.0421",
+                        "when": "now",
+                        "what": "Two trucks of armed men at the crossing",
+                        "may_contact": None,  # never asked: anonymous
+                        "may_share": "yes",
+                    },
+                    "language": "en",
+                    "channel": "whatsapp",
+                },
+            ),
+            FlowEnded("report", "completed"),
+        ],
+        buttons={0: ("Yes", "No"), 1: ("Yes", "No"), 6: ("Yes", "No")},
     ),
 ]
 

@@ -179,13 +179,13 @@ def test_an_archived_partners_keyword_no_longer_joins(client, db):
 
 
 def test_a_report_reaches_the_desk_of_the_partner_who_brought_them_while_a_member(client, db):
-    from bot.reports import Report
+    from bot.reports.models import Report
 
     frontera, _ = partners(db)
 
     def file_report(phone):
         text(client, phone, "REPORTAR")
-        for answer in ("1", "Garita de Otay", "ayer", "Un agente", "NO", "NO"):
+        for answer in ("NO", "NO", "1", "Garita de Otay", "ayer", "Un agente", "NO", "NO"):
             text(client, phone, answer)
 
     text(client, LUPE, "FRONTERA")

@@ -240,6 +240,13 @@ def test_masked_roles_never_receive_a_full_phone_number(app, sign_in, private_da
     assert "…0123" in pages["/dashboard/contacts/"]
 
 
+def test_a_verifier_sees_a_full_number_only_as_a_reports_reporter(app, sign_in, private_data):
+    pages = get_pages(app, sign_in("verifier"), private_data["contacts"])
+    found = leaks(pages)
+    assert found  # the report's page names its reporter to the desk…
+    assert {url for url, _ in found} == {"/dashboard/reports/1"}  # …and nothing else does
+
+
 def test_an_admin_sees_full_numbers(app, sign_in, private_data):
     pages = get_pages(app, sign_in("admin"), private_data["contacts"])
     assert any(US_PHONE in body for body in pages.values())

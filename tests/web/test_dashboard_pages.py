@@ -11,7 +11,7 @@ from bot.accounts.models import AuditEntry
 from bot.contacts.models import ConsentEvent, Contact
 from bot.db import utcnow
 from bot.msgs.models import Message
-from bot.reports import Report
+from bot.reports.models import Report
 from bot.web.dashboard import overview
 from bot.web.dashboard.charts import Series, bar_chart, line_chart, nice_ceiling
 from tests.factories import (
@@ -227,20 +227,18 @@ def test_an_opt_out_asked_by_phone_call_is_recorded(sign_in, db, three_contacts,
 # --- reports ---------------------------------------------------------------------------
 
 
-def test_reports_move_from_new_to_closed(sign_in, db, three_contacts):
+def test_the_desk_triages_a_report_and_the_audit_log_keeps_it(sign_in, db, three_contacts):
     report = create_report(db, three_contacts["mx"], what="Retén militar", where="Km 40")
-    organizer = sign_in("organizer")
-    page = organizer.get("/dashboard/reports/?status=new").get_data(as_text=True)
+    admin = sign_in("admin")
+    page = admin.get("/dashboard/reports/?status=new").get_data(as_text=True)
     assert "Retén militar" in page
-    organizer.post(
-        f"/dashboard/reports/{report}/status",
-        data={"csrf_token": organizer.csrf_token, "status": "closed"},
+    admin.post(
+        f"/dashboard/reports/{report}/move",
+        data={"csrf_token": admin.csrf_token, "to": "triaged"},
     )
     with db.session() as session:
-        assert session.get(Report, report).status == "closed"
-    assert "Retén militar" not in organizer.get("/dashboard/reports/?status=new").get_data(
-        as_text=True
-    )
+        assert session.get(Report, report).status == "triaged"
+    assert "Retén militar" not in admin.get("/dashboard/reports/?status=new").get_data(as_text=True)
     assert audit(db)[-1][:2] == ("report.status", f"report:{report}")
 
 

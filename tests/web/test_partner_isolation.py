@@ -36,7 +36,7 @@ from bot.msgs.models import Message
 from bot.partners import organizations
 from bot.partners.models import Membership
 from bot.partners.organizations import PartnerFields
-from bot.reports import Report
+from bot.reports.models import Report
 from tests.dashboard_client import csrf_from
 from tests.factories import DASHBOARD_PASSWORD, create_contact, create_message
 

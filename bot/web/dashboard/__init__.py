@@ -23,7 +23,7 @@ from flask import (
 )
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from bot.accounts.roles import EDIT, MANAGE, SEE_PHONES, SEE_TEXTS, SEND
+from bot.accounts.roles import EDIT, MANAGE, SEE_PHONES, SEE_REPORTERS, SEE_TEXTS, SEND, VERIFY
 from bot.i18n import LANGUAGES, N_
 from bot.web.dashboard import (
     audit_log,
@@ -195,6 +195,9 @@ def _template_helpers() -> dict[str, Any]:
         "MANAGE": MANAGE,
         "SEE_PHONES": SEE_PHONES,
         "SEE_TEXTS": SEE_TEXTS,
+        "VERIFY": VERIFY,
+        "SEE_REPORTERS": SEE_REPORTERS,
+        "reporter_phone": masking.reporter_phone,
         "show_phone": masking.phone,
         "show_text": masking.text,
         "contact_name": masking.contact_name,

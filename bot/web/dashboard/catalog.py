@@ -31,6 +31,7 @@ SOURCES = (
     (BOT / "petitions", [("petitions.py", "python")]),  # why a petition is refused
     (BOT / "polls", [("polls.py", "python")]),  # why a poll is refused
     (BOT / "broadcasts", [("comparison.py", "python")]),  # an A/B test's verdicts
+    (BOT / "reports", [("workflow.py", "python")]),  # why the desk refuses a move
     (BOT / "web", [("petition_page.py", "python")]),  # a petition's public count page
     (BOT / "web", [("links.py", "python")]),  # a tracked link's page for an unknown code
     (BOT / "web" / "templates" / "dashboard", [("**.html", "jinja2.ext:babel_extract")]),

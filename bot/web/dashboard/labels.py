@@ -6,7 +6,12 @@ from bot.i18n import N_
 from bot.web.dashboard.language import _
 
 LABELS: dict[str, dict[str, str]] = {
-    "role": {"admin": N_("Admin"), "organizer": N_("Organizer"), "viewer": N_("Viewer")},
+    "role": {
+        "admin": N_("Admin"),
+        "organizer": N_("Organizer"),
+        "verifier": N_("Verifier"),
+        "viewer": N_("Viewer"),
+    },
     "contact_status": {
         "active": N_("Active"),
         "opted_out": N_("Opted out"),
@@ -38,7 +43,16 @@ LABELS: dict[str, dict[str, str]] = {
         "partially_delivered": N_("Partly delivered"),
         "skipped_window": N_("Not sent: WhatsApp window closed"),
     },
-    "report_status": {"new": N_("New"), "reviewed": N_("Reviewed"), "closed": N_("Closed")},
+    "report_status": {
+        "new": N_("New"),
+        "triaged": N_("Triaged"),
+        "verifying": N_("Verifying"),
+        "verified": N_("Verified"),
+        "not_verified": N_("Not verified"),
+        "duplicate": N_("Duplicate"),
+        "published": N_("Published"),
+        "archived": N_("Archived"),
+    },
     "broadcast_status": {
         "draft": N_("Draft"),
         "scheduled": N_("Scheduled"),

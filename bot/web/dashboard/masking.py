@@ -15,7 +15,7 @@ import re
 from flask import Response, g
 
 from bot import phones
-from bot.accounts.roles import SEE_PHONES, SEE_TEXTS
+from bot.accounts.roles import SEE_PHONES, SEE_REPORTERS, SEE_TEXTS
 from bot.web.dashboard import scope
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,13 @@ def phone(value: str | None) -> str:
     if not value:
         return ""
     return value if may(SEE_PHONES) else phones.mask(value)
+
+
+def reporter_phone(value: str | None) -> str:
+    """A report's reporter number: whole for the desk (admins, verifiers), else masked."""
+    if not value:
+        return ""
+    return value if may(SEE_REPORTERS) else phones.mask(value)
 
 
 def text(value: object) -> str | None:
@@ -66,9 +73,12 @@ def redact_response(response: Response) -> Response:
     """Scrub full phone numbers from a response to a user who may not see them.
 
     A page that shows only the user's own data (their profile, with their own
-    number) sets ``g.own_data_only`` and is left alone.
+    number) sets ``g.own_data_only`` and is left alone, as is a report's page
+    showing its reporter (``g.reporter_shown``) to the desk.
     """
     if may(SEE_PHONES) or g.get("own_data_only") or response.is_streamed:
+        return response
+    if g.get("reporter_shown") and may(SEE_REPORTERS):
         return response
     if response.direct_passthrough:
         return response
