@@ -9,7 +9,7 @@ from bot.partners.models import Membership, Organization, OrganizationKeyword
 from bot.partners.referrals import ReferralVisit
 from bot.petitions.models import Petition, Signature
 from bot.polls.models import Poll, PollAnswer
-from bot.reports.models import OnCall, Report, ReportNote
+from bot.reports.models import OnCall, Report, ReportMedia, ReportNote
 
 __all__ = [
     "EarlyCallback",
@@ -35,6 +35,7 @@ __all__ = [
     "FlowSession",
     "Message",
     "Report",
+    "ReportMedia",
     "ReportNote",
     "OnCall",
     "Petition",

@@ -11,6 +11,8 @@ Twilio's API (form-encoded, HTTP Basic auth, Twilio-shaped JSON):
     POST /2010-04-01/Accounts/<AccountSid>/Messages.json
     GET  /2010-04-01/Accounts/<AccountSid>/Messages.json?To=...&PageSize=...
     GET  /2010-04-01/Accounts/<AccountSid>/Messages/<Sid>.json
+    GET  /2010-04-01/Accounts/<AccountSid>/Messages/<Sid>/Media/<MediaSid>   the file (auth)
+    DELETE /2010-04-01/Accounts/<AccountSid>/Messages/<Sid>/Media/<MediaSid>.json   (then 404)
 
 Test and simulator controls (JSON, no auth):
 
@@ -22,6 +24,9 @@ Test and simulator controls (JSON, no auth):
     DELETE /_fake/outbox
     GET    /_fake/stats    per sender: count and most messages in one second; 429s
     POST   /_fake/callbacks/deliver   send queued status callbacks now
+
+Media that inbound test messages point at are added with `FakeTwilio.add_media`
+(their MediaUrl); `fail_media(times)` makes the next fetches answer 500.
 
 A rule with stage "api" (the default) fails the API request itself; with
 stage "delivery" the API accepts the message and the status callbacks report
@@ -191,6 +196,8 @@ class FakeTwilio:
         self.errors: Counter[int] = Counter()  # injected errors by code
         self.pending: queue.Queue[Callback] = queue.Queue()
         self._stop = threading.Event()
+        self.media: dict[tuple[str, str, str], tuple[str, bytes]] = {}  # (AC, MM, ME) → file
+        self.media_failures = 0  # the next media fetches that answer 500
 
     # -- sending -----------------------------------------------------------
 
@@ -356,6 +363,35 @@ class FakeTwilio:
         with self.lock:
             self.rules.clear()
 
+    # -- media a contact sent ------------------------------------------------
+
+    def add_media(self, account_sid: str, message_sid: str, content_type: str, data: bytes) -> str:
+        """Keep a file as if a contact had sent it; returns its path (the MediaUrl's)."""
+        media_sid = "ME" + secrets.token_hex(16)
+        with self.lock:
+            self.media[(account_sid, message_sid, media_sid)] = (content_type, data)
+        return f"/{API_VERSION}/Accounts/{account_sid}/Messages/{message_sid}/Media/{media_sid}"
+
+    def take_media(self, key: tuple[str, str, str]) -> tuple[str, bytes]:
+        """The file at ``key``; raises ApiError (404, or an injected 500)."""
+        with self.lock:
+            if self.media_failures > 0:
+                self.media_failures -= 1
+                raise ApiError(20500, 500, "Internal Server Error")
+            found = self.media.get(key)
+        if found is None:
+            raise ApiError(20404, 404)
+        return found
+
+    def delete_media(self, key: tuple[str, str, str]) -> None:
+        with self.lock:
+            if self.media.pop(key, None) is None:
+                raise ApiError(20404, 404)
+
+    def fail_media(self, times: int) -> None:
+        with self.lock:
+            self.media_failures = times
+
     def clear_outbox(self) -> None:
         """Forget sent messages, rate windows and counters."""
         with self.lock:
@@ -363,6 +399,8 @@ class FakeTwilio:
             self.sent_times.clear()
             self.throttled = 0
             self.errors.clear()
+            self.media.clear()
+            self.media_failures = 0
 
 
 def max_in_window(times: list[float], window_s: float) -> int:
@@ -551,6 +589,20 @@ def create_fake_twilio(
         if message is None or message["account_sid"] != account_sid:
             raise ApiError(20404, 404)
         return jsonify(resource(message))
+
+    media_path = f"{ACCOUNT_PATH}/Messages/<sid>/Media/<media_sid>"
+
+    @app.get(media_path)
+    def fetch_media(account_sid: str, sid: str, media_sid: str) -> Response:
+        _check_auth(fake, account_sid)
+        content_type, data = fake.take_media((account_sid, sid, media_sid))
+        return Response(data, content_type=content_type)
+
+    @app.delete(f"{media_path}.json")
+    def delete_media(account_sid: str, sid: str, media_sid: str) -> tuple[str, int]:
+        _check_auth(fake, account_sid)
+        fake.delete_media((account_sid, sid, media_sid))
+        return "", 204
 
     @app.get("/_fake/outbox")
     def outbox() -> Response:
