@@ -161,7 +161,8 @@ def fetch_one(
         status = values["status"]
         refusal = values.pop("refusal", None)
     handled = status != MEDIA_PENDING
-    if handled and twilio.delete_media(sender, url):
+    foreign = twilio.media_ids(sender, url) is None  # not this account's: nothing to delete
+    if handled and (foreign or twilio.delete_media(sender, url)):
         values["twilio_url"] = None
     with db.session() as session:
         media = session.get_one(ReportMedia, media_id)
@@ -195,17 +196,15 @@ def _fetched(
     if got.too_large:
         return {"status": MEDIA_REFUSED, "error": "too large", "refusal": TOO_LARGE}
     if got.content is None:
-        if got.retryable and attempt < MAX_ATTEMPTS:
-            return {"status": MEDIA_PENDING, "error": (got.error or "failed")[:200]}
-        return {
-            "status": MEDIA_FAILED,
-            "error": (got.error or "failed")[:200],
-            "refusal": NOT_FETCHED,
-        }
+        return _not_fetched(got.error or "failed", retryable=got.retryable, attempt=attempt)
     actual = got.content_type or declared
     if actual not in ALLOWED_TYPES:
         return {"status": MEDIA_REFUSED, "error": f"type {actual[:60]}", "refusal": WRONG_TYPE}
-    key = store.put(got.content)
+    try:
+        key = store.put(got.content)
+    except OSError as exc:  # a full or missing disk: like a failed fetch, tried again
+        log.error("report media: the store could not keep a file (%s)", type(exc).__name__)
+        return _not_fetched(type(exc).__name__, retryable=True, attempt=attempt)
     return {
         "status": MEDIA_STORED,
         "key": key,
@@ -213,6 +212,13 @@ def _fetched(
         "content_type": actual,
         "error": None,
     }
+
+
+def _not_fetched(error: str, *, retryable: bool, attempt: int) -> dict[str, Any]:
+    """Pending again (retried a minute later) or, after the last attempt, failed and told."""
+    if retryable and attempt < MAX_ATTEMPTS:
+        return {"status": MEDIA_PENDING, "error": error[:200]}
+    return {"status": MEDIA_FAILED, "error": error[:200], "refusal": NOT_FETCHED}
 
 
 def _forget_url(message: Message, url: str, media_id: int) -> None:

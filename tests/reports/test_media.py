@@ -169,6 +169,23 @@ def test_a_failed_fetch_is_retried_by_the_reconcile_pass(
     assert folder.read(row.key) == JPEG and fake_twilio.media == {}
 
 
+def test_a_store_that_cannot_write_keeps_the_file_at_twilio_for_the_next_try(
+    app, client, db, fake_twilio, fake_twilio_server, redis_url, tmp_path
+):
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    app.config["MEDIA_DIR"] = str(blocked / "media")
+    file_with_photo(client, fake_twilio, fake_twilio_server[1], "es")
+    now = utcnow()
+    run_reconcile(app, redis_url, now)
+    row = the_media(db)
+    assert (row.status, row.attempts, row.key) == (MEDIA_PENDING, 1, None)
+    assert len(fake_twilio.media) == 1  # still there, to try again
+    app.config["MEDIA_DIR"] = str(tmp_path / "media")
+    run_reconcile(app, redis_url, now + media.RETRY_AFTER + dt.timedelta(seconds=1))
+    assert the_media(db).status == MEDIA_STORED and fake_twilio.media == {}
+
+
 @pytest.mark.parametrize("lang", ["es", "en"])
 def test_when_attempts_run_out_the_report_is_kept_without_the_file(
     app, client, db, fake_twilio, fake_twilio_server, redis_url, folder, lang
