@@ -11,7 +11,8 @@ Twilio's API (form-encoded, HTTP Basic auth, Twilio-shaped JSON):
     POST /2010-04-01/Accounts/<AccountSid>/Messages.json
     GET  /2010-04-01/Accounts/<AccountSid>/Messages.json?To=...&PageSize=...
     GET  /2010-04-01/Accounts/<AccountSid>/Messages/<Sid>.json
-    GET  /2010-04-01/Accounts/<AccountSid>/Messages/<Sid>/Media/<MediaSid>   the file (auth)
+    GET  /2010-04-01/Accounts/<AccountSid>/Messages/<Sid>/Media/<MediaSid>   (auth) a redirect
+         to the file, as Twilio's to its file store
     DELETE /2010-04-01/Accounts/<AccountSid>/Messages/<Sid>/Media/<MediaSid>.json   (then 404)
 
 Test and simulator controls (JSON, no auth):
@@ -52,7 +53,7 @@ from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Any
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, jsonify, redirect, request
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from bot.channels.twilio import compute_signature
@@ -594,9 +595,17 @@ def create_fake_twilio(
 
     @app.get(media_path)
     def fetch_media(account_sid: str, sid: str, media_sid: str) -> Response:
+        """Like Twilio: with auth, a redirect to the file on its file store."""
         _check_auth(fake, account_sid)
+        fake.take_media((account_sid, sid, media_sid))
+        return redirect(f"/_fake/media/{account_sid}/{sid}/{media_sid}", code=307)
+
+    @app.get("/_fake/media/<account_sid>/<sid>/<media_sid>")
+    def media_file(account_sid: str, sid: str, media_sid: str) -> Response:
+        """The file store's answer: streamed in chunks, without a Content-Length."""
         content_type, data = fake.take_media((account_sid, sid, media_sid))
-        return Response(data, content_type=content_type)
+        chunks = (data[i : i + 65536] for i in range(0, len(data), 65536))
+        return Response(chunks, content_type=content_type)
 
     @app.delete(f"{media_path}.json")
     def delete_media(account_sid: str, sid: str, media_sid: str) -> tuple[str, int]:
