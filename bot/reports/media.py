@@ -173,7 +173,7 @@ def fetch_one(
             message = session.get(Message, media.message_id) if media.message_id else None
             if message is not None:
                 channel = message.channel
-                _forget_url(message, url, media_id)
+                _forget_url(message, url)
             media.message_id = media.contact_id = None  # no link to the reporter is kept
     log.info("report media %s: %s", media_id, status)
     if refusal is not None and contact_id is not None:
@@ -221,10 +221,10 @@ def _not_fetched(error: str, *, retryable: bool, attempt: int) -> dict[str, Any]
     return {"status": MEDIA_FAILED, "error": error[:200], "refusal": NOT_FETCHED}
 
 
-def _forget_url(message: Message, url: str, media_id: int) -> None:
-    """The message keeps what it carried (the type, which report file) but not Twilio's URL."""
+def _forget_url(message: Message, url: str) -> None:
+    """The message keeps what it carried (the type) but not Twilio's URL, nor which report."""
     message.media = [
-        {"type": item.get("type", ""), "report_media": media_id}
+        {"type": item.get("type", ""), "kept": True}
         if isinstance(item, dict) and item.get("url") == url
         else item
         for item in message.media or []
@@ -277,6 +277,6 @@ def delete_for_reports(
             twilio.delete_media(sender, media.twilio_url)
         message = session.get(Message, media.message_id) if media.message_id else None
         if message is not None and media.twilio_url:
-            _forget_url(message, media.twilio_url, media.id)
+            _forget_url(message, media.twilio_url)
         session.delete(media)
     return len(rows)

@@ -121,7 +121,7 @@ def test_a_photo_is_kept_by_puente_and_gone_from_twilio(
         assert (report.latitude, report.longitude, report.adm2) == (32.5312, -117.0421, "Tijuana")
         assert row.report_id == report.id
         kept = [m.media for m in session.scalars(select(Message)) if m.media]
-        assert kept == [[{"type": "image/jpeg", "report_media": row.id}]]  # no Twilio URL
+        assert kept == [[{"type": "image/jpeg", "kept": True}]]  # no Twilio URL, nor which report
     assert told(fake_twilio, lang) == []
     assert run_reconcile(app, redis_url)["report_media"] == 0  # once
 
@@ -207,8 +207,12 @@ def test_when_attempts_run_out_the_report_is_kept_without_the_file(
 def test_only_admins_and_verifiers_see_the_photo_and_each_view_is_audited(
     app, client, db, fake_twilio, fake_twilio_server, redis_url, folder, sign_in
 ):
-    file_with_photo(client, fake_twilio, fake_twilio_server[1], "es")
+    url = file_with_photo(client, fake_twilio, fake_twilio_server[1], "es")
     run_reconcile(app, redis_url)
+    with db.session() as session:
+        contact_id = session.scalars(select(Message.contact_id)).first()
+    thread = sign_in("admin").get(f"/dashboard/contacts/{contact_id}").get_data(as_text=True)
+    assert "Attachment kept by the reporting desk" in thread and url not in thread
     row = the_media(db)
     page, src = (
         f"/dashboard/reports/{row.report_id}",
