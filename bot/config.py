@@ -78,6 +78,11 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "REPORT_RETENTION_DAYS": _number(
             env, "REPORT_RETENTION_DAYS", defaults.DEFAULT_REPORT_RETENTION_DAYS, problems
         ),
+        # Photos, audio and video of reports: fetched from Twilio into this folder.
+        "MEDIA_DIR": env.get("MEDIA_DIR") or defaults.DEFAULT_MEDIA_DIR,
+        "MEDIA_MAX_BYTES": _number(
+            env, "MEDIA_MAX_BYTES", defaults.DEFAULT_MEDIA_MAX_BYTES, problems
+        ),
         **_broadcast_settings(env, problems),
     }
     # Flow placeholders: KYR_MEDIA_URL, KYR_MEDIA_DOOR… (events are data now: the
@@ -89,6 +94,8 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     problems += _choice_problems(config)
     if config["FLOWS_DIR"] and not os.path.isdir(config["FLOWS_DIR"]):
         problems.append(f"FLOWS_DIR is not a folder: {config['FLOWS_DIR']!r}")
+    if config["MEDIA_MAX_BYTES"] <= 0:
+        problems.append("MEDIA_MAX_BYTES must be more than 0")
     if production:
         problems += production_problems(env, config)
     if problems:

@@ -47,6 +47,7 @@ from bot.partners.models import MEMBER, Membership
 from bot.petitions import petitions
 from bot.petitions.models import PETITION_OPEN, Petition
 from bot.polls import polls
+from bot.reports import media as report_media
 from bot.reports.intake import new_report
 from bot.text import normalize
 
@@ -319,9 +320,20 @@ def _applied(
     stored: FlowSession | StoredFlow | None,
 ) -> engine.Result:
     """Apply the result's effects and keep its session; what they say is added to its outputs."""
-    said = apply_effects(session, contact, result.effects, now, how)
+    started = _started_at(stored) or now
+    said = apply_effects(session, contact, result.effects, now, how, flow_started_at=started)
     store_session(session, contact, result.session, now, stored)
     return replace(result, outputs=[*result.outputs, *said]) if said else result
+
+
+def _started_at(stored: FlowSession | StoredFlow | None) -> dt.datetime | None:
+    """When the stored flow session began (its answers, and any photos, are since then)."""
+    if stored is None:
+        return None
+    try:
+        return engine.FlowState.from_dict(stored.data).started_at
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 _FLOW_SESSIONS = FlowSession.__table__
@@ -412,10 +424,12 @@ def apply_effects(
     effects: list[engine.Effect],
     now: dt.datetime,
     how: Mapping[str, str | None],
+    flow_started_at: dt.datetime | None = None,
 ) -> list[engine.Output]:
     """Make the engine's decisions real: fields, tags, language, consent, reports, RSVPs,
     signatures, poll answers. Returns what must be said about them (a signature's number,
-    the poll's answer)."""
+    the poll's answer). A report gets the photos, audio and video the contact sent since
+    ``flow_started_at`` (the worker fetches them from Twilio)."""
     said: list[engine.Output] = []
     for effect in effects:
         match effect:
@@ -442,6 +456,8 @@ def apply_effects(
                 )
                 report.organization_id = report_desk(session, contact, report.adm1)
                 session.add(report)
+                if flow_started_at is not None and how.get("message_sid"):
+                    report_media.attach(session, report, contact.id, flow_started_at)
             case engine.SignPetition(flow_id=flow_id, petition=slug):
                 said += _sign(session, contact, slug, now, how, source=f"flow:{flow_id}")
             case engine.AnswerPoll(poll_id=poll_id, choice=choice):

@@ -57,3 +57,8 @@ DEFAULT_WHATSAPP_MESSAGE_COST = 0.0050
 # Reports (bot/reports): after this many days the worker purges a report's
 # personal fields (reporter, answers, place in their words, exact pin, notes).
 DEFAULT_REPORT_RETENTION_DAYS = 365
+# Photos, audio and video a reporter sends: kept in this folder (files named by a
+# random key, never by a number), at most this size (WhatsApp's own limit for
+# audio and video is 16 MB; larger files are refused and the reporter told).
+DEFAULT_MEDIA_DIR = "instance/media"
+DEFAULT_MEDIA_MAX_BYTES = 16 * 1024 * 1024

@@ -86,6 +86,7 @@ _EXTRA_KEYS = (
 # Caps on what a webhook may carry: Twilio's own values fit well inside them, and
 # anything longer is cut, so no input can grow memory or overflow a column.
 MAX_MEDIA = 10  # Twilio sends at most 10 media items per message
+MEDIA_TEXT = "[media]"  # a message of files only, as the flows read it
 MAX_BODY = 4096  # WhatsApp's longest message; SMS bodies stop at 1600
 MAX_SID = 64  # the messages.sid column
 MAX_ADDRESS = 40  # the messages.address column
@@ -187,14 +188,16 @@ class Inbound:
     @property
     def text(self) -> str:
         """What the contact said: a tapped button's or list row's payload counts as text,
-        and a shared location as a geo URI (``geo:32.5312,-117.0421``, RFC 5870)."""
+        a shared location as a geo URI (``geo:32.5312,-117.0421``, RFC 5870), and a
+        photo, audio or video without words as ``[media]`` (the report flow waits for
+        more of them; the files themselves stay in ``media``)."""
         return (
             self.body
             or self.extra.get("ButtonPayload")
             or self.extra.get("ButtonText")
             or self.extra.get("ListId")
             or geo_uri(self.extra.get("Latitude"), self.extra.get("Longitude"))
-            or ""
+            or (MEDIA_TEXT if self.media else "")
         )
 
     @property

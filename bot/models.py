@@ -10,7 +10,7 @@ from bot.partners.models import Membership, Organization, OrganizationKeyword
 from bot.partners.referrals import ReferralVisit
 from bot.petitions.models import Petition, Signature
 from bot.polls.models import Poll, PollAnswer
-from bot.reports.models import OnCall, Report, ReportNote
+from bot.reports.models import OnCall, Report, ReportMedia, ReportNote
 
 __all__ = [
     "EarlyCallback",
@@ -36,6 +36,7 @@ __all__ = [
     "FlowSession",
     "Message",
     "Report",
+    "ReportMedia",
     "ReportNote",
     "OnCall",
     "Petition",

@@ -130,6 +130,7 @@ def test_a_report_lands_for_organizers(client, db):
         "Ciudad Juárez",
         "ayer",
         "Nos detuvieron en un retén sin explicación",
+        "no",  # no photos
         "sí",
         "sí",
     ]

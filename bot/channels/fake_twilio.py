@@ -13,6 +13,9 @@ Twilio's API (form-encoded, HTTP Basic auth, Twilio-shaped JSON):
     GET  /2010-04-01/Accounts/<AccountSid>/Messages/<Sid>.json
     POST /v1/Content           (JSON) a content: WhatsApp buttons or a list, and its text
     GET  /v1/Content/<Sid>
+    GET  /2010-04-01/Accounts/<AccountSid>/Messages/<Sid>/Media/<MediaSid>   (auth) a redirect
+         to the file, as Twilio's to its file store
+    DELETE /2010-04-01/Accounts/<AccountSid>/Messages/<Sid>/Media/<MediaSid>.json   (then 404)
 
 Test and simulator controls (JSON, no auth):
 
@@ -24,6 +27,9 @@ Test and simulator controls (JSON, no auth):
     DELETE /_fake/outbox
     GET    /_fake/stats    per sender: count and most messages in one second; 429s
     POST   /_fake/callbacks/deliver   send queued status callbacks now
+
+Media that inbound test messages point at are added with `FakeTwilio.add_media`
+(their MediaUrl); `fail_media(times)` makes the next fetches answer 500.
 
 A rule with stage "api" (the default) fails the API request itself; with
 stage "delivery" the API accepts the message and the status callbacks report
@@ -52,7 +58,7 @@ from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Any
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, jsonify, redirect, request
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from bot.channels.twilio import compute_signature
@@ -197,6 +203,8 @@ class FakeTwilio:
         self.pending: queue.Queue[Callback] = queue.Queue()
         self.contents: dict[str, dict[str, Any]] = {}  # sid -> the Content resource
         self._stop = threading.Event()
+        self.media: dict[tuple[str, str, str], tuple[str, bytes]] = {}  # (AC, MM, ME) → file
+        self.media_failures = 0  # the next media fetches that answer 500
 
     # -- sending -----------------------------------------------------------
 
@@ -391,6 +399,35 @@ class FakeTwilio:
         with self.lock:
             self.contents.clear()
 
+    # -- media a contact sent ------------------------------------------------
+
+    def add_media(self, account_sid: str, message_sid: str, content_type: str, data: bytes) -> str:
+        """Keep a file as if a contact had sent it; returns its path (the MediaUrl's)."""
+        media_sid = "ME" + secrets.token_hex(16)
+        with self.lock:
+            self.media[(account_sid, message_sid, media_sid)] = (content_type, data)
+        return f"/{API_VERSION}/Accounts/{account_sid}/Messages/{message_sid}/Media/{media_sid}"
+
+    def take_media(self, key: tuple[str, str, str]) -> tuple[str, bytes]:
+        """The file at ``key``; raises ApiError (404, or an injected 500)."""
+        with self.lock:
+            if self.media_failures > 0:
+                self.media_failures -= 1
+                raise ApiError(20500, 500, "Internal Server Error")
+            found = self.media.get(key)
+        if found is None:
+            raise ApiError(20404, 404)
+        return found
+
+    def delete_media(self, key: tuple[str, str, str]) -> None:
+        with self.lock:
+            if self.media.pop(key, None) is None:
+                raise ApiError(20404, 404)
+
+    def fail_media(self, times: int) -> None:
+        with self.lock:
+            self.media_failures = times
+
     def clear_outbox(self) -> None:
         """Forget sent messages, rate windows and counters."""
         with self.lock:
@@ -398,6 +435,8 @@ class FakeTwilio:
             self.sent_times.clear()
             self.throttled = 0
             self.errors.clear()
+            self.media.clear()
+            self.media_failures = 0
 
 
 def max_in_window(times: list[float], window_s: float) -> int:
@@ -642,6 +681,28 @@ def create_fake_twilio(
         if content is None or content["account_sid"] != account_sid:
             raise ApiError(20404, 404)
         return jsonify(content)
+
+    media_path = f"{ACCOUNT_PATH}/Messages/<sid>/Media/<media_sid>"
+
+    @app.get(media_path)
+    def fetch_media(account_sid: str, sid: str, media_sid: str) -> Response:
+        """Like Twilio: with auth, a redirect to the file on its file store."""
+        _check_auth(fake, account_sid)
+        fake.take_media((account_sid, sid, media_sid))
+        return redirect(f"/_fake/media/{account_sid}/{sid}/{media_sid}", code=307)
+
+    @app.get("/_fake/media/<account_sid>/<sid>/<media_sid>")
+    def media_file(account_sid: str, sid: str, media_sid: str) -> Response:
+        """The file store's answer: streamed in chunks, without a Content-Length."""
+        content_type, data = fake.take_media((account_sid, sid, media_sid))
+        chunks = (data[i : i + 65536] for i in range(0, len(data), 65536))
+        return Response(chunks, content_type=content_type)
+
+    @app.delete(f"{media_path}.json")
+    def delete_media(account_sid: str, sid: str, media_sid: str) -> tuple[str, int]:
+        _check_auth(fake, account_sid)
+        fake.delete_media((account_sid, sid, media_sid))
+        return "", 204
 
     @app.get("/_fake/outbox")
     def outbox() -> Response:

@@ -16,6 +16,7 @@ import hmac
 import json
 import logging
 import os
+import re
 import threading
 import urllib.parse
 from collections.abc import Collection, Mapping, Sequence
@@ -543,3 +544,90 @@ def find_sent(
             continue
         return {"sid": found.sid, "status": found.status}
     return None
+
+
+# --- media a contact sent (MediaUrl{i}) ------------------------------------------
+
+TWILIO_API = "https://api.twilio.com"
+_MEDIA_PATH = re.compile(
+    r"/2010-04-01/Accounts/(AC[0-9a-fA-F]{32})/Messages/([SM]M[0-9a-fA-F]{32})"
+    r"/Media/(ME[0-9a-fA-F]{32})"
+)
+_MEDIA_CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class MediaFile:
+    """What fetching one media URL gave: its bytes, or why not."""
+
+    content: bytes | None
+    content_type: str | None
+    too_large: bool = False
+    error: str | None = None  # why there is no content
+    retryable: bool = False  # a failure worth trying again (HTTP 5xx or 429, connection)
+
+
+def media_ids(sender: Sender, url: str) -> tuple[str, str, str] | None:
+    """(account, message, media) SIDs of a media URL of this account at its API; else None.
+
+    Puente's credentials go only to Twilio's own API (or the configured fake),
+    never to whatever host a webhook names.
+    """
+    base = (sender.api_url or TWILIO_API).rstrip("/")
+    if not url.startswith(base + "/"):
+        return None
+    match = _MEDIA_PATH.fullmatch(url[len(base) :])
+    if match is None or match.group(1) != sender.account_sid:
+        return None
+    return match.group(1), match.group(2), match.group(3)
+
+
+def fetch_media(sender: Sender, url: str, max_bytes: int) -> MediaFile:
+    """Download a media file with the account's Basic auth, at most ``max_bytes``.
+
+    Twilio answers with a redirect to its file store; requests follows it and
+    drops the credentials for the other host. The body is streamed and reading
+    stops past the cap.
+    """
+    if media_ids(sender, url) is None:
+        return MediaFile(None, None, error="not a media URL of this Twilio account")
+    auth = (sender.account_sid, sender.auth_token)
+    try:
+        with requests.get(url, auth=auth, stream=True, timeout=sender.timeout_s) as response:
+            content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+            code = response.status_code
+            if code != 200:
+                again = code >= 500 or code == 429
+                return MediaFile(None, content_type, error=f"HTTP {code}", retryable=again)
+            length = response.headers.get("Content-Length", "")
+            if length.isdigit() and int(length) > max_bytes:
+                return MediaFile(None, content_type, too_large=True)
+            chunks, total = [], 0
+            for chunk in response.iter_content(_MEDIA_CHUNK):
+                total += len(chunk)
+                if total > max_bytes:
+                    return MediaFile(None, content_type, too_large=True)
+                chunks.append(chunk)
+    except requests.exceptions.RequestException as exc:
+        return MediaFile(None, None, error=type(exc).__name__, retryable=True)
+    return MediaFile(b"".join(chunks), content_type)
+
+
+def delete_media(sender: Sender, url: str) -> bool:
+    """Delete a media file from Twilio, so no copy stays there; True once it is gone."""
+    ids = media_ids(sender, url)
+    if ids is None:
+        return False
+    account, message, media = ids
+    client = make_client(sender)
+    try:
+        client.api.v2010.accounts(account).messages(message).media(media).delete()
+    except TwilioRestException as exc:
+        if exc.status == 404:  # gone already
+            return True
+        log.warning("could not delete a media file from Twilio (HTTP %s)", exc.status)
+        return False
+    except requests.exceptions.RequestException as exc:
+        log.warning("could not delete a media file from Twilio (%s)", type(exc).__name__)
+        return False
+    return True

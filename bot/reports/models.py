@@ -107,3 +107,33 @@ class ReportNote(Base):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# ReportMedia.status: a file the reporter sent, on its way from Twilio into Puente's storage.
+MEDIA_PENDING = "pending"  # at Twilio still; the worker fetches it (and retries)
+MEDIA_STORED = "stored"  # in Puente's storage (``key``); deleted from Twilio
+MEDIA_REFUSED = "refused"  # too large or of a type not kept; deleted from Twilio, reporter told
+MEDIA_FAILED = "failed"  # could not be fetched after every attempt; the report is kept without it
+
+
+class ReportMedia(Base):
+    """A photo, audio or video the reporter sent during the report flow (restricted)."""
+
+    __tablename__ = "report_media"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), index=True)
+    # Where it came from, only until it is handled: the inbound message (to forget
+    # Twilio's URL there) and the reporter (to tell them about a refused file, even
+    # when they report anonymously). Both are cleared once the file is handled.
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    twilio_url: Mapped[str | None] = mapped_column(Text)  # cleared once deleted from Twilio
+    content_type: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16), default=MEDIA_PENDING, index=True)
+    key: Mapped[str | None] = mapped_column(String(64), unique=True)  # the file's name in storage
+    size: Mapped[int | None] = mapped_column()
+    attempts: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(String(200))  # why refused or failed (no content)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    attempted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

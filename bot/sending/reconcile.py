@@ -47,7 +47,7 @@ from bot.broadcasts.models import (
 from bot.channels import twilio
 from bot.contacts.models import Contact
 from bot.msgs.models import DIRECTION_OUT, STATUS_PENDING, Message
-from bot.reports import retention, urgent
+from bot.reports import media, retention, storage, urgent
 from bot.sending import queueing
 from bot.sending.process import Runtime
 
@@ -73,8 +73,16 @@ def run(runtime: Runtime, connection: redis.Redis, now: dt.datetime) -> dict[str
         done["urgent_alerts"] = urgent.notify_due(
             runtime.db, runtime.sender, runtime.config["PUBLIC_URL"], now
         )
+        store = storage.store_for(runtime.config)
+        done["report_media"] = media.fetch_due(
+            runtime.db, runtime.sender, store, int(runtime.config["MEDIA_MAX_BYTES"]), now
+        )
         done["reports_purged"] = retention.purge_due(
-            runtime.db, now, int(runtime.config.get("REPORT_RETENTION_DAYS") or 0)
+            runtime.db,
+            now,
+            int(runtime.config.get("REPORT_RETENTION_DAYS") or 0),
+            store=store,
+            sender=runtime.sender,
         )
     finally:
         if connection.get(LOCK_KEY) == token.encode():

@@ -252,7 +252,8 @@ REPORT = [
             ("redada", ["¿Dónde pasó?"]),
             ("Ciudad Juárez, Chihuahua", ["¿Cuándo pasó?"]),
             ("ayer en la noche", ["Cuéntanos qué pasó"]),
-            ("Se llevaron a dos vecinos afuera de la tienda", ["¿Puede alguien del equipo"]),
+            ("Se llevaron a dos vecinos afuera de la tienda", ["Si tienes fotos, audio o video"]),
+            ("NO", ["¿Puede alguien del equipo"]),
             ("no", ["¿Podemos compartir este reporte públicamente"]),
             ("Sí", ["Gracias por tu confianza.", "No te contactaremos sobre este reporte."]),
         ],
@@ -277,7 +278,7 @@ REPORT = [
             ),
             FlowEnded("report", "completed"),
         ],
-        buttons={0: ("Sí", "No"), 1: ("Sí", "No"), 6: ("Sí", "No"), 7: ("Sí", "No")},
+        buttons={0: ("Sí", "No"), 1: ("Sí", "No"), 7: ("Sí", "No"), 8: ("Sí", "No")},
     ),
     Conversation(
         "report in English by SMS, with a re-ask",
@@ -296,7 +297,8 @@ REPORT = [
             ("police", ["Where did it happen?"]),
             ("Tucson, AZ", ["When did it happen?"]),
             ("June 5", ["Tell us what happened"]),
-            ("They searched our car without asking", ["May an organizer contact you"]),
+            ("They searched our car without asking", ["If you have photos, audio or video"]),
+            ("no", ["May an organizer contact you"]),
             ("maybe", ["Please reply Y (yes) or N (no). May we contact you"]),
             ("Y", ["May we share this report publicly"]),
             ("n", ["Your report reached the Puente organizers", "An organizer may contact you"]),
@@ -333,7 +335,10 @@ REPORT = [
             ("armed men", ["Where did it happen?", "share a location pin"]),
             ("geo:32.5312,-117.0421", ["When did it happen?"]),
             ("now", ["Tell us what happened"]),
-            ("Two trucks of armed men at the crossing", ["May we share this report"]),
+            ("Two trucks of armed men at the crossing", ["send them now, then reply DONE"]),
+            ("[media]", ["Received. Send more, or reply DONE."]),  # a photo, without words
+            ("[media]", ["Received. Send more, or reply DONE."]),
+            ("DONE", ["May we share this report"]),
             ("Y", ["Your report reached the Puente organizers", "We will not contact you"]),
         ],
         [
@@ -357,7 +362,7 @@ REPORT = [
             ),
             FlowEnded("report", "completed"),
         ],
-        buttons={0: ("Yes", "No"), 1: ("Yes", "No"), 6: ("Yes", "No")},
+        buttons={0: ("Yes", "No"), 1: ("Yes", "No"), 9: ("Yes", "No")},
     ),
 ]
 

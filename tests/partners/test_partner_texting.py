@@ -185,7 +185,7 @@ def test_a_report_reaches_the_desk_of_the_partner_who_brought_them_while_a_membe
 
     def file_report(phone):
         text(client, phone, "REPORTAR")
-        for answer in ("NO", "NO", "1", "Garita de Otay", "ayer", "Un agente", "NO", "NO"):
+        for answer in ("NO", "NO", "1", "Garita de Otay", "ayer", "Un agente", "NO", "NO", "NO"):
             text(client, phone, answer)
 
     text(client, LUPE, "FRONTERA")

@@ -14,7 +14,17 @@ JANE = "+12135550142"
 
 def file_report(client, phone, keyword, kind, where):
     text(client, phone, keyword)
-    for answer in ("NO", "NO", kind, where, "ayer", "Un retén con soldados armados", "NO", "SÍ"):
+    for answer in (
+        "NO",
+        "NO",
+        kind,
+        where,
+        "ayer",
+        "Un retén con soldados armados",
+        "NO",
+        "NO",
+        "SÍ",
+    ):
         text(client, phone, answer)
 
 
@@ -56,7 +66,8 @@ def test_a_whatsapp_pin_places_the_report_and_an_anonymous_one_keeps_no_reporter
     )
     assert any("¿Cuándo pasó?" in r for r in replies)
     text(client, rosa, "hoy")
-    replies = text(client, rosa, "Un retén militar revisa todos los carros")
+    text(client, rosa, "Un retén militar revisa todos los carros")
+    replies = text(client, rosa, "NO")  # no photos
     assert any("¿Podemos compartir" in r for r in replies)  # never asked to be contacted
     text(client, rosa, "SÍ")
     with db.session() as session:
@@ -72,7 +83,7 @@ def test_a_pin_abroad_is_kept_and_flagged(client, db):
     for answer in ("REPORTAR", "NO", "NO", "2"):
         text(client, rosa, answer)
     text(client, rosa, "", Latitude="14.6349", Longitude="-90.5069")  # Guatemala City
-    for answer in ("ayer", "Hombres armados", "NO", "NO"):
+    for answer in ("ayer", "Hombres armados", "NO", "NO", "NO"):
         text(client, rosa, answer)
     with db.session() as session:
         report = session.scalars(select(Report)).one()

@@ -11,6 +11,7 @@ from bot.accounts.models import AuditEntry
 from bot.db import utcnow
 from bot.reports import retention, workflow
 from bot.reports.models import Report, ReportNote
+from bot.reports.storage import LocalStore
 from bot.sending import process, reconcile
 from tests.factories import create_contact, create_report, create_user
 
@@ -30,7 +31,7 @@ def _report(db, contact, **columns):
     )
 
 
-def test_old_reports_lose_their_personal_fields_and_keep_their_counts(db):
+def test_old_reports_lose_their_personal_fields_and_keep_their_counts(db, tmp_path):
     contact = create_contact(db)
     old, published, recent = (
         _report(db, contact, **OLD),
@@ -40,7 +41,7 @@ def test_old_reports_lose_their_personal_fields_and_keep_their_counts(db):
     user = create_user(db, "verifier")
     with db.session() as session:
         workflow.add_note(session, session.get_one(Report, old), user, "Habló Rosa", utcnow())
-    assert retention.purge_due(db, utcnow(), 365) == 2
+    assert retention.purge_due(db, utcnow(), 365, store=LocalStore(tmp_path)) == 2
     with db.session() as session:
         purged = session.get_one(Report, old)
         assert (purged.contact_id, purged.place_text, purged.latitude, purged.answers) == (
@@ -60,13 +61,13 @@ def test_old_reports_lose_their_personal_fields_and_keep_their_counts(db):
         entry = session.scalars(
             select(AuditEntry).where(AuditEntry.action == "report.purged")
         ).one()
-        assert entry.details == {"reports": [old, published], "days": 365}
-    assert retention.purge_due(db, utcnow(), 365) == 0  # once
+        assert entry.details == {"reports": [old, published], "days": 365, "media": 0}
+    assert retention.purge_due(db, utcnow(), 365, store=LocalStore(tmp_path)) == 0  # once
 
 
-def test_zero_days_keeps_reports_until_someone_erases_them(db):
+def test_zero_days_keeps_reports_until_someone_erases_them(db, tmp_path):
     _report(db, create_contact(db), **OLD)
-    assert retention.purge_due(db, utcnow(), 0) == 0
+    assert retention.purge_due(db, utcnow(), 0, store=LocalStore(tmp_path)) == 0
 
 
 def test_the_workers_reconcile_pass_purges(app, db, redis_url):

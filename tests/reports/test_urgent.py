@@ -27,6 +27,7 @@ def file_urgent(client, where="Tijuana"):
         where,
         "ahora",
         "Se llevan a mi vecino",
+        "NO",  # no photos
         "NO",
         "NO",
     ):

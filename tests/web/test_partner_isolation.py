@@ -36,7 +36,7 @@ from bot.msgs.models import Message
 from bot.partners import organizations
 from bot.partners.models import Membership
 from bot.partners.organizations import PartnerFields
-from bot.reports.models import Report
+from bot.reports.models import Report, ReportMedia
 from tests.dashboard_client import csrf_from
 from tests.factories import DASHBOARD_PASSWORD, create_contact, create_message
 
@@ -49,6 +49,7 @@ ID_ARGUMENTS = {
     "broadcast_id": "broadcast",
     "event_id": "event",
     "report_id": "report",
+    "media_id": "media",
     "message_id": "message",
     "partner_id": "organization",
     "organization_id": "organization",
@@ -72,12 +73,14 @@ class Owned:
     user: int
     phone: str
     marker: str
+    media: int = 0  # a photo of its report
 
     def ids(self) -> dict[str, Any]:
         return {
             "contact": self.contact, "message": self.message, "report": self.report,
             "broadcast": self.broadcast, "event": self.event, "user": self.user,
             "organization": self.organization or 0, "slug": self.slug or "coalition",
+            "media": self.media,
         }  # fmt: skip
 
     def leaks(self, body: str) -> list[str]:
@@ -155,9 +158,15 @@ def _things_of(db: Database, slug: str | None, organization_id: int | None) -> O
             users.set_partner_role(user, organization_id, "organizer")
             user.role = None
         session.flush()
+        photo = ReportMedia(
+            report_id=report.id, content_type="image/jpeg", status="stored", attempts=1,
+            key=f"{marker.lower()}-{'k' * 40}", created_at=now,
+        )  # fmt: skip
+        session.add(photo)
+        session.flush()
         return Owned(
             organization_id, slug, contact_id, message_id, report.id, created.id, event.id,
-            audience.id, user.id, phone, marker,
+            audience.id, user.id, phone, marker, photo.id,
         )  # fmt: skip
 
 

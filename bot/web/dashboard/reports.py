@@ -14,7 +14,18 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
@@ -22,8 +33,9 @@ from bot.accounts.models import PartnerRole, User
 from bot.accounts.roles import MANAGE, SEE_REPORTERS, SEE_TEXTS, VERIFY, allows
 from bot.contacts.models import Contact
 from bot.db import get_db, get_session, utcnow
-from bot.reports import export, places, tiles, urgent, workflow
-from bot.reports.models import REPORT_PUBLISHED, REPORT_STATUSES, Report
+from bot.reports import export, places, storage, tiles, urgent, workflow
+from bot.reports import media as report_media
+from bot.reports.models import MEDIA_STORED, REPORT_PUBLISHED, REPORT_STATUSES, Report, ReportMedia
 from bot.reports.privacy import ReportView, view
 from bot.web.dashboard import scope
 from bot.web.dashboard.auth import audit_here, require
@@ -167,9 +179,34 @@ def detail(report_id: int) -> str:
         moves=workflow.allowed_moves(report) if desk else (),
         desk_members=_desk_members(session) if desk else [],
         duplicates=workflow.duplicates_of(session, report_id),
+        media=report_media.for_report(session, report_id),
         state_name=places.state_name,
         states=places.state_codes(),
         statuses=REPORT_STATUSES,
+    )
+
+
+@bp.get("/<int:report_id>/media/<int:media_id>")
+@require(SEE_REPORTERS)
+def media_file(report_id: int, media_id: int) -> Response:
+    """A photo, audio or video of the report: admins and verifiers only, never cached, audited."""
+    with get_db().session() as session:  # the audit entry is saved with the reading
+        media = session.get(ReportMedia, media_id)
+        if media is None or media.report_id != report_id or media.status != MEDIA_STORED:
+            abort(404)
+        content = storage.store_for(current_app.config).read(media.key or "")
+        if content is None:
+            abort(404)
+        audit_here(session, "report.media_view", f"report:{report_id}", media=media_id)
+        content_type = media.content_type
+    return Response(
+        content,
+        mimetype=content_type,
+        headers={
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Disposition": "inline",
+        },
     )
 
 
