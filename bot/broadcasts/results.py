@@ -36,6 +36,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Interval,
+    Select,
     and_,
     case,
     exists,
@@ -81,11 +82,14 @@ OPTED_OUT = "opted_out"
 SIGNED = "signed"
 RSVPS = "rsvps"
 CLICKED = "clicked"  # unique clicks, per link (the reason: the link's position)
+# The poll's answers, each recipient's latest (the reason: the choice's value); added by
+# bot.polls.tally.broadcast_results, which callers use for a broadcast with a poll.
+ANSWERED = "answered"
 # An A/B test's: the contacts who clicked any of its links (not a figure of its own page).
 CLICKED_ANY = "clicked_any"
-FIGURES = (SENT, DELIVERED, FAILED, SKIPPED, REPLIED, OPTED_OUT, SIGNED, RSVPS, CLICKED)
-# Not in these results (polls: bot.polls.tally): shown as "not tracked yet", never a number.
-NOT_TRACKED = ("poll_answers",)
+FIGURES = (SENT, DELIVERED, FAILED, SKIPPED, REPLIED, OPTED_OUT, SIGNED, RSVPS, ANSWERED, CLICKED)
+# Figures the results do not hold yet: shown as "not tracked yet", never a number.
+NOT_TRACKED: tuple[str, ...] = ()
 
 DELIVERED_STATUSES = ("delivered", "read")
 FAILED_STATUSES = ("failed", "undelivered")
@@ -167,17 +171,38 @@ def _after(session: Session, column: ColumnElement[dt.datetime]) -> ColumnElemen
     return column + literal_column(f"interval '{hours} hours'", Interval)
 
 
-def results(session: Session, broadcast_id: int) -> Results:
-    """The results of one broadcast (which must exist)."""
-    item = session.get_one(Broadcast, broadcast_id)
-    split = (Contact.language, Delivery.channel, Contact.joined_via_id, Delivery.variant)
-    sent = aliased(Message)
-    base = (
+# What every figure is split by: the contact's language, the channel, who brought them,
+# the A/B variant (the order of the leading columns of each query's rows).
+SPLIT = (Contact.language, Delivery.channel, Contact.joined_via_id, Delivery.variant)
+
+
+def recipients(broadcast_id: int) -> Select[Any]:
+    """The broadcast's deliveries with their contacts, for a query to add its columns to."""
+    return (
         select()
         .select_from(Delivery)
         .join(Contact, Contact.id == Delivery.contact_id)
         .where(Delivery.broadcast_id == broadcast_id)
     )
+
+
+def with_rows(found: Results, figure: str, rows: Iterable[Row]) -> Results:
+    """``found`` with one more figure (a domain above this one adds its own)."""
+    return Results(
+        found.broadcast_id,
+        (*found.rows, *rows),
+        (*found.tracked, figure),
+        found.ab_test,
+        found.links,
+    )
+
+
+def results(session: Session, broadcast_id: int) -> Results:
+    """The results of one broadcast (which must exist)."""
+    item = session.get_one(Broadcast, broadcast_id)
+    split = SPLIT
+    sent = aliased(Message)
+    base = recipients(broadcast_id)
     found: list[Row] = []
     found += _deliveries(session, base, split, sent)
     found += _actions(session, item, base, split, sent)

@@ -525,7 +525,7 @@ def broadcast_results(broadcast_id: int, as_csv: bool, shown_in: str) -> None:
     with _db().session() as session:
         if session.get(Broadcast, broadcast_id) is None:
             _fail(f"no broadcast {broadcast_id}")
-        found = results.results(session, broadcast_id)
+        found = tally.broadcast_results(session, broadcast_id)
         slugs = dict(session.execute(select(Organization.id, Organization.slug)).all())
     if as_csv:
         out = io.StringIO()
@@ -537,7 +537,13 @@ def broadcast_results(broadcast_id: int, as_csv: bool, shown_in: str) -> None:
     click.echo(f"broadcast {broadcast_id}: results (replies, opt-outs, actions within 72 h)")
     for figure in found.tracked:
         click.echo(f"  {figure}: {found.total(figure)}")
-        if figure in (results.FAILED, results.SKIPPED, results.RSVPS, results.CLICKED):
+        if figure in (
+            results.FAILED,
+            results.SKIPPED,
+            results.RSVPS,
+            results.ANSWERED,
+            results.CLICKED,
+        ):
             for reason, count in sorted(found.by(figure, "reason").items()):
                 what = f"{reason} {found.links.get(reason, '')}".strip()
                 click.echo(f"    {what}: {count}")

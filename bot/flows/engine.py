@@ -297,7 +297,9 @@ def _follow(
         if transition.flow_id not in turn.flowset.flows:  # disabled: not configured
             log.warning("flow %s: goes to disabled flow %s", turn.flow.id, transition.flow_id)
             return _result(turn, None)
-        return _start(turn, transition.flow_id, turn.now, budget)
+        return _start(
+            turn, transition.flow_id, turn.now, budget, transition.answers, transition.step_id
+        )
     following = _next_step(turn.flow, step, transition)
     session = replace(session, reasks=0)
     return _run(turn, session, following.id if following else None, budget)

@@ -16,9 +16,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.broadcasts.broadcast import BroadcastError
+from bot.broadcasts.broadcast import PETITION_FLOW, BroadcastError
 from bot.broadcasts.models import Broadcast
 from bot.contacts.models import Contact
+from bot.flows.answers import parse_yes_no
 from bot.flows.engine import Output
 from bot.flows.steps.poll_answer import choice_phrases
 from bot.i18n import N_, gettext
@@ -33,7 +34,11 @@ MAX_CHOICE_LENGTH = 40
 RECORDED = N_("Got it: {choice}. Thanks!")
 CHANGED = N_("Changed to {choice}.")
 TEXTS = (RECORDED, CHANGED)
-ONE_ROUTE = N_("A broadcast can carry a poll, a petition or a flow, only one.")
+ONE_ROUTE = N_("A broadcast can carry a poll or a flow, not both.")
+YES_SIGNS = N_(
+    "On a petition call, YES and NO answer the petition: choice %(number)s reads as a yes "
+    "or a no. Give the poll other choices."
+)
 
 
 class PollError(BroadcastError):
@@ -98,9 +103,17 @@ def parse_choices(spec: str) -> list[dict[str, str]]:
 
 
 def attach(session: Session, broadcast: Broadcast, choices: list[dict[str, str]]) -> Poll:
-    """Give a draft broadcast its poll: its replies then go to the poll flow."""
-    if broadcast.petition_id is not None or broadcast.flow_id not in (None, FLOW_ID):
+    """Give a draft broadcast its poll: its replies then go to the poll flow.
+
+    A petition call may carry a poll too: YES / SÍ still signs, so the poll's
+    choices may not read as a yes or a no.
+    """
+    if broadcast.flow_id not in (None, FLOW_ID, PETITION_FLOW):
         raise PollError(ONE_ROUTE)
+    if broadcast.petition_id is not None:
+        for number, choice in enumerate(choices, 1):
+            if any(parse_yes_no(p) is not None for p in choice_phrases(choice)):
+                raise PollError(YES_SIGNS, number=number)
     broadcast.flow_id = FLOW_ID
     poll = Poll(broadcast_id=broadcast.id, choices=[dict(c) for c in choices])
     session.add(poll)

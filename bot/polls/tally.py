@@ -6,9 +6,11 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
+from bot.broadcasts import results
+from bot.broadcasts.models import Delivery
 from bot.partners.models import Organization
 from bot.polls.models import Poll, PollAnswer
 
@@ -98,3 +100,26 @@ def tally(session: Session, poll: Poll, organization_ids: set[int] | None = None
         )
     }
     return Tally(poll.id, choices, partners)
+
+
+def broadcast_results(session: Session, broadcast_id: int) -> results.Results:
+    """A broadcast's results (``bot.broadcasts.results``) with its poll's answers, when it
+    carries a poll: each recipient's latest answer, per choice, split like every figure."""
+    found = results.results(session, broadcast_id)
+    poll_id = session.scalar(select(Poll.id).where(Poll.broadcast_id == broadcast_id))
+    if poll_id is None:
+        return found
+    query = (
+        results.recipients(broadcast_id)
+        .add_columns(*results.SPLIT, PollAnswer.choice, func.count())
+        .join(
+            PollAnswer,
+            and_(PollAnswer.poll_id == poll_id, PollAnswer.contact_id == Delivery.contact_id),
+        )
+        .group_by(*results.SPLIT, PollAnswer.choice)
+    )
+    rows = [
+        results.Row(results.ANSWERED, choice, lang, channel, partner, count, variant)
+        for lang, channel, partner, variant, choice, count in session.execute(query)
+    ]
+    return results.with_rows(found, results.ANSWERED, rows)

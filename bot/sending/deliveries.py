@@ -210,13 +210,15 @@ def load_plan(runtime: Runtime, broadcast_id: int) -> Plan | None:
 
 
 def _flow_answers(session: Session, broadcast: Broadcast) -> dict[str, Any]:
-    """What the replies' flow knows already: the petition or the poll the broadcast carries."""
+    """What the replies' flow knows already: the petition and the poll the broadcast carries."""
+    known: dict[str, Any] = {}
     if broadcast.flow_id == polls.FLOW_ID:
-        return polls.flow_answers(session, broadcast.id)
-    if broadcast.petition_id is None:
-        return {}
-    slug = session.scalar(select(Petition.slug).where(Petition.id == broadcast.petition_id))
-    return {"petition": slug} if slug else {}
+        known.update(polls.flow_answers(session, broadcast.id))
+    if broadcast.petition_id is not None:
+        slug = session.scalar(select(Petition.slug).where(Petition.id == broadcast.petition_id))
+        if slug:
+            known["petition"] = slug
+    return known
 
 
 def _partner_sender(

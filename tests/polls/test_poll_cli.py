@@ -83,7 +83,7 @@ def test_a_refused_poll_creates_no_broadcast(app, db):
     assert result.exit_code == 1 and "Choices 1 and 2 are the same: “SI”." in result.output
     result = run(app, *CREATE, "--poll", "SÍ|YES,NO", "--flow", "summit_rsvp")
     assert result.exit_code == 1
-    assert "A broadcast can carry a poll, a petition or a flow, only one." in result.output
+    assert "A broadcast can carry a poll or a flow, not both." in result.output
     with db.session() as session:
         assert session.scalar(select(func.count()).select_from(Broadcast)) == 0
 

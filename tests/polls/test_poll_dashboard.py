@@ -71,6 +71,6 @@ def test_refused_choices_are_explained_in_the_pages_language_and_the_form_kept(s
     page = compose(spanish, poll=eleven).get_data(as_text=True)
     assert "Una encuesta tiene como máximo 10 opciones; esta tiene 11." in page
     page = compose(spanish, poll="SÍ|YES,NO", flow_id="join").get_data(as_text=True)
-    assert "Un envío puede llevar una encuesta, una petición o un flujo" in page
+    assert "Un envío puede llevar una encuesta o un flujo, no ambos." in page
     with db.session() as session:
         assert session.query(Broadcast).count() == 0

@@ -7,7 +7,7 @@ extractor and the checker ask it for its texts.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,9 +47,12 @@ class Stop:
 
 @dataclass(frozen=True)
 class StartFlow:
-    """End this flow and start another one in the same turn."""
+    """End this flow and start another one in the same turn: at ``step_id`` (else its
+    first step), knowing ``answers`` from the start (else nothing)."""
 
     flow_id: str
+    step_id: str | None = None
+    answers: Mapping[str, Any] | None = None
 
 
 Transition = Go | Wait | Again | Pass | Stop | StartFlow

@@ -3,6 +3,7 @@
 - id: to_rights
   type: goto
   flow: know_your_rights
+  keep: [poll, poll_choices]   # optional: answers the other flow starts with
 """
 
 from __future__ import annotations
@@ -15,17 +16,22 @@ from bot.flows.turn import FlowRun
 def validate(step: Step) -> list[str]:
     if not is_identifier(step.config.get("flow")):
         return ["'flow' must be the id of another flow"]
+    keep = step.config.get("keep", [])
+    if not isinstance(keep, list) or not all(is_identifier(k) for k in keep):
+        return ["'keep' must be a list of answer names"]
     return []
 
 
 def run(step: Step, turn: FlowRun) -> Transition:
-    return StartFlow(step.config["flow"])
+    keep = step.config.get("keep", [])
+    answers = {name: turn.answers[name] for name in keep if name in turn.answers}
+    return StartFlow(step.config["flow"], answers=answers or None)
 
 
 GOTO = register(
     StepType(
         name="goto",
-        keys=frozenset({"flow"}),
+        keys=frozenset({"flow", "keep"}),
         required=frozenset({"flow"}),
         run=run,
         validate=validate,

@@ -11,6 +11,10 @@ quizás/maybe for choices that are a yes, a no or a maybe) emits ``AnswerPoll``
 and keeps waiting, so a later answer changes it; the integrator confirms. Any
 other reply is not an answer: it is left unhandled (the organizers' inbox) and
 nothing is said.
+
+A broadcast that carries a petition too (its ``petition`` answer; its poll then
+has no yes or no choice) takes a YES / SÍ as signing: the petition flow starts
+where a keyword starts it, and comes back here when it is done.
 """
 
 from __future__ import annotations
@@ -20,9 +24,11 @@ from typing import Any
 
 from bot.flows import answers
 from bot.flows.model import Step
-from bot.flows.steps.base import Again, Pass, StepType, Transition, Wait, register
+from bot.flows.steps.base import Again, Pass, StartFlow, StepType, Transition, Wait, register
 from bot.flows.turn import AnswerPoll, FlowRun
 from bot.text import normalize
+
+SIGN_FLOW, SIGN_STEP = "petition", "known_name"  # flows/petition.yaml, past its "sign?"
 
 
 def choice_phrases(choice: Mapping[str, Any]) -> tuple[str, ...]:
@@ -92,6 +98,8 @@ def answer(step: Step, turn: FlowRun, text: str, reasks: int) -> Transition:
         return Pass()
     value = match(text, choices)
     if value is None:
+        if turn.answers.get("petition") and answers.parse_yes_no(text):
+            return StartFlow(SIGN_FLOW, step_id=SIGN_STEP, answers=dict(turn.answers))
         return Pass()
     turn.emit(AnswerPoll(turn.flow.id, poll, value))
     return Again()  # keep waiting: a later answer changes it

@@ -19,6 +19,7 @@ from bot.broadcasts import broadcast, comparison, results, variants
 from bot.broadcasts.models import BROADCAST_CANCELED, BROADCAST_DONE, Broadcast
 from bot.i18n import N_
 from bot.partners.models import Organization
+from bot.polls import polls, tally
 from bot.web.dashboard.charts import Chart, Series, bar_chart
 from bot.web.dashboard.labels import label
 from bot.web.dashboard.language import _, current_language
@@ -33,6 +34,7 @@ FIGURES = {
     results.SIGNED: N_("Signed the petition within 72 hours"),
     results.RSVPS: N_("RSVPs within 72 hours"),
     results.CLICKED: N_("Unique clicks per link"),
+    results.ANSWERED: N_("Poll answers (each person's latest)"),
 }
 REASONS = {
     results.FAILED: {
@@ -55,8 +57,9 @@ REASONS = {
     },
     results.RSVPS: {"yes": N_("Yes"), "no": N_("No"), "maybe": N_("Maybe")},
     results.CLICKED: {},  # one line per link, titled by its URL
+    results.ANSWERED: {},  # one line per choice, titled by it in the page's language
 }
-NOT_TRACKED = {"poll_answers": N_("Poll answers")}
+NOT_TRACKED: dict[str, str] = {}  # figures not counted yet (results.NOT_TRACKED)
 CHART_FIGURES = (results.SENT, results.DELIVERED, results.REPLIED, results.OPTED_OUT)
 COALITION = "coalition"  # the partner column's value for the coalition directly
 
@@ -110,7 +113,7 @@ def partners(session: Session) -> dict[int, Organization]:
 
 def page(session: Session, item: Broadcast) -> dict[str, Any]:
     """The template's context for one broadcast's results."""
-    found = results.results(session, item.id)
+    found = tally.broadcast_results(session, item.id)
     orgs = partners(session)
     language = current_language()
 
@@ -126,6 +129,8 @@ def page(session: Session, item: Broadcast) -> dict[str, Any]:
         ),
         *_variant_columns(found),
     ]
+    poll = polls.for_broadcast(session, item.id)
+    choices = {c["value"]: c.get(language) or c["value"] for c in poll.choices} if poll else {}
     lines = []
     for figure in found.tracked:
         lines.append(_line(found, figure, None, _(FIGURES[figure]), columns))
@@ -135,6 +140,8 @@ def page(session: Session, item: Broadcast) -> dict[str, Any]:
                 title = _(names[reason]) if reason in names else str(reason)
                 if figure == results.CLICKED:  # the reason is the link's position
                     title = found.links.get(reason, str(reason))
+                elif figure == results.ANSWERED:  # the reason is the choice's value
+                    title = choices.get(reason, str(reason))
                 lines.append(_line(found, figure, reason, title, columns))
     return {
         "item": item,
@@ -221,7 +228,7 @@ def _chart(found: results.Results, dimension: str, title: Any) -> Chart | None:
 
 def csv_text(session: Session, item: Broadcast) -> str:
     """The same numbers as ``puente broadcast results N --csv``."""
-    found = results.results(session, item.id)
+    found = tally.broadcast_results(session, item.id)
     slugs = {i: o.slug for i, o in partners(session).items()}
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
