@@ -57,3 +57,6 @@ DEFAULT_WHATSAPP_MESSAGE_COST = 0.0050
 # Reports (bot/reports): after this many days the worker purges a report's
 # personal fields (reporter, answers, place in their words, exact pin, notes).
 DEFAULT_REPORT_RETENTION_DAYS = 365
+
+# The right to be erased (bot.erasure)
+DEFAULT_ERASURE_CONFIRM_MINUTES = 15  # BORRAR must come this soon after BORRAR MIS DATOS
