@@ -129,10 +129,13 @@ def _summary_values(
         .where(Membership.contact_id == contact.id, Membership.status == MEMBER)
         .order_by(Organization.id)
     ).all()
+    organizations = [p.name(language) for p in partners]
+    if consent.is_subscribed(contact):  # the coalition itself, first
+        organizations.insert(0, settings["ORG_NAME"])
     return {
         "kinds": ", ".join(kinds),
         "messages": str(count(Message, Message.contact_id == contact.id)),
-        "organizations": ", ".join(p.name(language) for p in partners) or say(replies.DATA_NOTHING),
+        "organizations": ", ".join(organizations) or say(replies.DATA_NOTHING),
         "signatures": str(count(Signature, Signature.contact_id == contact.id)),
         "reports": str(count(Report, Report.contact_id == contact.id)),
     }
