@@ -72,8 +72,10 @@ def seed(client: Any, db: Database) -> int:
             AuditEntry(user_email="organizer@puente.example.org", action="contact.tag_add",
                        target=f"contact:{contact.id}", details={"note": f"{NAME} {SURNAME}"}),
         ])  # fmt: skip
-        sent = Message(contact_id=contact.id, direction="out", channel="whatsapp",
-                       address=WHATSAPP, body=f"Hola {NAME}", sid="SMsent", status="delivered")  # fmt: skip
+        sent = Message(
+            contact_id=contact.id, direction="out", channel="whatsapp", address=WHATSAPP,
+            body=f"Hola {NAME}", sid="SMsent", status="delivered",
+        )  # fmt: skip
         session.add(sent)
         session.flush()
         session.add_all([
