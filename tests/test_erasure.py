@@ -131,6 +131,7 @@ def test_erased_from_the_dashboard_leaves_nothing_and_is_audited(client, db, sig
     admin = sign_in("admin")
     page = admin.get(f"/dashboard/contacts/{contact_id}").get_data(as_text=True)
     assert "Erase this person" in page
+    assert MX_PHONE in admin.get("/dashboard/contacts/export").get_data(as_text=True)
     response = admin.post(
         f"/dashboard/contacts/{contact_id}/erase",
         data={"csrf_token": admin.csrf_token, "reason": "asked by phone", "confirm": "yes"},
@@ -146,6 +147,12 @@ def test_erased_from_the_dashboard_leaves_nothing_and_is_audited(client, db, sig
             "admin@puente.example.org", {"reason": "asked by phone"}, None,
         )  # fmt: skip
     assert admin.get(f"/dashboard/contacts/{contact_id}").status_code == 404
+    exports = [
+        admin.get("/dashboard/contacts/export").get_data(as_text=True),
+        admin.get("/dashboard/petitions/asilo/signatures.csv?phones=1").get_data(as_text=True),
+    ]
+    assert "22000" not in exports[1] and exports[1].count("\n") == 2  # header, nobody's row
+    assert [e for e in exports if any(needle in e for needle in NEEDLES)] == []
 
 
 def test_the_dashboard_erases_only_with_a_reason_and_the_confirmation(client, db, sign_in):
