@@ -147,6 +147,8 @@ def test_erased_from_the_dashboard_leaves_nothing_and_is_audited(client, db, sig
             "admin@puente.example.org", {"reason": "asked by phone"}, None,
         )  # fmt: skip
     assert admin.get(f"/dashboard/contacts/{contact_id}").status_code == 404
+    audit_page = admin.get("/dashboard/audit/?action=contact.erase").get_data(as_text=True)
+    assert "contact.erase" in audit_page and "reason=asked by phone" in audit_page
     exports = [
         admin.get("/dashboard/contacts/export").get_data(as_text=True),
         admin.get("/dashboard/petitions/asilo/signatures.csv?phones=1").get_data(as_text=True),
@@ -337,3 +339,18 @@ def test_my_data_sums_up_what_is_held_in_their_language(client, db, body, expect
 def test_my_data_from_an_unknown_number_stores_nothing(client, db):
     assert text(client, "+12135550173", "MY DATA") == ["Puente Test holds no data for this number."]
     assert contact_by_phone(db, "+12135550173") is None
+
+
+def test_a_number_in_the_reason_is_masked_in_the_audit_log(client, db, sign_in):
+    contact_id = seed(client, db)
+    admin = sign_in("admin")
+    admin.post(
+        f"/dashboard/contacts/{contact_id}/erase",
+        data={
+            "csrf_token": admin.csrf_token,
+            "reason": f"called from {NATIONAL}",
+            "confirm": "yes",
+        },
+    )
+    assert contact_by_phone(db, MX_PHONE) is None
+    assert leftovers(db) == []
