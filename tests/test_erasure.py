@@ -354,3 +354,30 @@ def test_a_number_in_the_reason_is_masked_in_the_audit_log(client, db, sign_in):
     )
     assert contact_by_phone(db, MX_PHONE) is None
     assert leftovers(db) == []
+
+
+def test_a_partners_admin_may_not_erase_even_its_own_member(app, client, db):
+    from bot.accounts import users
+    from bot.partners.organizations import by_slug
+    from tests.dashboard_client import csrf_from
+    from tests.factories import DASHBOARD_PASSWORD
+
+    contact_id = seed(client, db)  # a member of frontera
+    with db.session() as session:
+        partner_id = by_slug(session, "frontera").id
+        user = users.create_user(session, "admin-of-frontera@puente.example.org", "Admin",
+                                 DASHBOARD_PASSWORD, "admin", "en")  # fmt: skip
+        users.set_partner_role(user, partner_id, "admin")
+        user.role = None
+    partner_admin = app.test_client()
+    token = csrf_from(partner_admin.get("/dashboard/login").data)
+    partner_admin.post("/dashboard/login", data={"email": "admin-of-frontera@puente.example.org",
+                       "password": DASHBOARD_PASSWORD, "csrf_token": token})  # fmt: skip
+    page = partner_admin.get(f"/dashboard/contacts/{contact_id}")
+    assert page.status_code == 200 and "Erase this person" not in page.get_data(as_text=True)
+    response = partner_admin.post(
+        f"/dashboard/contacts/{contact_id}/erase",
+        data={"csrf_token": csrf_from(page.data), "reason": "because", "confirm": "yes"},
+    )
+    assert response.status_code == 403
+    assert contact_by_phone(db, MX_PHONE) is not None
