@@ -282,10 +282,12 @@ def _receive(
     if intent in _ERASURE_INTENTS:
         known = find(session, parsed.phone)
         if known is None:  # nothing held: the same answer as a contact's, nothing stored
-            return [_erasure_answer(intent, inbound, first_language, settings)]
+            answer = _erasure_answer(intent, inbound, first_language, settings)
+            return [_as_sent(answer, parsed.channel)]
         if intent is Intent.ERASE_CONFIRM:
             if erasure.confirms_now(known.contact, now):
-                return _erase(session, known.contact, inbound, settings, now)
+                answer = _erase(session, known.contact, inbound, settings, now)
+                return [_as_sent(answer, parsed.channel)]
             intent = Intent.NONE  # BORRAR with no request just before: an ordinary message
     message = _inbound_message(inbound, parsed.channel, parsed.address, now)
     # The message, its replies, the address, the flow session and the contact's
@@ -367,7 +369,7 @@ def _erase(
     inbound: Inbound,
     settings: Mapping[str, Any],
     now: dt.datetime,
-) -> list[Reply]:
+) -> Reply:
     """BORRAR / DELETE right after their request: erase them, and say so in their language.
 
     Neither this message nor the reply is stored: no row may keep their number
@@ -377,7 +379,12 @@ def _erase(
     language = erasure.language_of(inbound.text) or contact.language
     erasure.erase(session, contact.id, suppressions.key_of(settings), now)
     log.info("inbound %s: a contact erased at their request", inbound.sid)
-    return [Reply(replies.text(replies.ERASED, language, settings))]
+    return Reply(replies.text(replies.ERASED, language, settings))
+
+
+def _as_sent(reply: Reply, channel: str) -> Reply:
+    """A reply that is not recorded, as its channel gets it (as `_record_replies` does)."""
+    return replace(reply, body=formatting.for_channel(reply.body, channel))
 
 
 def _inbound_message(inbound: Inbound, channel: str, address: str, now: dt.datetime) -> Message:

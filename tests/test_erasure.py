@@ -381,3 +381,18 @@ def test_a_partners_admin_may_not_erase_even_its_own_member(app, client, db):
     )
     assert response.status_code == 403
     assert contact_by_phone(db, MX_PHONE) is not None
+
+
+def test_unknown_and_known_answers_match_on_sms_whatever_the_org_name(app, client, db):
+    app.config["ORG_NAME"] = "*Puente* _MX_"  # WhatsApp's marks, which SMS replies lose
+    text(client, "+12135550172", "JOIN")
+    known = [text(client, "+12135550172", "DELETE MY DATA"), text(client, "+12135550172", "DELETE")]
+    unknown = [
+        text(client, "+12135550171", "DELETE MY DATA"),
+        text(client, "+12135550171", "DELETE"),
+    ]
+    assert known == unknown
+    assert known[1] == [
+        "Puente MX: Your data has been erased and we will not text you again. "
+        "To join again one day, text JOIN."
+    ]
