@@ -2,7 +2,7 @@
 
 `erase` removes one person from every table in one transaction: their
 contact, addresses, tags, fields, flow session, consent log, memberships,
-RSVPs, deliveries, messages both ways (bodies, addresses, media), reports
+RSVPs, deliveries, link clicks, messages both ways (bodies, addresses, media), reports
 (answers and media links), and the personal part of their signatures and poll
 answers (those still count, with nobody behind them). What is kept is only
 what stops Puente from ever texting them again: a keyed hash of the number
@@ -31,6 +31,7 @@ from bot.compliance.language import guess_language
 from bot.contacts import consent, suppressions
 from bot.contacts.models import Address, ConsentEvent, Contact, ContactTag, FlowSession
 from bot.i18n import gettext
+from bot.links.models import LinkClick
 from bot.msgs.models import EarlyCallback, Message
 from bot.partners.models import MEMBER, Membership, Organization
 from bot.petitions.models import Signature
@@ -74,6 +75,7 @@ def erase(session: Session, contact_id: int, key: str, now: dt.datetime) -> None
     sids = select(Message.sid).where(theirs, Message.sid.is_not(None)).scalar_subquery()
     for statement in (
         delete(Delivery).where(Delivery.contact_id == contact_id),
+        delete(LinkClick).where(LinkClick.contact_id == contact_id),
         delete(Rsvp).where(Rsvp.contact_id == contact_id),
         delete(Report).where(Report.contact_id == contact_id),
         update(Signature)

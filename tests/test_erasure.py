@@ -20,6 +20,7 @@ from bot.accounts.models import AuditEntry
 from bot.broadcasts.models import Delivery, Event, Rsvp
 from bot.contacts.models import ConsentEvent, Contact, ContactTag, Suppression
 from bot.db import Base, Database, utcnow
+from bot.links.models import BroadcastLink, LinkClick
 from bot.msgs.models import EarlyCallback, Message
 from bot.msgs.sending import send_to_contact, sender_from_config
 from bot.petitions.models import Petition, Signature
@@ -78,24 +79,31 @@ def seed(client: Any, db: Database) -> int:
         )  # fmt: skip
         session.add(sent)
         session.flush()
+        link = BroadcastLink(broadcast_id=broadcast_id, position=1, url="https://example.org/m")
+        session.add(link)
+        session.flush()
         session.add_all([
             Delivery(broadcast_id=broadcast_id, contact_id=contact.id, channel="whatsapp",
                      batch=0, status="sent", message_id=sent.id),
             EarlyCallback(sid="SMsent", status="read"),
+            LinkClick(link_id=link.id, contact_id=contact.id, clicked_at=utcnow()),
         ])  # fmt: skip
-    assert leftovers(db), "the seed holds the person"
+    assert leftovers(db, contact.id), "the seed holds the person"
     return contact.id
 
 
-def leftovers(db: Database) -> list[tuple[str, str, str]]:
-    """(table, column, value) of every value in the database naming the person."""
+def leftovers(db: Database, contact_id: int | None = None) -> list[tuple[str, str, str]]:
+    """(table, column, value) of every value in the database naming the person, or
+    pointing to them (a ``contact_id`` column holding their id)."""
     found = []
     with db.engine.connect() as connection:
         for table in Base.metadata.sorted_tables:
             for row in connection.execute(select(table)):
                 for column, value in row._mapping.items():
                     shown = str(value)
-                    if any(needle in shown for needle in NEEDLES):
+                    points = contact_id is not None and str(column) == "contact_id"
+                    points = points and value == contact_id
+                    if points or any(needle in shown for needle in NEEDLES):
                         found.append((table.name, str(column), shown))
     return found
 
@@ -109,7 +117,7 @@ def counts(db: Database) -> dict[str, int]:
 
 
 def test_erased_by_text_leaves_nothing_but_the_suppression(client, db):
-    seed(client, db)
+    contact_id = seed(client, db)
     assert text(client, WHATSAPP, "BORRAR MIS DATOS") == [
         "Puente Test: No te enviaremos más mensajes. Para borrar también tu nombre, respuestas, "
         "mensajes, reportes, firmas y membresías, responde BORRAR en los próximos 15 minutos. "
@@ -121,7 +129,7 @@ def test_erased_by_text_leaves_nothing_but_the_suppression(client, db):
         "Puente Test: Tus datos fueron borrados y no volveremos a escribirte. "
         "Para unirte de nuevo algún día, envía UNIRME."
     ]
-    assert leftovers(db) == []
+    assert leftovers(db, contact_id) == []
     # a signature and a poll answer still count, with nobody behind them
     assert counts(db) == {"signatures": 1, "poll_answers": 1, "suppressions": 1, "contacts": 0}
 
@@ -137,7 +145,7 @@ def test_erased_from_the_dashboard_leaves_nothing_and_is_audited(client, db, sig
         data={"csrf_token": admin.csrf_token, "reason": "asked by phone", "confirm": "yes"},
     )
     assert response.status_code == 302
-    assert leftovers(db) == []
+    assert leftovers(db, contact_id) == []
     assert counts(db)["suppressions"] == 1
     with db.session() as session:
         entry = session.scalars(

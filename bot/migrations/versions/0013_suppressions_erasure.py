@@ -1,7 +1,7 @@
 """the right to be erased: suppressed numbers (a keyed hash only) and a pending request
 
 Revision ID: 0013
-Revises: 0015
+Revises: 0010
 Create Date: 2026-12-02 07:00:00
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 import bot.db
 
 revision = "0013"
-down_revision = "0015"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
@@ -23,13 +23,13 @@ def upgrade() -> None:
         sa.Column("opted_out_at", bot.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("number_hash"),
     )
-    with op.batch_alter_table("contacts") as batch:
-        batch.add_column(
-            sa.Column("erasure_asked_at", bot.db.UTCDateTime(timezone=True), nullable=True)
-        )
+    # Plain ALTER TABLE (SQLite 3.35+ drops columns too): a batch would copy the
+    # contacts table, and 0011's triggers on memberships refer to it.
+    op.add_column(
+        "contacts", sa.Column("erasure_asked_at", bot.db.UTCDateTime(timezone=True), nullable=True)
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("contacts") as batch:
-        batch.drop_column("erasure_asked_at")
+    op.drop_column("contacts", "erasure_asked_at")
     op.drop_table("suppressions")
