@@ -36,7 +36,7 @@ from bot.msgs.models import EarlyCallback, Message
 from bot.partners.models import MEMBER, Membership, Organization
 from bot.petitions.models import Signature
 from bot.polls.models import PollAnswer
-from bot.reports import Report
+from bot.reports.models import Report, ReportNote
 from bot.text import normalize
 
 CONFIRM_WITHIN = dt.timedelta(minutes=defaults.DEFAULT_ERASURE_CONFIRM_MINUTES)
@@ -72,11 +72,14 @@ def erase(session: Session, contact_id: int, key: str, now: dt.datetime) -> None
     )
     theirs = or_(Message.contact_id == contact_id, Message.address.in_(addresses))
     message_ids = select(Message.id).where(theirs).scalar_subquery()
+    report_ids = select(Report.id).where(Report.contact_id == contact_id).scalar_subquery()
     sids = select(Message.sid).where(theirs, Message.sid.is_not(None)).scalar_subquery()
     for statement in (
         delete(Delivery).where(Delivery.contact_id == contact_id),
         delete(LinkClick).where(LinkClick.contact_id == contact_id),
         delete(Rsvp).where(Rsvp.contact_id == contact_id),
+        delete(ReportNote).where(ReportNote.report_id.in_(report_ids)),
+        update(Report).where(Report.duplicate_of_id.in_(report_ids)).values(duplicate_of_id=None),
         delete(Report).where(Report.contact_id == contact_id),
         update(Signature)
         .where(Signature.contact_id == contact_id)

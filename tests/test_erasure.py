@@ -25,6 +25,7 @@ from bot.msgs.models import EarlyCallback, Message
 from bot.msgs.sending import send_to_contact, sender_from_config
 from bot.petitions.models import Petition, Signature
 from bot.polls.models import Poll, PollAnswer
+from bot.reports.models import ReportNote
 from tests.factories import (
     MX_PHONE,
     add_member,
@@ -51,7 +52,10 @@ def seed(client: Any, db: Database) -> int:
     assert contact is not None and contact.fields.get("name") == NAME
     partner = create_partner(db, "frontera", "FRONTERA", "BORDER")
     add_member(db, contact.id, partner)
-    create_report(db, contact.id, what=f"{NAME} {SURNAME} saw it", media="https://x/ME1")
+    report_id = create_report(
+        db, contact.id, columns={"place_text": f"near {NAME}'s house"},
+        what=f"{NAME} {SURNAME} saw it", media="https://x/ME1",
+    )  # fmt: skip
     broadcast_id = create_broadcast(db, send=False)
     with db.session() as session:
         session.add(ContactTag(contact_id=contact.id, tag="tijuana"))
@@ -86,6 +90,7 @@ def seed(client: Any, db: Database) -> int:
             Delivery(broadcast_id=broadcast_id, contact_id=contact.id, channel="whatsapp",
                      batch=0, status="sent", message_id=sent.id),
             EarlyCallback(sid="SMsent", status="read"),
+            ReportNote(report_id=report_id, body=f"called {NAME} back"),
             LinkClick(link_id=link.id, contact_id=contact.id, clicked_at=utcnow()),
         ])  # fmt: skip
     assert leftovers(db, contact.id), "the seed holds the person"

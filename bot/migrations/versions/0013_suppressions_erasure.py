@@ -1,7 +1,7 @@
 """the right to be erased: suppressed numbers (a keyed hash only) and a pending request
 
 Revision ID: 0013
-Revises: 0010
+Revises: 0016
 Create Date: 2026-12-02 07:00:00
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 import bot.db
 
 revision = "0013"
-down_revision = "0010"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
