@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
 
 from bot import defaults
+from bot.contacts import suppressions
 from bot.exceptions import ConfigError
 from bot.i18n import LANGUAGES
 
@@ -55,6 +56,9 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         # Tracked links' own domain (https://go.example.org); empty: PUBLIC_URL's.
         "LINK_DOMAIN": env.get("LINK_DOMAIN", "").rstrip("/"),
         "SECRET_KEY": env.get("SECRET_KEY", defaults.DEFAULT_DEV_SECRET_KEY),
+        # Keys the hashes of erased numbers (bot.contacts.suppressions): changing it
+        # forgets every suppression, so production sets its own and keeps it.
+        "ERASURE_KEY": erasure_key(env),
         "TWILIO_ACCOUNT_SID": env.get("TWILIO_ACCOUNT_SID", defaults.DEFAULT_DEV_ACCOUNT_SID),
         "TWILIO_AUTH_TOKEN": env.get("TWILIO_AUTH_TOKEN", defaults.DEFAULT_DEV_AUTH_TOKEN),
         "TWILIO_MESSAGING_SERVICE_SID": env.get("TWILIO_MESSAGING_SERVICE_SID", ""),
@@ -183,6 +187,11 @@ def _broadcast_settings(env: Mapping[str, str], problems: list[str]) -> dict[str
     }
 
 
+def erasure_key(env: Mapping[str, str]) -> str:
+    """ERASURE_KEY, or a key derived from SECRET_KEY when it is not set."""
+    return suppressions.key_of(env)
+
+
 def production_problems(env: Mapping[str, str], config: Mapping[str, Any]) -> list[str]:
     """Every missing or malformed production setting, one sentence each."""
     problems = [f"{name} is required" for name in REQUIRED_IN_PRODUCTION if not env.get(name)]
@@ -203,6 +212,8 @@ def production_problems(env: Mapping[str, str], config: Mapping[str, Any]) -> li
         problems.append("TWILIO_VALIDATE_SIGNATURE=false is allowed only in development")
     if env.get("SECRET_KEY") and len(env["SECRET_KEY"]) < 16:
         problems.append("SECRET_KEY is too short (at least 16 characters)")
+    if env.get("ERASURE_KEY") and len(env["ERASURE_KEY"]) < 16:
+        problems.append("ERASURE_KEY is too short (at least 16 characters)")
     return problems
 
 

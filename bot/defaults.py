@@ -62,3 +62,6 @@ DEFAULT_REPORT_RETENTION_DAYS = 365
 # audio and video is 16 MB; larger files are refused and the reporter told).
 DEFAULT_MEDIA_DIR = "instance/media"
 DEFAULT_MEDIA_MAX_BYTES = 16 * 1024 * 1024
+
+# The right to be erased (bot.erasure)
+DEFAULT_ERASURE_CONFIRM_MINUTES = 15  # BORRAR must come this soon after BORRAR MIS DATOS

@@ -27,14 +27,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
-from bot import formatting, phones
+from bot import erasure, formatting, phones
 from bot.broadcasts import events
 from bot.broadcasts.models import Event
 from bot.compliance import replies
-from bot.compliance.keywords import Intent, classify
+from bot.compliance.keywords import Intent, asks_erasure, classify
 from bot.compliance.language import clear_switch, guess_language
-from bot.contacts import consent
-from bot.contacts.identity import Found, find_or_create, reached, save
+from bot.contacts import consent, suppressions
+from bot.contacts.identity import Found, find, find_or_create, reached, save
 from bot.contacts.models import (
     CHANNEL_SMS,
     CHANNEL_WHATSAPP,
@@ -97,6 +97,11 @@ SID = re.compile(r"[A-Za-z0-9_-]{2,64}")
 # When Twilio's own opt-out handling matched (including keywords configured in
 # the Twilio console, and YES), its verdict stands.
 _TWILIO_OPT_OUT_TYPES = {"STOP": Intent.OPT_OUT, "START": Intent.OPT_IN, "HELP": Intent.HELP}
+# Asking to erase one's data or to see it: answered the same whether or not the
+# number is known (bot.erasure), so the answers tell nobody who is a contact.
+_ERASURE_INTENTS = (Intent.ERASE_REQUEST, Intent.ERASE_CONFIRM, Intent.MY_DATA)
+# Replies that go even to a contact who is opted out: what they just asked for.
+_ANSWERED_WHEN_OUT = (Intent.OPT_OUT.value, Intent.ERASE_REQUEST.value, Intent.MY_DATA.value)
 
 
 def clean(value: str | None, limit: int) -> str:
@@ -273,9 +278,21 @@ def _receive(
     except phones.InvalidNumber:
         _record_unsupported(session, inbound, now)
         return []
-    message = _inbound_message(inbound, parsed.channel, parsed.address, now)
     guessed = guess_language(inbound.text)
     first_language = guessed or ("es" if parsed.phone.startswith("+52") else None)
+    intent = _intent(inbound)
+    known: Found | None = None
+    if intent in _ERASURE_INTENTS:
+        known = find(session, parsed.phone)
+        if known is None:  # nothing held: the same answer as a contact's, nothing stored
+            answer = _erasure_answer(intent, inbound, first_language, settings)
+            return [_as_sent(answer, parsed.channel)]
+        if intent is Intent.ERASE_CONFIRM:
+            if erasure.confirms_now(known.contact, now):
+                answer = _erase(session, known.contact, inbound, settings, now)
+                return [_as_sent(answer, parsed.channel)]
+            intent = Intent.NONE  # BORRAR with no request just before: an ordinary message
+    message = _inbound_message(inbound, parsed.channel, parsed.address, now)
     # The message, its replies, the address, the flow session and the contact's
     # changes are Core statements; the flush at commit writes the rest (consent
     # lines, memberships, reports).
@@ -284,11 +301,12 @@ def _receive(
             LANGUAGE_FROM_MESSAGE if guessed else LANGUAGE_FROM_NUMBER if first_language
             else LANGUAGE_DEFAULT
         )  # fmt: skip
-        found = find_or_create(
+        found = known or find_or_create(
             session,
             parsed,
             first_language or settings["DEFAULT_LANGUAGE"],
             now,
+            suppressions.key_of(settings),
             language_source=source,
             last_seen_at=now,
             profile_name=inbound.profile_name,
@@ -296,7 +314,9 @@ def _receive(
         contact = found.contact
         message.contact_id = contact.id
         _touch(contact, inbound, now)
-        turn = Turn(session, contact, message, inbound, settings, now, found, first_language, flows)
+        turn = Turn(
+            session, contact, message, inbound, settings, now, found, first_language, flows, intent
+        )
         texts = _respond(turn)
         # The unique MessageSid: a retry (or a concurrent copy) fails here, and the whole
         # transaction, with every effect of this message, is rolled back.
@@ -311,6 +331,63 @@ def _receive(
         message.handled_by,
     )
     return replies_given
+
+
+def _intent(inbound: Inbound) -> Intent:
+    """What the message asks for; an opt-out that also asks to erase is an erase request.
+
+    An erase request stops messages at once, as STOP does ("delete my information").
+    """
+    if inbound.opt_out_type:
+        return _TWILIO_OPT_OUT_TYPES[inbound.opt_out_type]  # Twilio answered: its verdict stands
+    intent = classify(inbound.text)
+    if intent is Intent.OPT_OUT and asks_erasure(inbound.text):
+        return Intent.ERASE_REQUEST
+    return intent
+
+
+def _erasure_answer(
+    intent: Intent, inbound: Inbound, fallback: str | None, settings: Mapping[str, Any]
+) -> Reply:
+    """The answer to an erase request, its confirmation or MY DATA from a number not held.
+
+    Byte for byte what a contact gets for the request and the confirmation.
+    """
+    language = erasure.language_of(inbound.text) or fallback or settings["DEFAULT_LANGUAGE"]
+    if intent is Intent.ERASE_REQUEST:
+        return _erase_ask(language, settings)
+    if intent is Intent.ERASE_CONFIRM:
+        return Reply(replies.text(replies.ERASED, language, settings))
+    return Reply(replies.text(replies.MY_DATA_NONE, language, settings))
+
+
+def _erase_ask(language: str, settings: Mapping[str, Any]) -> Reply:
+    minutes = str(int(erasure.CONFIRM_WITHIN.total_seconds() // 60))
+    return Reply(replies.text(replies.ERASE_ASK, language, settings, minutes=minutes))
+
+
+def _erase(
+    session: Session,
+    contact: Contact,
+    inbound: Inbound,
+    settings: Mapping[str, Any],
+    now: dt.datetime,
+) -> Reply:
+    """BORRAR / DELETE right after their request: erase them, and say so in their language.
+
+    Neither this message nor the reply is stored: no row may keep their number
+    or point to them. A retry of it finds the number unknown and gets the same
+    answer (`_erasure_answer`).
+    """
+    language = erasure.language_of(inbound.text) or contact.language
+    erasure.erase(session, contact.id, suppressions.key_of(settings), now, config=settings)
+    log.info("inbound %s: a contact erased at their request", inbound.sid)
+    return Reply(replies.text(replies.ERASED, language, settings))
+
+
+def _as_sent(reply: Reply, channel: str) -> Reply:
+    """A reply that is not recorded, as its channel gets it (as `_record_replies` does)."""
+    return replace(reply, body=formatting.for_channel(reply.body, channel))
 
 
 def _inbound_message(inbound: Inbound, channel: str, address: str, now: dt.datetime) -> Message:
@@ -371,6 +448,7 @@ class Turn:
     found: Found  # the contact, whether they are new, their flow session
     first_language: str | None  # what the first message told us, if anything
     flows: LoadedFlows | None
+    intent: Intent  # what it asks for (compliance keywords, erasure)
     # The partner whose join keyword the whole message is, and its language (looked up once).
     partner_keyword: tuple[Organization, str] | None = None
     partner_looked_up: bool = False
@@ -407,7 +485,7 @@ def _respond(turn: Turn) -> list[Reply]:
     session, contact, message, inbound, now = (
         turn.session, turn.contact, turn.message, turn.inbound, turn.now,
     )  # fmt: skip
-    intent = _TWILIO_OPT_OUT_TYPES.get(inbound.opt_out_type or "") or classify(inbound.text)
+    intent = turn.intent
     how = {"channel": message.channel, "words": inbound.text[:500], "message_sid": inbound.sid}
     message.handled_by = intent.value if intent is not Intent.NONE else None
     if intent is Intent.OPT_OUT:
@@ -421,6 +499,11 @@ def _respond(turn: Turn) -> list[Reply]:
         if inbound.opt_out_type == "START":
             return []
         return [turn.answer_keyword(replies.OPT_IN_CONFIRMATION)]
+    if intent is Intent.ERASE_REQUEST:
+        return [_erase_request(turn, how)]
+    if intent is Intent.MY_DATA:
+        language = erasure.language_of(inbound.text) or contact.language
+        return [Reply(erasure.summary(session, contact, language, turn.settings))]
     if contact.status == STATUS_OPTED_OUT and not _joining_again(turn):
         message.handled_by = "opted_out"
         return []  # recorded, never answered, until they opt back in
@@ -449,6 +532,17 @@ def _respond(turn: Turn) -> list[Reply]:
     if _follow_language(turn):
         return [turn.say(replies.LANGUAGE_SWITCHED), *_converse(turn)]
     return _converse(turn)
+
+
+def _erase_request(turn: Turn, how: dict[str, str]) -> Reply:
+    """BORRAR MIS DATOS: no more messages from now on (as STOP), and the confirming word
+    (BORRAR / DELETE, their very next message) will erase everything."""
+    contact = turn.contact
+    if contact.status != STATUS_OPTED_OUT:
+        consent.opt_out(turn.session, contact, turn.now, source="erase_request", **how)
+    contact.erasure_asked_at = turn.now
+    language = erasure.language_of(turn.inbound.text) or contact.language
+    return _erase_ask(language, turn.settings)
 
 
 def _follow_language(turn: Turn) -> bool:
@@ -753,7 +847,7 @@ def _record_replies(
     turn with buttons or a list is recorded for the REST API, every reply of it, so
     that they arrive in order (bot.msgs.replies).
     """
-    allowed = consent.can_receive(contact) or inbound_message.handled_by == Intent.OPT_OUT.value
+    allowed = consent.can_receive(contact) or inbound_message.handled_by in _ANSWERED_WHEN_OUT
     channel = inbound_message.channel
     texts = [replace(r, body=formatting.for_channel(r.body, channel)) for r in texts]
     queued = (

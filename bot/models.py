@@ -2,7 +2,14 @@
 
 from bot.accounts.models import AuditEntry, LoginThrottle, PartnerRole, User
 from bot.broadcasts.models import Audience, Broadcast, Delivery, Event, Reminder, Rsvp
-from bot.contacts.models import Address, ConsentEvent, Contact, ContactTag, FlowSession
+from bot.contacts.models import (
+    Address,
+    ConsentEvent,
+    Contact,
+    ContactTag,
+    FlowSession,
+    Suppression,
+)
 from bot.db import Base
 from bot.links.models import BroadcastLink, LinkClick
 from bot.msgs.models import EarlyCallback, Message, WhatsAppContent
@@ -34,6 +41,7 @@ __all__ = [
     "Contact",
     "ContactTag",
     "FlowSession",
+    "Suppression",
     "Message",
     "Report",
     "ReportMedia",

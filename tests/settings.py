@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from typing import Any
 
 PUBLIC_URL = "https://puente.example.org"
@@ -28,6 +29,8 @@ def settings_for(database_url: str, fake_url: str, **overrides: Any) -> dict[str
         "ORG_SUPPORT_CONTACT": "help@puente.example.org",
         "DEFAULT_LANGUAGE": "en",
         "SECRET_KEY": "test-secret-key-0123456789",
+        # Reports' photos: a folder of this app's own, never the working tree's instance/.
+        "MEDIA_DIR": tempfile.mkdtemp(prefix="puente-media-"),
     }
     settings.update(overrides)
     return settings

@@ -66,3 +66,14 @@ def test_an_entry_is_translated_in_its_own_context(tmp_path, monkeypatch):
     finally:
         monkeypatch.undo()
         i18n.reload()
+
+
+@pytest.mark.parametrize("msgid", replies.ERASURE + replies.DATA_KINDS)
+@pytest.mark.parametrize("lang", i18n.LANGUAGES)
+def test_erasure_texts_are_in_the_catalog(msgid, lang):
+    values = dict.fromkeys(
+        ("minutes", "kinds", "messages", "organizations", "signatures", "reports", "count"), "1"
+    )
+    text = replies.text(msgid, lang, {"ORG_NAME": "Org", "ORG_SUPPORT_CONTACT": "-"}, **values)
+    if lang == "es":
+        assert text != msgid.format(org_name="Org", **values)

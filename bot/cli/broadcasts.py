@@ -22,7 +22,7 @@ from bot.broadcasts import audiences, broadcast, comparison, events, variants
 from bot.broadcasts.audiences import Filters
 from bot.broadcasts.broadcast import BroadcastError
 from bot.broadcasts.models import Event
-from bot.contacts import csv_lists
+from bot.contacts import csv_lists, suppressions
 from bot.contacts.identity import find_by_phone
 from bot.db import Database, get_db, utcnow
 from bot.i18n import gettext
@@ -85,6 +85,7 @@ def contacts_import(file: Any, region: str, partner: str | None) -> None:
     report = csv_lists.Report()
     now = utcnow()
     joined = 0
+    key = suppressions.key_of(current_app.config)
     with (
         click.progressbar(list(csv_lists.read_rows(lines, region, now)), label="importing") as rows,
         _db().session() as session,
@@ -95,7 +96,9 @@ def contacts_import(file: Any, region: str, partner: str | None) -> None:
                 report.problems.append(row)
                 continue
             kept_out = len(report.kept_opted_out)
-            contact = csv_lists.apply_row(session, row, now, report)
+            contact = csv_lists.apply_row(session, row, now, report, key)
+            if contact is None:  # an erased person's number: refused
+                continue
             if owner is not None and len(report.kept_opted_out) == kept_out:
                 added = membership.import_member(
                     session, contact, owner.id, row.consented_at, source=row.source,

@@ -1,5 +1,5 @@
-"""Compliance keywords: does an inbound message ask to stop, start, get help
-or change language?
+"""Compliance keywords: does an inbound message ask to stop, start, get help,
+change language, or see or erase what Puente holds about the sender?
 
 `classify` is pure and runs before any conversation flow. The words and
 phrases live in ``bot/compliance/data/*.yaml`` (their format is described at
@@ -51,6 +51,9 @@ class Intent(StrEnum):
     LANGUAGE_ES = "language_es"
     LANGUAGE_EN = "language_en"
     LANGUAGE_ASK = "language_ask"
+    ERASE_REQUEST = "erase_request"  # "BORRAR MIS DATOS": explain, then wait for the word
+    ERASE_CONFIRM = "erase_confirm"  # "BORRAR" alone: erases only right after a request
+    MY_DATA = "my_data"  # "MIS DATOS": a summary of what is held
     NONE = "none"
 
 
@@ -62,6 +65,9 @@ ORDER = (
     Intent.LANGUAGE_ES,
     Intent.LANGUAGE_EN,
     Intent.LANGUAGE_ASK,
+    Intent.ERASE_REQUEST,
+    Intent.ERASE_CONFIRM,
+    Intent.MY_DATA,
 )
 
 
@@ -143,6 +149,23 @@ def classify(text: str, extra_dir: str | os.PathLike[str] | None = None) -> Inte
         if _matches(rules, intent_rules, words, core, sentences):
             return intent
     return Intent.NONE
+
+
+def asks_erasure(text: str, extra_dir: str | os.PathLike[str] | None = None) -> bool:
+    """Whether the message asks to erase the sender's data ("delete my information").
+
+    Such a message may also be an opt-out ("delete my info" is one, and stopping
+    beats everything in `classify`): the inbound path asks this of opt-outs too,
+    and an erase request always stops messages as STOP does.
+    """
+    rules = load_rules(extra_dir)
+    words = normalize(text).split()
+    if not words:
+        return False
+    core = " ".join(rules.strip_filler(words))
+    sentences = [normalize(s).split() for s in _SENTENCE_END.split(text or "")]
+    erase = dict(rules.intents)[Intent.ERASE_REQUEST]
+    return _matches(rules, erase, words, core, sentences)
 
 
 def load_rules(extra_dir: str | os.PathLike[str] | None = None) -> Rules:

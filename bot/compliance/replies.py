@@ -51,11 +51,40 @@ PARTNER_HELP = N_(
     "{partner} ({org_name}): for help contact {partner_contact}. Msg frequency varies. "
     "Msg & data rates may apply. Reply STOP to unsubscribe."
 )
+# The right to be erased and a copy of one's data (bot.erasure). The same texts
+# whether or not the number is known: they tell nobody who is a contact.
+ERASE_ASK = N_(
+    "{org_name}: We will send you no more messages. To also erase your name, answers, "
+    "messages, reports, signatures and memberships, reply DELETE within {minutes} minutes. "
+    "We keep only a coded mark of your number so we never text you again. "
+    "Any other reply keeps your data."
+)
+ERASED = N_(
+    "{org_name}: Your data has been erased and we will not text you again. "
+    "To join again one day, text JOIN."
+)
+MY_DATA = N_(
+    "{org_name} holds: {kinds}. Messages: {messages}. Member of: {organizations}. "
+    "Petitions signed: {signatures}. Reports sent: {reports}. "
+    "To erase it all, reply DELETE MY DATA."
+)
+MY_DATA_NONE = N_("{org_name} holds no data for this number.")
+# The kinds of data in MY_DATA, joined with ", ".
+DATA_NUMBER = N_("your phone number")
+DATA_LANGUAGE = N_("your language")
+DATA_NAME = N_("your name")
+DATA_ANSWERS = N_("your answers ({count})")
+DATA_TAGS = N_("tags ({count})")
+DATA_CONSENT = N_("your consent record")
+DATA_NOTHING = N_("none")
 
 ALL = (
     OPT_OUT_CONFIRMATION, HELP, OPT_IN_CONFIRMATION, FREQUENCY, LANGUAGE_SET, LANGUAGE_SWITCHED,
     WELCOME, PARTNER_AND_COALITION, PARTNER_LEFT, PARTNER_NOT_MEMBER, PARTNER_HELP,
 )  # fmt: skip
+ERASURE = (ERASE_ASK, ERASED, MY_DATA, MY_DATA_NONE)  # with their own {values}
+DATA_KINDS = (DATA_NUMBER, DATA_LANGUAGE, DATA_NAME, DATA_ANSWERS, DATA_TAGS, DATA_CONSENT,
+              DATA_NOTHING)  # fmt: skip
 
 
 def text(msgid: str, lang: str, settings: Mapping[str, Any], **values: str) -> str:

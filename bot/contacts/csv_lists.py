@@ -5,6 +5,8 @@ Import columns: phone, channel (sms/whatsapp), language (es/en), tags
 Every good row is kept; every bad row is reported with its line and reason.
 No contact is created without a consent record, and an import never undoes
 a STOP: an opted-out contact stays opted out (reported, not re-subscribed).
+A number whose person was erased is refused (bot.contacts.suppressions): the
+row is reported as one that may not be added, and the other rows are kept.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import phones
-from bot.contacts import consent
+from bot.contacts import consent, suppressions
 from bot.contacts.identity import find_by_phone
 from bot.contacts.models import (
     CHANNELS,
@@ -143,9 +145,26 @@ def _date(text: str) -> dt.datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
-def apply_row(session: Session, row: Row, now: dt.datetime, report: Report) -> Contact:
-    """Create or update the contact, its address, tags and consent record; returns it."""
+# Why an erased number's row is refused: no more than that it may not be added.
+REFUSED = N_("this number may not be added to any list")
+
+
+def apply_row(
+    session: Session, row: Row, now: dt.datetime, report: Report, erasure_key: str | None = None
+) -> Contact | None:
+    """Create or update the contact, its address, tags and consent record; returns it.
+
+    None when the number was erased (its hash under ``erasure_key`` is
+    suppressed): the row is refused, in ``report.problems``.
+    """
     contact = find_by_phone(session, row.phone)
+    if (
+        contact is None
+        and erasure_key
+        and suppressions.is_suppressed(session, row.phone, erasure_key)
+    ):
+        report.problems.append((row.line, Reason(REFUSED)))
+        return None
     if contact is None:
         contact = _new_contact(session, row)
         report.created += 1

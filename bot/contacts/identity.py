@@ -16,18 +16,29 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Insert, Row, bindparam, inspect, select
+from sqlalchemy import Insert, Row, bindparam, case, exists, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from bot import phones
-from bot.contacts.models import Address, Contact, ContactTag, FlowSession, StoredFlow
+from bot.contacts.models import (
+    STATUS_ACTIVE,
+    STATUS_OPTED_OUT,
+    Address,
+    Contact,
+    ContactTag,
+    FlowSession,
+    StoredFlow,
+    Suppression,
+)
+from bot.contacts.suppressions import number_hash
 
 CONTACTS = Contact.__table__
 ADDRESSES = Address.__table__
 TAGS = ContactTag.__table__
 FLOW_SESSIONS = FlowSession.__table__
+SUPPRESSIONS = Suppression.__table__
 
 
 def find_by_phone(session: Session, phone: str) -> Contact | None:
@@ -44,11 +55,21 @@ class Found:
     flow_session: StoredFlow | None  # where they are in a flow, if anywhere
 
 
+def find(session: Session, phone: str) -> Found | None:
+    """The contact with this E.164 number as `find_or_create` gives it, or None (one SELECT)."""
+    found = _find(session, phone)
+    if found is None:
+        return None
+    contact_row, addresses, tags, flow_session = found
+    return Found(_attach(session, contact_row, addresses, tags), False, flow_session)
+
+
 def find_or_create(
     session: Session,
     parsed: phones.ParsedAddress,
     language: str,
     now: dt.datetime,
+    erasure_key: str | None = None,
     **new: Any,
 ) -> Found:
     """The contact for ``parsed`` (creating contact and address as needed).
@@ -60,11 +81,16 @@ def find_or_create(
     One SELECT loads the contact with their addresses, tags and flow session.
     One person is one contact: a WhatsApp ``+521…`` address and an SMS
     ``+52…`` address share the E.164 phone.
+
+    A number that was erased (its hash under ``erasure_key`` is suppressed)
+    comes back as a new contact who is opted out: they get nothing until they
+    opt in themselves (JOIN, START), in the same INSERT.
     """
     found = _find(session, parsed.phone)
     created = found is None
     if found is None:
-        found = _create(session, parsed.phone, now, language=language, **new)
+        hashed = number_hash(parsed.phone, erasure_key) if erasure_key else None
+        found = _create(session, parsed.phone, now, language=language, _number_hash=hashed, **new)
     if found is None:  # another request created them at the same moment
         found = _find(session, parsed.phone)
         created = False
@@ -125,9 +151,20 @@ def _find(session: Session, phone: str) -> _Found | None:
 
 
 # A new contact, unless another request just created them (the phone is unique):
-# no savepoint, and no row back then. One statement per dialect, built once.
+# no savepoint, and no row back then. One statement per dialect, built once. An
+# erased number's hash in suppressions makes them opted out, in the same statement.
+_NEW_STATUS = case(
+    (
+        exists().where(SUPPRESSIONS.c.number_hash == bindparam("_number_hash")),
+        STATUS_OPTED_OUT,
+    ),
+    else_=STATUS_ACTIVE,
+)
 _CREATE: dict[str, Insert] = {
-    name: dialect.insert(CONTACTS).on_conflict_do_nothing().returning(*CONTACTS.c)
+    name: dialect.insert(CONTACTS)
+    .values(status=_NEW_STATUS)
+    .on_conflict_do_nothing()
+    .returning(*CONTACTS.c)
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
 

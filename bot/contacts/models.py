@@ -59,6 +59,9 @@ class Contact(Base):
     joined_via_id: Mapped[int | None] = mapped_column(
         ForeignKey("organizations.id", ondelete="SET NULL"), index=True
     )
+    # When they last asked to erase their data (BORRAR MIS DATOS): the confirming word
+    # erases only if it is their very next message, within bot.erasure's time limit.
+    erasure_asked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     addresses: Mapped[list[Address]] = relationship(
         back_populates="contact", cascade="all, delete-orphan", lazy="selectin"
@@ -214,3 +217,16 @@ class StoredFlow:
     flow_id: str
     expires_at: dt.datetime
     data: dict[str, Any]
+
+
+class Suppression(Base):
+    """A number whose person was erased: never texted, never imported again.
+
+    Only a keyed hash of the E.164 number is kept (bot.contacts.suppressions),
+    never the number: a leaked database does not say who was here.
+    """
+
+    __tablename__ = "suppressions"
+
+    number_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # HMAC-SHA256, hex
+    opted_out_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)  # when they were erased

@@ -351,6 +351,9 @@ def test_intent_values_are_stable() -> None:
         "language_es",
         "language_en",
         "language_ask",
+        "erase_request",
+        "erase_confirm",
+        "my_data",
         "none",
     ]
     assert ORDER[0] is Intent.OPT_OUT

@@ -8,14 +8,24 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.orm import Session
 
-from bot import phones
-from bot.accounts.roles import EDIT, SEE_PHONES, SEE_TEXTS
+from bot import erasure, phones
+from bot.accounts.roles import EDIT, MANAGE, SEE_PHONES, SEE_TEXTS
 from bot.broadcasts.audiences import Filters, matching
-from bot.contacts import consent, csv_lists
+from bot.contacts import consent, csv_lists, suppressions
 from bot.contacts.csv_lists import Reason
 from bot.contacts.models import (
     CHANNELS,
@@ -31,7 +41,7 @@ from bot.i18n import LANGUAGES
 from bot.msgs.models import Message
 from bot.partners import membership
 from bot.web.dashboard import masking, scope
-from bot.web.dashboard.auth import current_user, record, require
+from bot.web.dashboard.auth import audit_here, current_user, record, require
 from bot.web.dashboard.language import _
 from bot.web.dashboard.masking import may, numbers_masked
 
@@ -253,6 +263,31 @@ def opt_out(contact_id: int) -> Any:
     return redirect(url_for(".detail", contact_id=contact_id))
 
 
+@bp.post("/<int:contact_id>/erase")
+@require(MANAGE)
+def erase(contact_id: int) -> Any:
+    """Erase this person, as they may ask by text (BORRAR MIS DATOS): coalition admins only.
+
+    The audit entry keeps the fact, the reason and who did it; never the number
+    or the name (digits in the reason are masked).
+    """
+    reason = request.form.get("reason", "").strip()[:500]
+    if not reason or request.form.get("confirm") != "yes":
+        flash(_("Give a reason and tick the box to confirm: erasing cannot be undone."), "error")
+        return redirect(url_for(".detail", contact_id=contact_id))
+    key = suppressions.key_of(current_app.config)
+    with get_db().session() as session:
+        if scope.contact_or_none(session, contact_id) is None:
+            abort(404)
+        erasure.erase(session, contact_id, key, utcnow(), config=current_app.config)
+        audit_here(session, "contact.erase", None, reason=numbers_masked(reason))
+    flash(
+        _("Erased. Nothing of this person remains but a mark that stops any message to them."),
+        "success",
+    )
+    return redirect(url_for(".index"))
+
+
 @bp.get("/import")
 @require(EDIT)
 def import_form() -> str:
@@ -295,13 +330,16 @@ def _import(lines: list[str], region: str) -> csv_lists.Report:
     report = csv_lists.Report()
     now = utcnow()
     partner_id = scope.acting_organization()
+    key = suppressions.key_of(current_app.config)
     with get_db().session() as session:
         for row in csv_lists.read_rows(lines, region, now):
             if not isinstance(row, csv_lists.Row):
                 report.problems.append(row)
                 continue
             kept_out = len(report.kept_opted_out)
-            contact = csv_lists.apply_row(session, row, now, report)
+            contact = csv_lists.apply_row(session, row, now, report, key)
+            if contact is None:  # an erased person's number: refused
+                continue
             if partner_id is not None and len(report.kept_opted_out) == kept_out:
                 membership.import_member(
                     session, contact, partner_id, row.consented_at, source=row.source,
