@@ -11,6 +11,19 @@ class PuenteError(Exception):
     """Base class for Puente's own errors."""
 
 
+class ExplainedError(PuenteError):
+    """An error to show a person: ``msgid`` is its English text, a catalog entry, and
+    ``values`` fill its ``%(placeholders)s`` once translated; ``str()`` is the English,
+    filled in (for the CLI and the logs)."""
+
+    def __init__(self, msgid: str, **values: object) -> None:
+        super().__init__(msgid)
+        self.msgid, self.values = msgid, values
+
+    def __str__(self) -> str:
+        return self.msgid % self.values if self.values else self.msgid
+
+
 class ConfigError(PuenteError):
     """Required settings are missing or malformed; start-up stops, one line per problem."""
 

@@ -41,7 +41,7 @@ from bot.broadcasts.models import (
     Rsvp,
 )
 from bot.db import Database, utcnow
-from bot.exceptions import PuenteError
+from bot.exceptions import ExplainedError
 from bot.flows.model import FlowSet
 from bot.i18n import LANGUAGES, N_, format_datetime, gettext
 from bot.partners import organizations
@@ -59,15 +59,8 @@ WHICH_EVENT_AGAIN = N_("Please reply with the number of the event, from 1 to {co
 TEXTS = (NO_OPEN_EVENT, EVENT_OVER, WHICH_EVENT, WHICH_EVENT_AGAIN)
 
 
-class EventError(PuenteError):
-    """An event cannot be created or changed; ``str()`` is an English msgid, filled in."""
-
-    def __init__(self, msgid: str, **values: str) -> None:
-        super().__init__(msgid)
-        self.msgid, self.values = msgid, values
-
-    def __str__(self) -> str:
-        return self.msgid % self.values if self.values else self.msgid
+class EventError(ExplainedError):
+    """An event cannot be created or changed, and why."""
 
 
 # Used when the organizer gives no text of their own; translated in messages/.

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.contacts.models import Contact
-from bot.exceptions import PuenteError
+from bot.exceptions import ExplainedError
 from bot.flows.model import FlowSet
 from bot.i18n import LANGUAGES, N_
 from bot.partners import organizations
@@ -34,15 +34,8 @@ CLOSED = N_("“{title}” is closed and takes no more signatures. Thank you for
 TEXTS = (SIGNED, ALREADY_SIGNED, CLOSED)
 
 
-class PetitionError(PuenteError):
-    """A petition cannot be created or changed; ``str()`` is an English msgid, filled in."""
-
-    def __init__(self, msgid: str, **values: str) -> None:
-        super().__init__(msgid)
-        self.msgid, self.values = msgid, values
-
-    def __str__(self) -> str:
-        return self.msgid % self.values if self.values else self.msgid
+class PetitionError(ExplainedError):
+    """A petition cannot be created or changed, and why."""
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.accounts.models import User
-from bot.exceptions import PuenteError
+from bot.exceptions import ExplainedError
 from bot.i18n import N_
 from bot.reports.models import (
     REPORT_ARCHIVED,
@@ -46,13 +46,8 @@ NOTE_MAX = 4000
 NO_SUCH_REPORT = N_("There is no other report #%(id)s.")
 
 
-class WorkflowError(PuenteError):
-    """A move the desk refuses; ``str()`` is an English msgid, ``values`` fill it."""
-
-    def __init__(self, msgid: str, **values: str) -> None:
-        super().__init__(msgid)
-        self.msgid = msgid
-        self.values = values
+class WorkflowError(ExplainedError):
+    """A move the desk refuses, and why."""
 
 
 def allowed_moves(report: Report) -> tuple[str, ...]:

@@ -15,7 +15,7 @@ from bot.polls import polls, tally
 from bot.polls.models import Poll
 from bot.web.dashboard.charts import Series, bar_chart
 from bot.web.dashboard.labels import label
-from bot.web.dashboard.language import _, current_language
+from bot.web.dashboard.language import _, current_language, explained
 
 ANSWERS_WINDOW = dt.timedelta(days=1)  # the poll flow waits 23 h after each send
 LANGUAGE_KEYS = ("es", "en")
@@ -29,8 +29,7 @@ def spec_of(poll: Poll) -> str:
 
 def error_text(error: polls.PollError) -> str:
     """Why the poll was refused, in the page's language, with its values filled in."""
-    text = _(error.msgid)
-    return text % error.values if error.values else text
+    return explained(error)
 
 
 def panel(session: Session, item: Broadcast) -> dict[str, Any] | None:

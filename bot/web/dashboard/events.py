@@ -26,7 +26,7 @@ from bot.i18n import LANGUAGES, N_
 from bot.partners.organizations import PartnerError
 from bot.web.dashboard import scope
 from bot.web.dashboard.auth import TIMEZONES, current_user, record, require
-from bot.web.dashboard.language import _
+from bot.web.dashboard.language import _, explained
 
 bp = Blueprint("events", __name__, url_prefix="/events")
 
@@ -125,8 +125,7 @@ def _new_page(values: Any) -> str:
 
 def error_text(error: events.EventError | PartnerError) -> str:
     """Why a keyword was refused, in the page's language, with its values filled in."""
-    text = _(error.msgid)
-    return text % error.values if error.values else text
+    return explained(error)
 
 
 def _flows() -> FlowSet | None:

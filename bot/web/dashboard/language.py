@@ -8,6 +8,7 @@ catalog domain (messages/<lang>/LC_MESSAGES/dashboard.po), looked up with
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app, g, has_request_context, request, session
@@ -40,6 +41,13 @@ def current_language() -> str:
 def _(msgid: str, **values: object) -> str:
     """Translate ``msgid`` into the page's language and fill ``{placeholders}``."""
     return gettext(current_language(), msgid, DOMAIN, **values)
+
+
+def explained(error: Any) -> str:
+    """Why something was refused (an error with ``msgid`` and ``values``, such as
+    ``bot.exceptions.ExplainedError``), in the page's language, its values filled in."""
+    text = _(error.msgid)
+    return text % error.values if error.values else text
 
 
 def _n(singular: str, plural: str, count: int, **values: object) -> str:

@@ -41,7 +41,7 @@ from bot.partners.organizations import COUNTRIES, PartnerError, PartnerFields
 from bot.web import referral
 from bot.web.dashboard import scope
 from bot.web.dashboard.auth import client_ip, current_user, require
-from bot.web.dashboard.language import DOMAIN, _
+from bot.web.dashboard.language import DOMAIN, _, explained
 
 bp = Blueprint("partners", __name__, url_prefix="/partners")
 
@@ -54,8 +54,7 @@ POSTER_LANGUAGES = (*LANGUAGES, "both")
 
 def partner_error(error: PartnerError) -> str:
     """The reason, in the page's language, with its values filled in."""
-    text = _(error.msgid)
-    return text % error.values if error.values else text
+    return explained(error)
 
 
 def _flows() -> FlowSet | None:

@@ -54,7 +54,7 @@ from bot.web.dashboard import scope
 from bot.web.dashboard.auth import client_ip, current_user, require
 from bot.web.dashboard.charts import Chart, Series, bar_chart
 from bot.web.dashboard.labels import label
-from bot.web.dashboard.language import _, current_language, format_day
+from bot.web.dashboard.language import _, current_language, explained, format_day
 from bot.web.dashboard.masking import may
 
 bp = Blueprint("petitions", __name__, url_prefix="/petitions")
@@ -227,8 +227,7 @@ def _split(value: str) -> list[str]:
 
 def error_text(error: PetitionError | PartnerError) -> str:
     """The reason, in the page's language, with its values filled in."""
-    text = _(error.msgid)
-    return text % error.values if error.values else text
+    return explained(error)
 
 
 def _index_page(values: Mapping[str, str] | None = None, error: str | None = None) -> str:
