@@ -9,15 +9,18 @@ by its content (`bot.msgs.contents`), or as its numbered text when the Content
 API refuses it or cannot be reached.
 
 Each row is claimed (``reply_queued`` -> ``pending``) before it is sent, so a
-job run twice sends nothing twice. When the queue cannot be reached, the
+job run twice sends nothing twice; replies whose job was lost are sent by the
+worker's reconcile pass (``stalled``). When the queue cannot be reached, the
 webhook takes the replies back (`take_back`) and answers them as TwiML text.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import aliased
 
 from bot.channels import twilio
 from bot.db import Database, utcnow
@@ -62,6 +65,22 @@ def send_queued(db: Database, sender: twilio.Sender, inbound_sid: str) -> list[O
             continue
         outcomes.append(send_recorded(db, sender, message_id, _content_sid(db, sender, message_id)))
     return outcomes
+
+
+def stalled(db: Database, before: dt.datetime, limit: int = 100) -> list[str]:
+    """Inbound messages whose queued replies were written before ``before`` and are
+    still waiting: their job was lost (a worker killed, Redis emptied). The worker's
+    reconcile pass sends them, so a conversation never stalls."""
+    reply = aliased(Message)
+    with db.session() as session:
+        query = (
+            select(Message.sid)
+            .join(reply, reply.in_reply_to_id == Message.id)
+            .where(reply.status == STATUS_REPLY_QUEUED, reply.created_at < before)
+            .group_by(Message.sid)
+            .limit(limit)
+        )
+        return [sid for sid in session.scalars(query) if sid]
 
 
 def _content_sid(db: Database, sender: twilio.Sender, message_id: int) -> str | None:

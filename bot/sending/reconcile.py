@@ -46,6 +46,7 @@ from bot.broadcasts.models import (
 )
 from bot.channels import twilio
 from bot.contacts.models import Contact
+from bot.msgs import replies
 from bot.msgs.models import DIRECTION_OUT, STATUS_PENDING, Message
 from bot.reports import media, retention, storage, urgent
 from bot.sending import queueing
@@ -55,6 +56,7 @@ log = logging.getLogger(__name__)
 
 LOCK_KEY = "puente:reconcile:lock"
 LOCK_S = 120
+STALLED_AFTER = dt.timedelta(seconds=60)  # a reply job normally runs within a second
 
 
 def run(runtime: Runtime, connection: redis.Redis, now: dt.datetime) -> dict[str, int]:
@@ -70,6 +72,7 @@ def run(runtime: Runtime, connection: redis.Redis, now: dt.datetime) -> dict[str
         done["batches"] = queue_batches(runtime, connection, now)
         done["finished"] = finish(runtime, now)
         done["flow_timeouts"] = expire_flow_waits(runtime, now)
+        done["stalled_replies"] = send_stalled_replies(runtime, now)
         done["urgent_alerts"] = urgent.notify_due(
             runtime.db, runtime.sender, runtime.config["PUBLIC_URL"], now
         )
@@ -90,6 +93,14 @@ def run(runtime: Runtime, connection: redis.Redis, now: dt.datetime) -> dict[str
     if any(done.values()):
         log.info("reconcile: %s", done)
     return done
+
+
+def send_stalled_replies(runtime: Runtime, now: dt.datetime) -> int:
+    """WhatsApp replies with buttons whose job was lost: sent now, in order (once)."""
+    sids = replies.stalled(runtime.db, now - STALLED_AFTER)
+    for sid in sids:
+        replies.send_queued(runtime.db, runtime.sender, sid)
+    return len(sids)
 
 
 def expire_flow_waits(runtime: Runtime, now: dt.datetime) -> int:

@@ -179,3 +179,24 @@ def test_sms_keeps_twiml_and_numbered_text_with_a_queue(wa_app, fake_twilio):
     _, twiml = say(wa_app, "+12135550144", "SUMMIT")
     assert "1. Yes, I'll be there" in twiml[0]
     assert fake_twilio.outbox() == []
+
+
+def test_replies_whose_job_was_lost_are_sent_by_the_reconcile_pass(wa_app, fake_twilio, redis_url):
+    import datetime as dt
+
+    import redis
+
+    from bot.db import utcnow
+    from bot.sending import process, reconcile
+
+    say(wa_app, US_WA, "SUMMIT")  # queued; the job never runs (a worker killed)
+    runtime = process.build(wa_app.config, redis.Redis.from_url(redis_url))
+    try:
+        assert reconcile.run(runtime, runtime.redis, utcnow())["stalled_replies"] == 0  # not yet
+        later = utcnow() + dt.timedelta(minutes=2)
+        assert reconcile.run(runtime, runtime.redis, later)["stalled_replies"] == 1
+        assert reconcile.run(runtime, runtime.redis, later)["stalled_replies"] == 0  # once
+    finally:
+        runtime.close()
+    [question] = fake_twilio.outbox()
+    assert question["to"] == US_WA and question["content_sid"].startswith("HX")
