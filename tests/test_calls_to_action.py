@@ -168,6 +168,13 @@ def test_a_petition_call_with_a_link_and_a_poll_counts_everything_by_language_an
     html = page.get_data(as_text=True)
     for shown in ("Respuestas a la encuesta", "MARCHA", "EN LÍNEA", URL):
         assert shown in html
+    by_language = html.split('id="chart-results-language-title"')[1].split("</figure>")[0]
+    for bar in (
+        "Firmaron la petición en 72 horas: 3",
+        "Firmaron la petición en 72 horas: 2",
+        "Clics únicos (todos los enlaces): 1",
+    ):
+        assert bar in by_language, bar  # the chart shows what the call achieved
     rows = list(csv.reader(io.StringIO(
         organizer.get(f"/dashboard/broadcasts/{broadcast_id}/results.csv").get_data(as_text=True)
     )))  # fmt: skip

@@ -60,7 +60,19 @@ REASONS = {
     results.ANSWERED: {},  # one line per choice, titled by it in the page's language
 }
 NOT_TRACKED: dict[str, str] = {}  # figures not counted yet (results.NOT_TRACKED)
-CHART_FIGURES = (results.SENT, results.DELIVERED, results.REPLIED, results.OPTED_OUT)
+# The charts' bars, each when it applies to the broadcast (a petition, an event,
+# tracked links); six at most, one colour each.
+CHART_FIGURES = (
+    results.SENT,
+    results.DELIVERED,
+    results.REPLIED,
+    results.CLICKED,
+    results.SIGNED,
+    results.RSVPS,
+    results.OPTED_OUT,
+)
+CHART_LABELS = {results.CLICKED: N_("Unique clicks (all links)")}
+CHART_MOST = 6
 COALITION = "coalition"  # the partner column's value for the coalition directly
 
 
@@ -219,9 +231,13 @@ def _chart(found: results.Results, dimension: str, title: Any) -> Chart | None:
     values = found.values(dimension)
     if not values:
         return None
+    shown = [f for f in CHART_FIGURES if f in found.tracked][:CHART_MOST]
     series = [
-        Series(_(FIGURES[figure]), tuple(found.by(figure, dimension).get(v, 0) for v in values))
-        for figure in CHART_FIGURES
+        Series(
+            _(CHART_LABELS.get(figure, FIGURES[figure])),
+            tuple(found.by(figure, dimension).get(v, 0) for v in values),
+        )
+        for figure in shown
     ]
     return bar_chart([title(v) for v in values], series)
 
