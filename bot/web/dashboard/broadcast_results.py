@@ -60,16 +60,17 @@ REASONS = {
     results.ANSWERED: {},  # one line per choice, titled by it in the page's language
 }
 NOT_TRACKED: dict[str, str] = {}  # figures not counted yet (results.NOT_TRACKED)
-# The charts' bars, each when it applies to the broadcast (a petition, an event,
-# tracked links); six at most, one colour each.
+# The charts' bars, each when it applies to the broadcast (tracked links, a
+# petition, an event); six at most, one colour each, so opt-outs always show and
+# a call with all three loses its RSVP bar (still in the table).
 CHART_FIGURES = (
     results.SENT,
     results.DELIVERED,
     results.REPLIED,
+    results.OPTED_OUT,
     results.CLICKED,
     results.SIGNED,
     results.RSVPS,
-    results.OPTED_OUT,
 )
 CHART_LABELS = {results.CLICKED: N_("Unique clicks (all links)")}
 CHART_MOST = 6
